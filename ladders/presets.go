@@ -1,0 +1,78 @@
+package ladders
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+//go:embed presets/*.json
+var presetFS embed.FS
+
+// Names returns the names of the embedded presets, sorted.
+func Names() []string {
+	entries, err := fs.ReadDir(presetFS, "presets")
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, e := range entries {
+		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Lookup returns a fresh copy of the embedded preset called name, with
+// defaults applied and validated. An unknown name gives ErrUnknownLadder.
+func Lookup(name string) (*Ladder, error) {
+	if !slices.Contains(Names(), name) {
+		return nil, fmt.Errorf("%w %q: presets are %s", ErrUnknownLadder, name, strings.Join(Names(), ", "))
+	}
+	data, err := presetFS.ReadFile(path.Join("presets", name+".json"))
+	if err != nil {
+		return nil, fmt.Errorf("ladder preset %q: %w", name, err)
+	}
+	l, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("ladder preset %q: %w", name, err)
+	}
+	return l, nil
+}
+
+// Load returns the preset called nameOrPath if there is one (a preset wins
+// over a file of the same name; write "./name" for the file), else reads and
+// parses the file at that path (.json, .yaml or .yml; the content decides the
+// format). A ladder file without a name is named after the file, less its
+// extension. A path that does not exist gives ErrUnknownLadder with a message
+// listing the presets; a file that does not parse gives ErrInvalid.
+func Load(nameOrPath string) (*Ladder, error) {
+	if slices.Contains(Names(), nameOrPath) {
+		return Lookup(nameOrPath)
+	}
+	data, err := os.ReadFile(nameOrPath)
+	if errors.Is(err, fs.ErrNotExist) || nameOrPath == "" {
+		return nil, fmt.Errorf("%w %q: not a preset (%s) and no such file",
+			ErrUnknownLadder, nameOrPath, strings.Join(Names(), ", "))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ladder file: %w", err)
+	}
+	l, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("ladder file %s: %w", nameOrPath, err)
+	}
+	if l.Name == "" {
+		base := filepath.Base(nameOrPath)
+		l.Name = strings.TrimSuffix(base, filepath.Ext(base))
+	}
+	return l, nil
+}
