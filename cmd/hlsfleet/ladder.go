@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/hlsfleet/hlsfleet/internal/isolate"
+	"github.com/hlsfleet/hlsfleet/ladders"
+	"github.com/hlsfleet/hlsfleet/pipeline"
+)
+
+const ladderSynopsis = "ladder list | ladder show NAME|FILE [--source INPUT] [--json]"
+
+func runLadder(args []string) error {
+	if len(args) == 0 {
+		return usageErr("%s", ladderSynopsis)
+	}
+	switch args[0] {
+	case "list":
+		for _, n := range ladders.Names() {
+			l, err := ladders.Lookup(n)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%-10s %d renditions, %s, %g s segments\n", n, len(l.Renditions), l.Video.Codec, l.SegmentSeconds)
+		}
+		return nil
+	case "show":
+		return ladderShow(args[1:])
+	case "-h", "--help", "help":
+		fmt.Println("usage: hlsfleet " + ladderSynopsis)
+		return nil
+	}
+	return usageErr("unknown ladder subcommand %q (%s)", args[0], ladderSynopsis)
+}
+
+func ladderShow(args []string) error {
+	fs := flag.NewFlagSet("ladder show", flag.ContinueOnError)
+	source := fs.String("source", "", "apply the ladder to this input and show the renditions it would get")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) || containsHelp(args) {
+		fmt.Print(flagUsage(fs, "ladder show NAME|FILE [--source INPUT] [--json]"))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("ladder show needs one NAME or FILE")
+	}
+	l, err := ladders.Load(pos[0])
+	if err != nil {
+		return err
+	}
+	if *source == "" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(l)
+	}
+	in, err := localPath(*source)
+	if err != nil {
+		return err
+	}
+	if !isolate.InChild() {
+		res, err := isolate.Run(context.Background(), isolate.Options{Args: append([]string{"ladder", "show"}, args...), ForwardSignals: true})
+		if err != nil {
+			return fmt.Errorf("probing %s: %w", in, err)
+		}
+		if res.ExitCode != 0 {
+			return &exitError{code: res.ExitCode}
+		}
+		return nil
+	}
+	info, err := pipeline.Probe(in, pipeline.Limits{})
+	if err != nil {
+		return fmt.Errorf("probing %s: %w", in, err)
+	}
+	if info.Video == nil {
+		return fmt.Errorf("%w: %s has no video; it gets one audio rendition", pipeline.ErrNoStream, in)
+	}
+	outs, err := l.Select(pipeline.LadderSource(info.Video))
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(outs)
+	}
+	fmt.Printf("source: %dx%d displayed %dx%d, rotation %d, %s fps\n", info.Video.Width, info.Video.Height,
+		info.Video.DisplayWidth, info.Video.DisplayHeight, info.Video.Rotation, info.Video.FrameRate)
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSIZE\tFPS\tCODEC\tPROFILE\tBITRATE\tMAXRATE\tBUFSIZE")
+	for _, o := range outs {
+		fmt.Fprintf(tw, "%s\t%dx%d\t%s\t%s\t%s\t%d\t%d\t%d\n", o.Name, o.Width, o.Height, o.FPS, o.Codec, o.Profile, o.BitrateBPS, o.MaxrateBPS, o.BufsizeBits)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,106 @@
+// Command hlsfleet transcodes media into HLS ladders, alone or as a fleet.
+//
+// Exit codes, for every subcommand: 0 done; 2 the input (or the request) is
+// at fault and retrying will not help; 1 anything else. On failure the last
+// line on stderr is "hlsfleet: <what went wrong>".
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hlsfleet/hlsfleet/internal/isolate"
+	"github.com/hlsfleet/hlsfleet/ladders"
+	"github.com/hlsfleet/hlsfleet/pipeline"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitOther = 1
+	exitInput = 2
+)
+
+// errUsage marks a request that is malformed: a permanent fault like a bad input.
+var errUsage = errors.New("usage")
+
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+type command struct {
+	name, summary string
+	run           func(args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"transcode", "transcode INPUT into an HLS ladder at OUTPUT", runTranscode},
+		{"probe", "describe a media file as JSON", runProbe},
+		{"ladder", "list ladders or show one, optionally applied to a source", runLadder},
+		{"serve", "serve a directory of HLS outputs with a player page on 127.0.0.1", runServe},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stderr)
+		if len(args) == 0 {
+			return exitInput
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(args[1:])
+			return report(err, stderr)
+		}
+	}
+	printUsage(stderr)
+	return report(usageErr("unknown command %q", args[0]), stderr)
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: hlsfleet <command> [flags] [args]")
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+}
+
+// exitError carries an exit code decided elsewhere (a child process).
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// report prints the one-line error and returns the exit code for err.
+func report(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code // the child already printed its line
+	}
+	fmt.Fprintf(stderr, "hlsfleet: %v\n", err)
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, pipeline.ErrInput), errors.Is(err, ladders.ErrInvalid),
+		errors.Is(err, ladders.ErrUnknownLadder), errors.Is(err, errUsage):
+		return exitInput
+	case errors.Is(err, isolate.ErrCrashed), errors.Is(err, isolate.ErrMemoryLimit):
+		return exitOther
+	}
+	return exitOther
+}

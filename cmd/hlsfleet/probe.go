@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/hlsfleet/hlsfleet/internal/isolate"
+	"github.com/hlsfleet/hlsfleet/pipeline"
+)
+
+func runProbe(args []string) error {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	maxDur := fs.Float64("max-duration", pipeline.DefaultMaxDuration, "refuse inputs longer than this many seconds")
+	noIsolate := fs.Bool("no-isolate", false, "run libav in this process instead of a child (debugging)")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) || containsHelp(args) {
+		fmt.Print(flagUsage(fs, "probe INPUT"))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("probe needs one INPUT")
+	}
+	in, err := localPath(pos[0])
+	if err != nil {
+		return err
+	}
+	if !isolate.InChild() && !*noIsolate {
+		res, err := isolate.Run(context.Background(), isolate.Options{Args: append([]string{"probe"}, args...), ForwardSignals: true})
+		if err != nil {
+			return fmt.Errorf("probing %s: %w", in, err)
+		}
+		if res.ExitCode != 0 {
+			return &exitError{code: res.ExitCode}
+		}
+		return nil
+	}
+	info, err := pipeline.Probe(in, pipeline.Limits{MaxDuration: *maxDur})
+	if err != nil {
+		return fmt.Errorf("probing %s: %w", in, err)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(info)
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hlsfleet/hlsfleet/internal/isolate"
+	"github.com/hlsfleet/hlsfleet/ladders"
+	"github.com/hlsfleet/hlsfleet/pipeline"
+)
+
+const transcodeSynopsis = "transcode [--ladder NAME|FILE] [--segment-seconds S] [--segment-type ts|fmp4] [--json] INPUT OUTPUT"
+
+// envStaging passes the parent's staging directory to the isolated child.
+const envStaging = "HLSFLEET_STAGING_DIR"
+
+// envFault makes the isolated child crash on purpose (tests of containment).
+const envFault = "HLSFLEET_FAULT_INJECT"
+
+type transcodeFlags struct {
+	ladder       string
+	segSeconds   float64
+	segType      string
+	jsonOut      bool
+	allAudio     bool
+	maxDuration  float64
+	maxMemoryMiB int64
+	accel        string
+	logLevel     string
+	noIsolate    bool
+}
+
+func runTranscode(args []string) error {
+	fs := flag.NewFlagSet("transcode", flag.ContinueOnError)
+	var f transcodeFlags
+	fs.StringVar(&f.ladder, "ladder", "default", "ladder preset name ("+joinNames()+") or a JSON/YAML ladder file")
+	fs.Float64Var(&f.segSeconds, "segment-seconds", 0, "segment duration in seconds (default: the ladder's)")
+	fs.StringVar(&f.segType, "segment-type", "ts", "segment container: ts or fmp4")
+	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON summary object on stdout")
+	fs.BoolVar(&f.allAudio, "all-audio", false, "keep every audio track (as an EXT-X-MEDIA audio group) instead of the first")
+	fs.Float64Var(&f.maxDuration, "max-duration", pipeline.DefaultMaxDuration, "refuse inputs longer than this many seconds")
+	fs.Int64Var(&f.maxMemoryMiB, "max-memory", 0, "stop the transcode if it uses more than this many MiB of memory (0 = no limit)")
+	fs.StringVar(&f.accel, "accel", "cpu", "encoder family: cpu")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.noIsolate, "no-isolate", false, "run libav in this process instead of a child (debugging)")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) || (err != nil && errors.Is(err, errUsage) && containsHelp(args)) {
+		fmt.Print(flagUsage(fs, transcodeSynopsis))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageErr("transcode needs INPUT and OUTPUT (%s)", transcodeSynopsis)
+	}
+	if f.segType != string(pipeline.SegmentTS) && f.segType != string(pipeline.SegmentFMP4) {
+		return usageErr("--segment-type %q: want ts or fmp4", f.segType)
+	}
+	if f.segSeconds < 0 || f.segSeconds > 60 {
+		return usageErr("--segment-seconds %g: want a value in (0, 60]", f.segSeconds)
+	}
+	inPath, err := localPath(pos[0])
+	if err != nil {
+		return err
+	}
+	outDir, err := localPath(pos[1])
+	if err != nil {
+		return err
+	}
+	ladder, err := ladders.Load(f.ladder)
+	if err != nil {
+		return err
+	}
+	if f.segSeconds > 0 {
+		ladder.SegmentSeconds = f.segSeconds
+		if ladder.GOPSeconds > f.segSeconds {
+			ladder.GOPSeconds = f.segSeconds
+		}
+	}
+	if err := ladder.Validate(); err != nil {
+		return err
+	}
+	if isolate.InChild() || f.noIsolate {
+		return transcodeHere(f, ladder, inPath, outDir)
+	}
+	return transcodeIsolated(args, inPath, outDir, f.maxMemoryMiB<<20)
+}
+
+func containsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			return true
+		}
+	}
+	return false
+}
+
+func joinNames() string {
+	s := ""
+	for i, n := range ladders.Names() {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}
+
+// transcodeIsolated runs this same command in a child process and turns a
+// crash into one clear line; the staged output of a crashed child is removed.
+func transcodeIsolated(args []string, inPath, outDir string, memLimit int64) error {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	staging, err := os.MkdirTemp(outDir, ".hlsfleet-staging-")
+	if err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	defer os.RemoveAll(staging)
+	res, err := isolate.Run(context.Background(), isolate.Options{
+		Args:           append([]string{"transcode"}, args...),
+		Env:            []string{envStaging + "=" + staging},
+		MemoryLimit:    memLimit,
+		ForwardSignals: true,
+	})
+	if err != nil {
+		return fmt.Errorf("transcoding %s failed, nothing was published: %w", inPath, err)
+	}
+	if res.ExitCode != 0 {
+		return &exitError{code: res.ExitCode}
+	}
+	return nil
+}
+
+// transcodeHere does the work in this process.
+func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir string) error {
+	if fault := os.Getenv(envFault); fault == "segv" && isolate.InChild() {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSEGV)
+		time.Sleep(time.Second)
+	}
+	log := newLogger(f.logLevel)
+	defer log.Sync() //nolint:errcheck
+	var sink *pipeline.DirSink
+	var err error
+	if st := os.Getenv(envStaging); st != "" && isolate.InChild() {
+		sink, err = pipeline.NewDirSinkIn(outDir, st)
+	} else {
+		sink, err = pipeline.NewDirSink(outDir)
+	}
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	prog := newProgress(os.Stderr, log)
+	res, err := pipeline.Transcode(ctx, pipeline.Options{
+		Input:       inPath,
+		Ladder:      ladder,
+		SegmentType: pipeline.SegmentType(f.segType),
+		Accel:       pipeline.Accel(f.accel),
+		Limits:      pipeline.Limits{MaxDuration: f.maxDuration, AllAudioTracks: f.allAudio},
+		Progress:    prog.update,
+		Logger:      log,
+	}, sink)
+	prog.finish()
+	if err != nil {
+		_ = sink.Abort()
+		return fmt.Errorf("transcoding %s: %w", inPath, err)
+	}
+	if err := sink.Commit(); err != nil {
+		_ = sink.Abort()
+		return fmt.Errorf("publishing to %s: %w", outDir, err)
+	}
+	res.Master = filepath.Join(outDir, pipeline.MasterName)
+	if res.Poster != "" {
+		res.Poster = filepath.Join(outDir, res.Poster)
+	}
+	log.Info("transcode done", zap.String("master", res.Master), zap.Int("renditions", len(res.Renditions)),
+		zap.Float64("duration_seconds", res.Duration), zap.Float64("elapsed_seconds", res.Elapsed), zap.Float64("speed", res.Speed))
+	if f.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Printf("%s  (%d renditions, %.1f s of media in %.1f s, %.2fx realtime)\n", res.Master, len(res.Renditions)+len(res.Audio), res.Duration, res.Elapsed, res.Speed)
+	return nil
+}

@@ -1,0 +1,143 @@
+// Package isolate runs work in a child copy of the current executable, so
+// that a crash or a memory blow-up inside C libraries costs that one piece of
+// work and never the caller.
+package isolate
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// EnvChild is set in the environment of a child started by Run.
+const EnvChild = "HLSFLEET_ISOLATED"
+
+// InChild reports whether this process is such a child.
+func InChild() bool { return os.Getenv(EnvChild) == "1" }
+
+// ErrCrashed says the child died by a signal it did not ask for.
+var ErrCrashed = errors.New("child process crashed")
+
+// ErrMemoryLimit says the child was stopped for using too much memory.
+var ErrMemoryLimit = errors.New("child process went over its memory limit")
+
+// Options for one child.
+type Options struct {
+	Args        []string // arguments after the executable name
+	Env         []string // extra environment, KEY=VALUE
+	Stdout      *os.File // nil = os.Stdout
+	Stderr      *os.File // nil = os.Stderr
+	MemoryLimit int64    // bytes of resident memory; 0 = none
+	// ForwardSignals passes SIGINT and SIGTERM received by this process to
+	// the child instead of letting them end this process.
+	ForwardSignals bool
+}
+
+// Result of a child that ran to an exit.
+type Result struct {
+	ExitCode int
+	PeakRSS  int64 // bytes
+}
+
+// Run starts the child and waits. A child that exits (any code) gives a
+// Result and nil error; one killed by a signal gives ErrCrashed, one killed
+// for memory ErrMemoryLimit, both wrapped with the detail.
+func Run(ctx context.Context, o Options) (Result, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return Result{}, fmt.Errorf("finding own executable: %w", err)
+	}
+	cmd := exec.Command(exe, o.Args...)
+	cmd.Env = append(append(os.Environ(), o.Env...), EnvChild+"=1")
+	cmd.Stdin = nil
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if o.Stdout != nil {
+		cmd.Stdout = o.Stdout
+	}
+	if o.Stderr != nil {
+		cmd.Stderr = o.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return Result{}, fmt.Errorf("starting child: %w", err)
+	}
+	var sigs chan os.Signal
+	if o.ForwardSignals {
+		sigs = make(chan os.Signal, 2)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	overMemory := false
+	for {
+		select {
+		case err := <-done:
+			res := Result{PeakRSS: peakRSS(cmd.ProcessState)}
+			if overMemory {
+				return res, fmt.Errorf("%w (%d MiB)", ErrMemoryLimit, o.MemoryLimit>>20)
+			}
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return res, fmt.Errorf("%w: %v", ErrCrashed, ws.Signal())
+			}
+			var ee *exec.ExitError
+			if err != nil && !errors.As(err, &ee) {
+				return res, fmt.Errorf("waiting for child: %w", err)
+			}
+			res.ExitCode = cmd.ProcessState.ExitCode()
+			return res, nil
+		case s := <-sigs:
+			_ = cmd.Process.Signal(s)
+		case <-ctx.Done():
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			ctx = context.Background() // signal once; the child drains and exits
+		case <-tick.C:
+			if o.MemoryLimit > 0 && !overMemory {
+				if rss := currentRSS(cmd.Process.Pid); rss > o.MemoryLimit {
+					overMemory = true
+					_ = cmd.Process.Kill()
+				}
+			}
+		}
+	}
+}
+
+func peakRSS(ps *os.ProcessState) int64 {
+	if ps == nil {
+		return 0
+	}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss * 1024
+	}
+	return 0
+}
+
+// currentRSS reads VmRSS of a process from /proc (0 when unknown).
+func currentRSS(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}

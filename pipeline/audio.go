@@ -1,0 +1,230 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/hlsfleet/hlsfleet/ladders"
+)
+
+// audioTarget is a segmenter that receives an audio chain's packets.
+type audioTarget struct {
+	seg     *segmenter
+	primary bool // audio-only playlist: the audio drives the cuts
+}
+
+// audioChain decodes one audio track once, resamples it to the ladder's rate
+// and layout, encodes AAC once and shares the packets with every target.
+type audioChain struct {
+	stream  *astiav.Stream
+	dec     *astiav.CodecContext
+	g       *graph
+	enc     *astiav.CodecContext
+	cp      *astiav.CodecParameters
+	targets []audioTarget
+	startTS int64 // input start in the stream's time base
+	spec    string
+	frame   *astiav.Frame
+	filt    *astiav.Frame
+	end     float64 // seconds of decoded audio, from the input's start
+}
+
+func newAudioChain(s *astiav.Stream, a ladders.Audio, startMicros int64, globalHeader bool) (_ *audioChain, err error) {
+	c := &audioChain{stream: s, startTS: astiav.RescaleQ(startMicros, microTB, s.TimeBase())}
+	defer func() {
+		if err != nil {
+			c.free()
+		}
+	}()
+	if c.dec, err = openDecoder(s, 1); err != nil {
+		return nil, err
+	}
+	rate := a.SampleRate
+	if rate <= 0 {
+		rate = 48000
+	}
+	layout, layoutName := astiav.ChannelLayoutStereo, "stereo"
+	if a.Channels == 1 {
+		layout, layoutName = astiav.ChannelLayoutMono, "mono"
+	}
+	codec := astiav.FindEncoderByName("aac")
+	if codec == nil {
+		return nil, fmt.Errorf("%w: aac", ErrNoEncoder)
+	}
+	c.enc = astiav.AllocCodecContext(codec)
+	c.enc.SetSampleRate(rate)
+	c.enc.SetChannelLayout(layout)
+	c.enc.SetSampleFormat(astiav.SampleFormatFltp)
+	c.enc.SetBitRate(a.BitrateBPS)
+	c.enc.SetTimeBase(astiav.NewRational(1, rate))
+	if globalHeader {
+		c.enc.SetFlags(c.enc.Flags().Add(astiav.CodecContextFlagGlobalHeader))
+	}
+	if err = c.enc.Open(codec, nil); err != nil {
+		return nil, fmt.Errorf("opening the aac encoder: %w", err)
+	}
+	c.cp = astiav.AllocCodecParameters()
+	if err = c.cp.FromCodecContext(c.enc); err != nil {
+		return nil, fmt.Errorf("aac parameters: %w", err)
+	}
+	c.spec = fmt.Sprintf("aresample=%d:async=1:first_pts=0,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,asetnsamples=n=%d:p=0",
+		rate, rate, layoutName, c.enc.FrameSize())
+	c.frame = astiav.AllocFrame()
+	c.filt = astiav.AllocFrame()
+	return c, nil
+}
+
+func (c *audioChain) free() {
+	for _, p := range []*astiav.Frame{c.frame, c.filt} {
+		if p != nil {
+			p.Free()
+		}
+	}
+	c.frame, c.filt = nil, nil
+	if c.g != nil {
+		c.g.free()
+		c.g = nil
+	}
+	if c.dec != nil {
+		c.dec.Free()
+		c.dec = nil
+	}
+	if c.enc != nil {
+		c.enc.Free()
+		c.enc = nil
+	}
+	if c.cp != nil {
+		c.cp.Free()
+		c.cp = nil
+	}
+}
+
+// decode takes one packet of the track (nil = end of input).
+func (c *audioChain) decode(p *astiav.Packet) error {
+	if err := c.dec.SendPacket(p); err != nil && !errors.Is(err, astiav.ErrEagain) && !errors.Is(err, astiav.ErrEof) {
+		if errors.Is(err, astiav.ErrInvaliddata) {
+			return nil // a damaged audio packet is dropped; aresample fills the gap
+		}
+		return inputErr(ErrCorrupt, "decoding audio: %v", err)
+	}
+	for {
+		err := c.dec.ReceiveFrame(c.frame)
+		if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, astiav.ErrInvaliddata) {
+				continue
+			}
+			return inputErr(ErrCorrupt, "decoding audio: %v", err)
+		}
+		err = c.filterFrame(c.frame)
+		c.frame.Unref()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *audioChain) filterFrame(f *astiav.Frame) error {
+	ts := frameBestEffortTS(f.UnsafePointer())
+	if ts == noPTS {
+		return nil
+	}
+	ts -= c.startTS
+	f.SetPts(ts)
+	tb := c.stream.TimeBase()
+	if f.SampleRate() > 0 {
+		c.end = math.Max(c.end, float64(ts)*tb.Float64()+float64(f.NbSamples())/float64(f.SampleRate()))
+	}
+	if c.g == nil {
+		g, err := newAudioGraph(c.spec, audioSrc{
+			sampleRate: f.SampleRate(), sampleFmt: f.SampleFormat(), layout: f.ChannelLayout(),
+			channels: f.ChannelLayout().NbChannels(), timeBase: tb,
+		})
+		if err != nil {
+			return fmt.Errorf("audio filter: %w", err)
+		}
+		c.g = g
+	}
+	if err := c.g.push(f); err != nil {
+		return err
+	}
+	return c.g.drain(c.filt, c.encode)
+}
+
+func (c *audioChain) encode(f *astiav.Frame) error {
+	if f != nil {
+		f.SetPts(astiav.RescaleQ(f.Pts(), c.g.timeBase(), c.enc.TimeBase()))
+	}
+	if err := c.enc.SendFrame(f); err != nil && !errors.Is(err, astiav.ErrEof) {
+		return fmt.Errorf("encoding audio: %w", err)
+	}
+	for {
+		p := astiav.AllocPacket()
+		err := c.enc.ReceivePacket(p)
+		if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+			p.Free()
+			return nil
+		}
+		if err != nil {
+			p.Free()
+			return fmt.Errorf("audio encoder output: %w", err)
+		}
+		err = c.deliver(p)
+		p.Free()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (c *audioChain) deliver(p *astiav.Packet) error {
+	for _, t := range c.targets {
+		cl := p.Clone()
+		if cl == nil {
+			return errors.New("packet reference failed")
+		}
+		var err error
+		if t.primary {
+			err = t.seg.pushPrimary(cl)
+		} else {
+			err = t.seg.pushAudio(cl)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish drains the filter and encoder and tells every target audio is done.
+func (c *audioChain) finish() error {
+	if c.g != nil {
+		if err := c.g.push(nil); err != nil {
+			return err
+		}
+		if err := c.g.drain(c.filt, c.encode); err != nil {
+			return err
+		}
+		if err := c.encode(nil); err != nil {
+			return err
+		}
+	}
+	for _, t := range c.targets {
+		var err error
+		if t.primary {
+			err = t.seg.finishPrimary()
+		} else {
+			err = t.seg.finishAudio()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

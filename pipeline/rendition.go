@@ -1,0 +1,198 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/hlsfleet/hlsfleet/ladders"
+)
+
+// renditionWorker scales and encodes one rung in its own goroutine and hands
+// the packets to the rung's segmenter.
+type renditionWorker struct {
+	out          ladders.Output
+	accel        Accel
+	threads      int
+	globalHeader bool
+	gopDur       float64
+	segDur       float64
+	seg          *segmenter
+	frames       chan *astiav.Frame
+
+	// Set by the demuxer before the first frame is sent.
+	srcTB   astiav.Rational
+	srcRate astiav.Rational
+
+	graph   *graph
+	last    *astiav.Frame // reference to the newest input frame, for the end marker
+	enc     *astiav.CodecContext
+	tb      astiav.Rational
+	frameD  int64
+	nextGOP float64
+	nextSeg float64
+}
+
+func (w *renditionWorker) free() {
+	if w.graph != nil {
+		w.graph.free()
+		w.graph = nil
+	}
+	if w.enc != nil {
+		w.enc.Free()
+		w.enc = nil
+	}
+	if w.last != nil {
+		w.last.Free()
+		w.last = nil
+	}
+	w.seg.close()
+}
+
+// renditionFilter scales to the rung: constant frame rate first (fewer
+// frames to scale), then size, square pixels and 8-bit 4:2:0.
+func renditionFilter(o ladders.Output) string {
+	return fmt.Sprintf("fps=fps=%d/%d:start_time=0,scale=w=%d:h=%d:flags=bicubic,setsar=1,format=yuv420p",
+		o.FPS.Num, o.FPS.Den, o.Width, o.Height)
+}
+
+func (w *renditionWorker) run(ctx context.Context) error {
+	filtered := astiav.AllocFrame()
+	defer filtered.Free()
+	w.last = astiav.AllocFrame()
+	for f := range w.frames {
+		if w.graph == nil {
+			if err := w.open(f); err != nil {
+				f.Free()
+				return err
+			}
+		}
+		w.last.Unref()
+		if err := w.last.Ref(f); err != nil {
+			f.Free()
+			return fmt.Errorf("rendition %s: frame reference: %w", w.out.Name, err)
+		}
+		err := w.graph.push(f)
+		f.Free()
+		if err != nil {
+			return fmt.Errorf("rendition %s: %w", w.out.Name, err)
+		}
+		if err := w.graph.drain(filtered, w.encode); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if w.graph == nil {
+		return inputErr(ErrCorrupt, "no video frame reached rendition %s", w.out.Name)
+	}
+	if err := w.pushEnd(); err != nil {
+		return err
+	}
+	if err := w.graph.drain(filtered, w.encode); err != nil {
+		return err
+	}
+	if err := w.enc.SendFrame(nil); err != nil {
+		return fmt.Errorf("rendition %s: flushing encoder: %w", w.out.Name, err)
+	}
+	if err := w.receive(); err != nil {
+		return err
+	}
+	return w.seg.finishPrimary()
+}
+
+// pushEnd ends the input at the end of the last frame, not at its start:
+// libavfilter 8 closes a buffer source at the last pts it saw, which would
+// make the fps filter drop the final frame. A copy of the last frame stamped
+// one frame later marks the end; fps emits nothing at or past it.
+func (w *renditionWorker) pushEnd() error {
+	d := frameDuration(w.last.UnsafePointer())
+	if d <= 0 && w.srcRate.Num() > 0 {
+		d = astiav.RescaleQ(1, astiav.NewRational(w.srcRate.Den(), w.srcRate.Num()), w.srcTB)
+	}
+	if d > 0 {
+		w.last.SetPts(w.last.Pts() + max(d, 1))
+		if err := w.graph.push(w.last); err != nil {
+			return err
+		}
+	}
+	return w.graph.push(nil)
+}
+
+// open builds the filter graph from the first frame and opens the encoder.
+func (w *renditionWorker) open(f *astiav.Frame) error {
+	g, err := newVideoGraph(renditionFilter(w.out), videoSrc{
+		width: f.Width(), height: f.Height(), pixFmt: f.PixelFormat(),
+		timeBase: w.srcTB, sar: f.SampleAspectRatio(), frameRate: w.srcRate,
+	}, 1)
+	if err != nil {
+		return fmt.Errorf("rendition %s: %w", w.out.Name, err)
+	}
+	w.graph = g
+	w.tb = g.timeBase()
+	fps := astiav.NewRational(w.out.FPS.Num, w.out.FPS.Den)
+	w.frameD = max(1, astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), w.tb))
+	w.enc, err = openVideoEncoder(w.accel, encodeParams{out: w.out, gop: gopFrames(w.gopDur, w.out.FPS), threads: w.threads}, w.tb, w.globalHeader)
+	if err != nil {
+		return err
+	}
+	cp := astiav.AllocCodecParameters()
+	defer cp.Free()
+	if err := cp.FromCodecContext(w.enc); err != nil {
+		return fmt.Errorf("rendition %s: encoder parameters: %w", w.out.Name, err)
+	}
+	_, err = w.seg.addTrack(cp, w.tb, true)
+	return err
+}
+
+// encode forces an IDR on the first frame at or after every GOP and segment
+// boundary, and lets the encoder choose nothing else as a keyframe.
+func (w *renditionWorker) encode(f *astiav.Frame) error {
+	t := float64(f.Pts()) * w.tb.Float64()
+	key := false
+	if t >= w.nextGOP-eps {
+		key = true
+		for w.nextGOP <= t+eps {
+			w.nextGOP += w.gopDur
+		}
+	}
+	if t >= w.nextSeg-eps {
+		key = true
+		for w.nextSeg <= t+eps {
+			w.nextSeg += w.segDur
+		}
+	}
+	if key {
+		f.SetPictureType(astiav.PictureTypeI)
+	} else {
+		f.SetPictureType(astiav.PictureTypeNone)
+	}
+	if err := w.enc.SendFrame(f); err != nil {
+		return fmt.Errorf("rendition %s: encoding: %w", w.out.Name, err)
+	}
+	return w.receive()
+}
+
+func (w *renditionWorker) receive() error {
+	for {
+		p := astiav.AllocPacket()
+		err := w.enc.ReceivePacket(p)
+		if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+			p.Free()
+			return nil
+		}
+		if err != nil {
+			p.Free()
+			return fmt.Errorf("rendition %s: encoder output: %w", w.out.Name, err)
+		}
+		if p.Duration() <= 0 {
+			p.SetDuration(w.frameD)
+		}
+		if err := w.seg.pushPrimary(p); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,567 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/hlsfleet/hlsfleet/pipeline/hls"
+)
+
+// SegmentType is the container of HLS media segments.
+type SegmentType string
+
+// The segment types a presentation can use.
+const (
+	SegmentTS   SegmentType = "ts"
+	SegmentFMP4 SegmentType = "fmp4"
+)
+
+func (t SegmentType) ext() string {
+	if t == SegmentFMP4 {
+		return "m4s"
+	}
+	return "ts"
+}
+
+// timelineOffset is added to every output timestamp, the same for every
+// segment and rendition: MPEG-TS then never sees a negative DTS (B-frames,
+// AAC priming), and no muxer shifts only the first segment.
+const timelineOffsetMicros = 10_000_000
+
+const eps = 1e-6
+
+var microTB = astiav.NewRational(1, 1_000_000)
+
+// track is one elementary stream of a rendition's segments.
+type track struct {
+	cp *astiav.CodecParameters // owned by the segmenter
+	tb astiav.Rational         // time base of the packets pushed
+}
+
+// pkt is an encoded packet bound to a track of the segmenter.
+type pkt struct {
+	p     *astiav.Packet
+	track int
+}
+
+func (k pkt) dtsSeconds(tracks []*track) float64 {
+	d := k.p.Dts()
+	if d == noPTS {
+		d = k.p.Pts()
+	}
+	return float64(d) * tracks[k.track].tb.Float64()
+}
+
+// pending is a segment whose primary-track packets are complete.
+type pending struct {
+	pkts       []pkt
+	start, end float64
+	last       bool
+}
+
+// segmenter cuts one rendition's packets into HLS segments and writes them
+// through the sink as soon as each is complete. Video packets drive the cuts
+// (a key packet at or past the next boundary starts a new segment); audio
+// packets are assigned by timestamp, so every rendition cuts at the same
+// instants. With no video, audio packets drive the cuts by time alone.
+type segmenter struct {
+	mu      sync.Mutex
+	dir     string
+	typ     SegmentType
+	sink    Sink
+	segDur  float64
+	tracks  []*track // index 0 is the primary (video if any)
+	primary int      // -1 until the primary track is known
+	audioT  int      // track index of muxed audio, -1 if none
+
+	started     bool
+	cur         []pkt
+	curStart    float64
+	nextCut     float64
+	primaryEnd  float64
+	primaryDone bool
+	closed      []pending
+
+	aq        []pkt
+	audioHigh float64
+	audioDone bool
+
+	videoCodec string // RFC 6381 string from the first key packet's SPS
+	fm         *fmp4Muxer
+
+	segments []hls.Segment
+	sizes    []int64
+	initSize int64
+	err      error
+}
+
+func newSegmenter(dir string, typ SegmentType, sink Sink, segDur float64) *segmenter {
+	return &segmenter{dir: dir, typ: typ, sink: sink, segDur: segDur, primary: -1, audioT: -1}
+}
+
+// addTrack registers a stream before its first packet; it copies cp.
+func (s *segmenter) addTrack(cp *astiav.CodecParameters, tb astiav.Rational, primary bool) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := astiav.AllocCodecParameters()
+	if err := cp.Copy(c); err != nil {
+		c.Free()
+		return 0, fmt.Errorf("codec parameters: %w", err)
+	}
+	s.tracks = append(s.tracks, &track{cp: c, tb: tb})
+	i := len(s.tracks) - 1
+	if primary {
+		s.primary = i
+	} else {
+		s.audioT = i
+	}
+	return i, nil
+}
+
+func (s *segmenter) sec(k pkt) float64 {
+	return float64(k.p.Pts()) * s.tracks[k.track].tb.Float64()
+}
+
+func (s *segmenter) dur(k pkt) float64 {
+	return float64(k.p.Duration()) * s.tracks[k.track].tb.Float64()
+}
+
+// pushPrimary takes ownership of p, a packet of the primary track.
+func (s *segmenter) pushPrimary(p *astiav.Packet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		p.Free()
+		return s.err
+	}
+	k := pkt{p: p, track: s.primary}
+	t := s.sec(k)
+	key := p.Flags().Has(astiav.PacketFlagKey)
+	if s.audioT >= 0 || s.tracks[s.primary].cp.MediaType() == astiav.MediaTypeVideo {
+		if s.videoCodec == "" && key {
+			s.videoCodec = videoCodecString(s.tracks[s.primary].cp, p.Data())
+		}
+	}
+	isVideo := s.tracks[s.primary].cp.MediaType() == astiav.MediaTypeVideo
+	switch {
+	case !s.started:
+		s.started = true
+		s.curStart = t
+		s.nextCut = s.segDur * (math.Floor(math.Max(t, 0)/s.segDur+eps) + 1)
+	case (key || !isVideo) && t >= s.nextCut-eps:
+		s.closed = append(s.closed, pending{pkts: s.cur, start: s.curStart, end: t})
+		s.cur = nil
+		s.curStart = t
+		for s.nextCut <= t+eps {
+			s.nextCut += s.segDur
+		}
+	}
+	s.cur = append(s.cur, k)
+	s.primaryEnd = math.Max(s.primaryEnd, t+s.dur(k))
+	return s.flush()
+}
+
+// finishPrimary closes the last segment.
+func (s *segmenter) finishPrimary() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.primaryDone = true
+	if len(s.cur) > 0 {
+		s.closed = append(s.closed, pending{pkts: s.cur, start: s.curStart, end: s.primaryEnd, last: true})
+		s.cur = nil
+	}
+	return s.flush()
+}
+
+// pushAudio takes ownership of p, an audio packet muxed next to video.
+func (s *segmenter) pushAudio(p *astiav.Packet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		p.Free()
+		return s.err
+	}
+	k := pkt{p: p, track: s.audioT}
+	s.aq = append(s.aq, k)
+	s.audioHigh = math.Max(s.audioHigh, s.sec(k))
+	return s.flush()
+}
+
+func (s *segmenter) finishAudio() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.audioDone = true
+	return s.flush()
+}
+
+// flush writes every closed segment whose audio is complete. Called locked.
+func (s *segmenter) flush() error {
+	for len(s.closed) > 0 {
+		ps := s.closed[0]
+		if s.audioT >= 0 && !s.audioDone && (ps.last || s.audioHigh < ps.end-eps) {
+			return nil
+		}
+		var audio []pkt
+		n := 0
+		for n < len(s.aq) && (ps.last || s.sec(s.aq[n]) < ps.end-eps) {
+			n++
+		}
+		audio, s.aq = s.aq[:n], s.aq[n:]
+		s.closed = s.closed[1:]
+		if err := s.write(ps, audio); err != nil {
+			s.err = err
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *segmenter) write(ps pending, audio []pkt) (err error) {
+	all := append(ps.pkts, audio...)
+	defer func() {
+		for _, k := range all {
+			k.p.Free()
+		}
+	}()
+	sort.SliceStable(all, func(i, j int) bool { return all[i].dtsSeconds(s.tracks) < all[j].dtsSeconds(s.tracks) })
+
+	if s.typ == SegmentFMP4 && s.fm == nil {
+		if err := s.openFMP4(); err != nil {
+			return err
+		}
+	}
+	name := fmt.Sprintf("%s/seg_%05d.%s", s.dir, len(s.segments), s.typ.ext())
+	w, err := s.sink.Create(name)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", name, err)
+	}
+	cw := &countingWriter{w: w}
+	if s.typ == SegmentFMP4 {
+		err = s.fm.fragment(cw, all)
+	} else {
+		err = writeTS(cw, s.tracks, all)
+	}
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing %s: %w", name, cerr)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	s.segments = append(s.segments, hls.Segment{URI: fmt.Sprintf("seg_%05d.%s", len(s.segments), s.typ.ext()), Duration: ps.end - ps.start})
+	s.sizes = append(s.sizes, cw.n)
+	return nil
+}
+
+func (s *segmenter) openFMP4() error {
+	name := s.dir + "/init.mp4"
+	w, err := s.sink.Create(name)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", name, err)
+	}
+	cw := &countingWriter{w: w}
+	fm, err := newFMP4Muxer(s.tracks, cw)
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		if fm != nil {
+			fm.free()
+		}
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	s.fm, s.initSize = fm, cw.n
+	return nil
+}
+
+// close frees what the segmenter still holds.
+func (s *segmenter) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ps := range s.closed {
+		for _, k := range ps.pkts {
+			k.p.Free()
+		}
+	}
+	for _, k := range append(s.cur, s.aq...) {
+		k.p.Free()
+	}
+	s.closed, s.cur, s.aq = nil, nil, nil
+	if s.fm != nil {
+		s.fm.free()
+		s.fm = nil
+	}
+	for _, t := range s.tracks {
+		t.cp.Free()
+	}
+	s.tracks = nil
+}
+
+// playlist is the rendition's VOD media playlist.
+func (s *segmenter) playlist() *hls.MediaPlaylist {
+	p := &hls.MediaPlaylist{Type: hls.VOD, IndependentSegments: true, Segments: s.segments, EndList: true}
+	if s.typ == SegmentFMP4 {
+		p.MapURI = "init.mp4"
+	}
+	return p
+}
+
+// bandwidth returns the peak segment bit rate as RFC 8216 defines it (the
+// largest rate over runs of segments lasting 0.5 to 1.5 target durations;
+// a single segment when none qualifies) and the average rate.
+func (s *segmenter) bandwidth() (peak, avg int64) {
+	return peakBitrate(s.segments, s.sizes), averageBitrate(s.segments, s.sizes)
+}
+
+func peakBitrate(segs []hls.Segment, sizes []int64) int64 {
+	target := float64(hls.TargetDuration(segs))
+	var best float64
+	for i := range segs {
+		var bits, d float64
+		for j := i; j < len(segs); j++ {
+			bits += float64(sizes[j] * 8)
+			d += segs[j].Duration
+			if d > 1.5*target+eps {
+				break
+			}
+			if d >= 0.5*target-eps && d > 0 {
+				best = math.Max(best, bits/d)
+			}
+		}
+	}
+	if best == 0 {
+		for i := range segs {
+			if segs[i].Duration > 0 {
+				best = math.Max(best, float64(sizes[i]*8)/segs[i].Duration)
+			}
+		}
+	}
+	return int64(math.Ceil(best))
+}
+
+func averageBitrate(segs []hls.Segment, sizes []int64) int64 {
+	var bits, d float64
+	for i := range segs {
+		bits += float64(sizes[i] * 8)
+		d += segs[i].Duration
+	}
+	if d == 0 {
+		return 0
+	}
+	return int64(math.Ceil(bits / d))
+}
+
+// videoCodecString builds the CODECS entry from the encoder's real SPS: the
+// extradata when the encoder has global headers, else the key packet.
+func videoCodecString(cp *astiav.CodecParameters, keyPacket []byte) string {
+	for _, src := range [][]byte{cp.ExtraData(), keyPacket} {
+		if len(src) == 0 {
+			continue
+		}
+		sps, err := hls.ParameterSets(src)
+		if err != nil || len(sps) == 0 {
+			continue
+		}
+		var s string
+		switch cp.CodecID() {
+		case astiav.CodecIDH264:
+			s, err = hls.AVCCodecString(sps[0])
+		case astiav.CodecIDHevc:
+			s, err = hls.HEVCCodecString(sps[0])
+		default:
+			err = errors.New("unsupported codec")
+		}
+		if err == nil {
+			return s
+		}
+	}
+	return ""
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// muxWrite adapts an io.Writer to go-astiav's IO write callback.
+func muxWrite(w *io.Writer) astiav.IOContextWriteFunc {
+	return func(b []byte) (int, error) {
+		if *w == nil {
+			return len(b), nil
+		}
+		n, err := (*w).Write(b)
+		if err != nil {
+			return n, astiav.ErrEio
+		}
+		return n, nil
+	}
+}
+
+// addStreams creates one output stream per track and returns them.
+func addStreams(fc *astiav.FormatContext, tracks []*track, tbFor func(*track) astiav.Rational) ([]*astiav.Stream, error) {
+	out := make([]*astiav.Stream, len(tracks))
+	for i, t := range tracks {
+		st := fc.NewStream(nil)
+		if st == nil {
+			return nil, errors.New("allocating output stream failed")
+		}
+		if err := t.cp.Copy(st.CodecParameters()); err != nil {
+			return nil, fmt.Errorf("stream parameters: %w", err)
+		}
+		st.CodecParameters().SetCodecTag(0)
+		st.SetTimeBase(tbFor(t))
+		out[i] = st
+	}
+	return out, nil
+}
+
+// writePackets rescales each packet to its stream, adds the timeline offset
+// and writes it in the given (DTS) order.
+func writePackets(fc *astiav.FormatContext, streams []*astiav.Stream, tracks []*track, pkts []pkt) error {
+	for _, k := range pkts {
+		st := streams[k.track]
+		p := k.p
+		p.SetStreamIndex(st.Index())
+		p.RescaleTs(tracks[k.track].tb, st.TimeBase())
+		off := astiav.RescaleQ(timelineOffsetMicros, microTB, st.TimeBase())
+		if p.Pts() != noPTS {
+			p.SetPts(p.Pts() + off)
+		}
+		if p.Dts() != noPTS {
+			p.SetDts(p.Dts() + off)
+		}
+		if err := fc.WriteFrame(p); err != nil {
+			return fmt.Errorf("muxing packet: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeTS writes one self-contained MPEG-TS segment: a fresh muxer per
+// segment, no mux delay, timestamps never shifted by the muxer.
+func writeTS(w io.Writer, tracks []*track, pkts []pkt) error {
+	fc, err := astiav.AllocOutputFormatContext(nil, "mpegts", "")
+	if err != nil {
+		return fmt.Errorf("mpegts muxer: %w", err)
+	}
+	defer fc.Free()
+	ioc, err := astiav.AllocIOContext(64<<10, true, nil, nil, muxWrite(&w))
+	if err != nil {
+		return fmt.Errorf("mpegts io: %w", err)
+	}
+	defer ioc.Free()
+	fc.SetPb(ioc)
+	streams, err := addStreams(fc, tracks, func(*track) astiav.Rational { return astiav.NewRational(1, 90000) })
+	if err != nil {
+		return err
+	}
+	opts := astiav.NewDictionary()
+	defer opts.Free()
+	_ = opts.Set("max_delay", "0", 0)
+	_ = opts.Set("avoid_negative_ts", "disabled", 0)
+	if err := fc.WriteHeader(opts); err != nil {
+		return fmt.Errorf("mpegts header: %w", err)
+	}
+	if err := writePackets(fc, streams, tracks, pkts); err != nil {
+		return err
+	}
+	if err := fc.WriteTrailer(); err != nil {
+		return fmt.Errorf("mpegts trailer: %w", err)
+	}
+	ioc.Flush()
+	return nil
+}
+
+// fmp4Muxer is one fragmented-MP4 muxer per rendition for the whole job: the
+// header becomes init.mp4, each flushed fragment one segment, so decode times
+// (tfdt) run on without reset.
+type fmp4Muxer struct {
+	fc      *astiav.FormatContext
+	ioc     *astiav.IOContext
+	w       io.Writer
+	streams []*astiav.Stream
+	tracks  []*track
+	header  bool
+}
+
+func newFMP4Muxer(tracks []*track, init io.Writer) (_ *fmp4Muxer, err error) {
+	m := &fmp4Muxer{tracks: tracks, w: init}
+	defer func() {
+		if err != nil {
+			m.free()
+		}
+	}()
+	if m.fc, err = astiav.AllocOutputFormatContext(nil, "mp4", ""); err != nil {
+		return nil, fmt.Errorf("mp4 muxer: %w", err)
+	}
+	if m.ioc, err = astiav.AllocIOContext(64<<10, true, nil, nil, muxWrite(&m.w)); err != nil {
+		return nil, fmt.Errorf("mp4 io: %w", err)
+	}
+	m.fc.SetPb(m.ioc)
+	m.streams, err = addStreams(m.fc, tracks, func(t *track) astiav.Rational {
+		if t.cp.MediaType() == astiav.MediaTypeAudio {
+			return astiav.NewRational(1, t.cp.SampleRate())
+		}
+		return astiav.NewRational(1, 90000)
+	})
+	if err != nil {
+		return nil, err
+	}
+	opts := astiav.NewDictionary()
+	defer opts.Free()
+	_ = opts.Set("movflags", "frag_custom+empty_moov+default_base_moof+skip_trailer", 0)
+	_ = opts.Set("avoid_negative_ts", "disabled", 0)
+	if err = m.fc.WriteHeader(opts); err != nil {
+		return nil, fmt.Errorf("mp4 header: %w", err)
+	}
+	m.header = true
+	m.ioc.Flush()
+	m.w = nil
+	return m, nil
+}
+
+// fragment writes pkts as one fragment into w.
+func (m *fmp4Muxer) fragment(w io.Writer, pkts []pkt) error {
+	m.w = w
+	defer func() { m.w = nil }()
+	if err := writePackets(m.fc, m.streams, m.tracks, pkts); err != nil {
+		return err
+	}
+	if err := m.fc.WriteFrame(nil); err != nil {
+		return fmt.Errorf("flushing fragment: %w", err)
+	}
+	m.ioc.Flush()
+	return nil
+}
+
+func (m *fmp4Muxer) free() {
+	if m.fc != nil {
+		m.w = nil
+		if m.header {
+			_ = m.fc.WriteTrailer()
+		}
+		m.fc.Free()
+		m.fc = nil
+	}
+	if m.ioc != nil {
+		m.ioc.Free()
+		m.ioc = nil
+	}
+}
