@@ -220,8 +220,10 @@ func openInput(path string, lim Limits) (*input, error) {
 		if cp.ChannelLayout().Valid() {
 			ai.Layout = cp.ChannelLayout().String()
 		}
-		if e := a.Metadata().Get("language", nil, 0); e != nil {
-			ai.Language = e.Value()
+		if md := a.Metadata(); md != nil {
+			if e := md.Get("language", nil, 0); e != nil {
+				ai.Language = e.Value()
+			}
 		}
 		if ai.Channels <= 0 {
 			return nil, inputErr(ErrCorrupt, "audio stream %d declares no channels", a.Index())
@@ -295,7 +297,7 @@ func describeVideo(s *astiav.Stream, fc *astiav.FormatContext, lim Limits) (*Vid
 	vi.SAR = fmt.Sprintf("%d:%d", sar.Num(), sar.Den())
 	if m := s.SideData(astiav.PacketSideDataTypeDisplaymatrix); len(m) >= 36 {
 		if dm, err := astiav.NewDisplayMatrixFromBytes(m); err == nil {
-			vi.Rotation = normalizeRotation(-dm.Rotation())
+			vi.Rotation = normalizeRotation(dm.Rotation()) // go-astiav gives clockwise degrees
 		}
 	}
 	dw := int(math.Round(float64(w) * sar.Float64()))

@@ -526,8 +526,9 @@ func newFMP4Muxer(tracks []*track, init io.Writer) (_ *fmp4Muxer, err error) {
 	}
 	opts := astiav.NewDictionary()
 	defer opts.Free()
-	_ = opts.Set("movflags", "frag_custom+empty_moov+default_base_moof+skip_trailer", 0)
+	_ = opts.Set("movflags", "frag_custom+empty_moov+default_base_moof+skip_trailer+frag_discont", 0)
 	_ = opts.Set("avoid_negative_ts", "disabled", 0)
+	_ = opts.Set("use_editlist", "0", 0)
 	if err = m.fc.WriteHeader(opts); err != nil {
 		return nil, fmt.Errorf("mp4 header: %w", err)
 	}

@@ -184,7 +184,9 @@ func (t *transcode) plan() error {
 			audioStreams = t.in.audios
 		}
 	}
-	groupAudio := len(audioStreams) > 1 || (vi == nil && len(audioStreams) > 0)
+	// Separate audio playlists when there is no video to mux into, or when
+	// several tracks form an EXT-X-MEDIA group.
+	audioPlaylists := len(audioStreams) > 1 || (vi == nil && len(audioStreams) > 0)
 
 	if vi != nil {
 		outs, err := l.Select(LadderSource(vi))
@@ -219,7 +221,7 @@ func (t *transcode) plan() error {
 			return err
 		}
 		t.audios = append(t.audios, a)
-		if groupAudio {
+		if audioPlaylists {
 			name := "audio"
 			if len(audioStreams) > 1 {
 				name = fmt.Sprintf("audio_%d", i)
@@ -312,6 +314,11 @@ func (t *transcode) run(parent context.Context) error {
 		wg.Add(1)
 		go func(w *renditionWorker) {
 			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					fl.fail(fmt.Errorf("rendition %s: internal error: %v", w.out.Name, r))
+				}
+			}()
 			if err := w.run(ctx); err != nil {
 				fl.fail(err)
 			}
@@ -573,13 +580,20 @@ func (t *transcode) publish() (*Result, error) {
 		res.Audio = append(res.Audio, rr)
 		audioPeak = max(audioPeak, rr.Bandwidth)
 		audioAvg = max(audioAvg, rr.AverageBandwidth)
+		if len(t.audioSeg) == 1 {
+			continue // a lone audio playlist is the variant itself
+		}
 		info := t.in.info.Audio[i]
 		name := info.Language
-		if name == "" {
+		if name == "" || name == "und" {
 			name = fmt.Sprintf("Track %d", i+1)
 		}
+		lang := info.Language
+		if lang == "und" {
+			lang = ""
+		}
 		master.Media = append(master.Media, hls.Media{
-			Type: "AUDIO", GroupID: "audio", Name: name, Language: info.Language, URI: rr.Playlist,
+			Type: "AUDIO", GroupID: "audio", Name: name, Language: lang, URI: rr.Playlist,
 			Channels: fmt.Sprint(t.opt.Ladder.Audio.Channels), Default: i == 0, AutoSelect: true,
 		})
 	}
@@ -601,7 +615,7 @@ func (t *transcode) publish() (*Result, error) {
 			URI: rr.Playlist, Bandwidth: rr.Bandwidth, AverageBandwidth: rr.AverageBandwidth, Codecs: codecs,
 			Width: rr.Width, Height: rr.Height, FrameRate: math.Round(rr.FrameRate*1000) / 1000,
 		}
-		if len(t.audioSeg) > 0 {
+		if len(master.Media) > 0 {
 			v.Audio = "audio"
 			v.Bandwidth += audioPeak
 			v.AverageBandwidth += audioAvg
@@ -612,8 +626,11 @@ func (t *transcode) publish() (*Result, error) {
 		a := res.Audio[0]
 		master.Variants = append(master.Variants, hls.Variant{
 			URI: a.Playlist, Bandwidth: a.Bandwidth, AverageBandwidth: a.AverageBandwidth,
-			Codecs: a.Codecs, Audio: "audio",
+			Codecs: a.Codecs,
 		})
+		if len(master.Media) > 0 {
+			master.Variants[0].Audio = "audio"
+		}
 	}
 	if len(master.Variants) == 0 {
 		return nil, inputErr(ErrNoStream, "nothing could be encoded")

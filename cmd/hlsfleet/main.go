@@ -48,7 +48,14 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
-func run(args []string, stderr io.Writer) int {
+func run(args []string, stderr io.Writer) (code int) {
+	defer func() {
+		// A Go panic would exit 2, the code for a bad input; it is our bug.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "hlsfleet: internal error: %v\n", r)
+			code = exitOther
+		}
+	}()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(stderr)
 		if len(args) == 0 {

@@ -15,14 +15,14 @@ import (
 // progress draws a bar on a terminal (percent, fps, speed, ETA) and logs a
 // plain line every 10% otherwise.
 type progress struct {
-	mu       sync.Mutex
-	out      *os.File
-	tty      bool
-	log      *zap.Logger
-	start    time.Time
-	lastDraw time.Time
+	mu        sync.Mutex
+	out       *os.File
+	tty       bool
+	log       *zap.Logger
+	start     time.Time
+	lastDraw  time.Time
 	lastTenth int
-	drawn    bool
+	drawn     bool
 }
 
 func newProgress(out *os.File, log *zap.Logger) *progress {
