@@ -316,9 +316,10 @@ func describeVideo(s *astiav.Stream, fc *astiav.FormatContext, lim Limits) (*Vid
 	if r.Num() > 0 && r.Den() > 0 {
 		vi.FrameRate = r.String()
 		if avg.Num() > 0 && avg.Den() > 0 && math.Abs(r.Float64()-avg.Float64()) > 0.01*r.Float64() {
+			// Variable frame rate: the output is made constant at the base
+			// rate (r_frame_rate, which represents every timestamp), not at
+			// the average, which is rarely a standard rate.
 			vi.VariableRate = true
-			// For VFR the average rate is what the output should carry.
-			fps = avg
 		}
 	}
 	if fps.Num() <= 0 || fps.Den() <= 0 || fps.Float64() > 240 {

@@ -317,49 +317,11 @@ func (s *segmenter) playlist() *hls.MediaPlaylist {
 	return p
 }
 
-// bandwidth returns the peak segment bit rate as RFC 8216 defines it (the
-// largest rate over runs of segments lasting 0.5 to 1.5 target durations;
-// a single segment when none qualifies) and the average rate.
+// bandwidth returns the peak segment bit rate (RFC 8216 definition) and the
+// average bit rate, rounded up to whole bits per second.
 func (s *segmenter) bandwidth() (peak, avg int64) {
-	return peakBitrate(s.segments, s.sizes), averageBitrate(s.segments, s.sizes)
-}
-
-func peakBitrate(segs []hls.Segment, sizes []int64) int64 {
-	target := float64(hls.TargetDuration(segs))
-	var best float64
-	for i := range segs {
-		var bits, d float64
-		for j := i; j < len(segs); j++ {
-			bits += float64(sizes[j] * 8)
-			d += segs[j].Duration
-			if d > 1.5*target+eps {
-				break
-			}
-			if d >= 0.5*target-eps && d > 0 {
-				best = math.Max(best, bits/d)
-			}
-		}
-	}
-	if best == 0 {
-		for i := range segs {
-			if segs[i].Duration > 0 {
-				best = math.Max(best, float64(sizes[i]*8)/segs[i].Duration)
-			}
-		}
-	}
-	return int64(math.Ceil(best))
-}
-
-func averageBitrate(segs []hls.Segment, sizes []int64) int64 {
-	var bits, d float64
-	for i := range segs {
-		bits += float64(sizes[i] * 8)
-		d += segs[i].Duration
-	}
-	if d == 0 {
-		return 0
-	}
-	return int64(math.Ceil(bits / d))
+	p, _ := hls.PeakBitrate(s.segments, s.sizes)
+	return int64(math.Ceil(p)), int64(math.Ceil(hls.AverageBitrate(s.segments, s.sizes)))
 }
 
 // videoCodecString builds the CODECS entry from the encoder's real SPS: the

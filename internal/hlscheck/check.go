@@ -677,16 +677,13 @@ func (c *checker) checkWhole(r *rendition) {
 	}
 }
 
-// rates returns r's peak segment bit rate (and the segment) and its average
-// bit rate, counting an initialization section once in the average.
+// rates returns r's peak segment bit rate as RFC 8216 defines it (and the
+// first segment of the peak run) and its average bit rate, counting an
+// initialization section once in the average.
 func rates(r *rendition) (peak float64, peakSeg int, avg float64) {
+	peak, peakSeg = hls.PeakBitrate(r.pl.Segments, r.sizes)
 	var bytes, dur float64 = float64(r.initLen), 0
 	for i, s := range r.pl.Segments {
-		if s.Duration > 0 {
-			if b := float64(r.sizes[i]) * 8 / s.Duration; b > peak {
-				peak, peakSeg = b, i
-			}
-		}
 		bytes += float64(r.sizes[i])
 		dur += s.Duration
 	}

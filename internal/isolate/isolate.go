@@ -57,7 +57,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("finding own executable: %w", err)
 	}
 	cmd := exec.Command(exe, o.Args...)
-	cmd.Env = append(append(os.Environ(), o.Env...), EnvChild+"=1")
+	// GOTRACEBACK=crash: a fatal signal in C code (libav) makes the Go
+	// runtime print its traceback and then die by SIGABRT, instead of exiting
+	// with status 2 — the code that means "the input is at fault".
+	cmd.Env = append(append(os.Environ(), o.Env...), EnvChild+"=1", "GOTRACEBACK=crash")
 	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if o.Stdout != nil {
