@@ -22,10 +22,17 @@ type renditionWorker struct {
 	seg          *segmenter
 	frames       chan *astiav.Frame
 
+	// Cascade: a rung whose input is another rung's scaled frames instead
+	// of the decoded ones (see cascade).
+	parent   *renditionWorker
+	children []*renditionWorker
+
 	// Set by the demuxer before the first frame is sent.
 	srcTB   astiav.Rational
 	srcRate astiav.Rational
+	pktTB   astiav.Rational // time base of frame packet durations; zero for a cascaded rung
 
+	ctx     context.Context
 	graph   *graph
 	last    *astiav.Frame // reference to the newest input frame, for the end marker
 	enc     *astiav.CodecContext
@@ -58,7 +65,36 @@ func renditionFilter(o ladders.Output) string {
 		o.FPS.Num, o.FPS.Den, o.Width, o.Height)
 }
 
+// cascadeRatio is how much larger (on both sides) a rung must be to feed a
+// smaller one: scaling 720 lines to 480 reads 56% fewer pixels than scaling
+// 1080 to 480, and swscale's cost follows the input size.
+const cascadeRatio = 1.5
+
+// cascade makes each rung (highest first) scale from the smallest larger rung
+// with the same frame rate that is at least cascadeRatio times its size, or
+// from the decoded frames when there is none.
+func cascade(ws []*renditionWorker) {
+	for i, w := range ws {
+		for j := i - 1; j >= 0; j-- {
+			p := ws[j]
+			if p.out.FPS == w.out.FPS &&
+				float64(p.out.Width) >= cascadeRatio*float64(w.out.Width) &&
+				float64(p.out.Height) >= cascadeRatio*float64(w.out.Height) {
+				w.parent = p
+				p.children = append(p.children, w)
+				break
+			}
+		}
+	}
+}
+
 func (w *renditionWorker) run(ctx context.Context) error {
+	w.ctx = ctx
+	defer func() {
+		for _, c := range w.children {
+			close(c.frames)
+		}
+	}()
 	filtered := astiav.AllocFrame()
 	defer filtered.Free()
 	w.last = astiav.AllocFrame()
@@ -109,7 +145,12 @@ func (w *renditionWorker) run(ctx context.Context) error {
 // make the fps filter drop the final frame. A copy of the last frame stamped
 // one frame later marks the end; fps emits nothing at or past it.
 func (w *renditionWorker) pushEnd() error {
-	d := frameDuration(w.last.UnsafePointer())
+	var d int64
+	if w.pktTB.Num() > 0 { // decoded frames: the packet duration, in the stream's time base
+		if pd := frameDuration(w.last.UnsafePointer()); pd > 0 {
+			d = astiav.RescaleQ(pd, w.pktTB, w.srcTB)
+		}
+	}
 	if d <= 0 && w.srcRate.Num() > 0 {
 		d = astiav.RescaleQ(1, astiav.NewRational(w.srcRate.Den(), w.srcRate.Num()), w.srcTB)
 	}
@@ -133,6 +174,10 @@ func (w *renditionWorker) open(f *astiav.Frame) error {
 	}
 	w.graph = g
 	w.tb = g.timeBase()
+	for _, c := range w.children {
+		c.srcTB = w.tb
+		c.srcRate = astiav.NewRational(w.out.FPS.Num, w.out.FPS.Den)
+	}
 	fps := astiav.NewRational(w.out.FPS.Num, w.out.FPS.Den)
 	w.frameD = max(1, astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), w.tb))
 	w.enc, err = openVideoEncoder(w.accel, encodeParams{out: w.out, gop: gopFrames(w.gopDur, w.out.FPS), threads: w.threads}, w.tb, w.globalHeader)
@@ -151,6 +196,11 @@ func (w *renditionWorker) open(f *astiav.Frame) error {
 // encode forces an IDR on the first frame at or after every GOP and segment
 // boundary, and lets the encoder choose nothing else as a keyframe.
 func (w *renditionWorker) encode(f *astiav.Frame) error {
+	for _, c := range w.children {
+		if err := sendRef(w.ctx, c.frames, f); err != nil {
+			return err
+		}
+	}
 	t := float64(f.Pts()) * w.tb.Float64()
 	key := false
 	if t >= w.nextGOP-eps {

@@ -207,6 +207,7 @@ func (t *transcode) plan() error {
 			}
 			t.videos = append(t.videos, w)
 		}
+		cascade(t.videos)
 		dec, err := openDecoder(t.in.video, 0)
 		if err != nil {
 			return err
@@ -326,7 +327,9 @@ func (t *transcode) run(parent context.Context) error {
 	}
 	demuxErr := t.demux(ctx)
 	for _, w := range t.videos {
-		close(w.frames)
+		if w.parent == nil {
+			close(w.frames) // a child's input is closed by its parent
+		}
 	}
 	if demuxErr != nil {
 		fl.fail(demuxErr)
@@ -501,8 +504,11 @@ func (t *transcode) onDecoded(ctx context.Context, f *astiav.Frame) error {
 			t.log.Debug("video pre-processing", zap.String("filter", spec))
 		}
 		for _, w := range t.videos {
-			w.srcTB = t.prepTB
-			w.srcRate = t.in.info.Video.fps
+			if w.parent == nil {
+				w.srcTB = t.prepTB
+				w.srcRate = t.in.info.Video.fps
+				w.pktTB = st.TimeBase()
+			}
 		}
 	}
 	if t.prep == nil {
@@ -543,19 +549,29 @@ func (t *transcode) fanOut(ctx context.Context, f *astiav.Frame) error {
 		}
 	}
 	for _, w := range t.videos {
-		nf := astiav.AllocFrame()
-		if err := nf.Ref(f); err != nil {
-			nf.Free()
-			return fmt.Errorf("frame reference: %w", err)
-		}
-		select {
-		case w.frames <- nf:
-		case <-ctx.Done():
-			nf.Free()
-			return ctx.Err()
+		if w.parent == nil {
+			if err := sendRef(ctx, w.frames, f); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// sendRef sends a new reference to f's data on ch.
+func sendRef(ctx context.Context, ch chan<- *astiav.Frame, f *astiav.Frame) error {
+	nf := astiav.AllocFrame()
+	if err := nf.Ref(f); err != nil {
+		nf.Free()
+		return fmt.Errorf("frame reference: %w", err)
+	}
+	select {
+	case ch <- nf:
+		return nil
+	case <-ctx.Done():
+		nf.Free()
+		return ctx.Err()
+	}
 }
 
 // publish writes the media playlists, the poster and then the master.
