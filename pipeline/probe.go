@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strings"
+	"io"
 
 	"github.com/asticode/go-astiav"
 )
@@ -103,6 +103,8 @@ type StreamInfo struct {
 // input is an opened, validated demuxer.
 type input struct {
 	fc     *astiav.FormatContext
+	ioc    *astiav.IOContext // custom IO over a Source.Reader, else nil
+	ioErr  error             // the reader's last error: a storage fault, not the input's
 	info   *Info
 	video  *astiav.Stream
 	audios []*astiav.Stream
@@ -114,6 +116,40 @@ func (in *input) close() {
 		in.fc.CloseInput()
 		in.fc.Free()
 		in.fc = nil
+	}
+	if in.ioc != nil {
+		in.ioc.Free()
+		in.ioc = nil
+	}
+}
+
+// readFunc feeds libavformat from r. A read error is kept so that it is
+// reported as the storage fault it is, not as a corrupt input.
+func (in *input) readFunc(r io.Reader) astiav.IOContextReadFunc {
+	return func(b []byte) (int, error) {
+		n, err := r.Read(b)
+		if n > 0 {
+			return n, nil
+		}
+		if err == nil || errors.Is(err, io.EOF) {
+			return 0, astiav.ErrEof
+		}
+		in.ioErr = err
+		return 0, astiav.ErrEio
+	}
+}
+
+func (in *input) seekFunc(r io.Seeker, size int64) astiav.IOContextSeekFunc {
+	return func(offset int64, whence int) (int64, error) {
+		if whence&avseekSize != 0 {
+			return size, nil
+		}
+		n, err := r.Seek(offset, whence&^avseekForce)
+		if err != nil {
+			in.ioErr = err
+			return 0, astiav.ErrEio
+		}
+		return n, nil
 	}
 }
 
@@ -134,33 +170,95 @@ func Probe(path string, lim Limits) (*Info, error) {
 	return in.info, nil
 }
 
-func openInput(path string, lim Limits) (*input, error) {
-	st, err := os.Stat(path)
+// Source is where an input comes from: a local file, or any seekable
+// reader (storage range reads, so a source is not downloaded first).
+type Source struct {
+	Path   string        // local file, used when Reader is nil
+	Reader io.ReadSeeker // read through a custom AVIOContext
+	Size   int64         // bytes behind Reader
+	Name   string        // how messages name the input (a URL); default Path
+}
+
+func (s Source) name() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return s.Path
+}
+
+// ProbeSource is Probe for any Source.
+func ProbeSource(src Source, lim Limits) (*Info, error) {
+	in, err := openSource(src, lim)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
-			return nil, inputErr(ErrNotMedia, "cannot read %s: %v", path, unwrapPathErr(err))
+		return nil, err
+	}
+	defer in.close()
+	if in.video != nil {
+		if err := inspectFirstFrame(in); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("stat input: %w", err)
 	}
-	if st.IsDir() {
-		return nil, inputErr(ErrNotMedia, "%s is a directory", path)
+	return in.info, nil
+}
+
+func openInput(path string, lim Limits) (*input, error) {
+	return openSource(Source{Path: path}, lim)
+}
+
+// avseekSize and avseekForce are libavformat's seek "whence" extensions.
+const (
+	avseekSize  = 0x10000
+	avseekForce = 0x20000
+)
+
+func openSource(src Source, lim Limits) (*input, error) {
+	name := src.name()
+	size := src.Size
+	if src.Reader == nil {
+		st, err := os.Stat(src.Path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+				return nil, inputErr(ErrNotMedia, "cannot read %s: %v", name, unwrapPathErr(err))
+			}
+			return nil, fmt.Errorf("stat input: %w", err)
+		}
+		if st.IsDir() {
+			return nil, inputErr(ErrNotMedia, "%s is a directory", name)
+		}
+		size = st.Size()
 	}
-	if st.Size() == 0 {
-		return nil, inputErr(ErrEmpty, "%s has 0 bytes", path)
+	if size == 0 {
+		return nil, inputErr(ErrEmpty, "%s has 0 bytes", name)
 	}
-	if lim.MaxInputBytes > 0 && st.Size() > lim.MaxInputBytes {
-		return nil, inputErr(ErrTooLarge, "%s is %d bytes, over the %d byte limit", path, st.Size(), lim.MaxInputBytes)
+	if lim.MaxInputBytes > 0 && size > lim.MaxInputBytes {
+		return nil, inputErr(ErrTooLarge, "%s is %d bytes, over the %d byte limit", name, size, lim.MaxInputBytes)
 	}
 
 	fc := astiav.AllocFormatContext()
 	if fc == nil {
 		return nil, errors.New("allocating format context failed")
 	}
-	if err := fc.OpenInput(path, nil, nil); err != nil {
-		fc.Free()
-		return nil, inputErr(ErrNotMedia, "cannot open %s as media: %v", path, err)
+	in := &input{}
+	url := src.Path
+	if src.Reader != nil {
+		ioc, err := astiav.AllocIOContext(256<<10, false, in.readFunc(src.Reader), in.seekFunc(src.Reader, size), nil)
+		if err != nil {
+			fc.Free()
+			return nil, fmt.Errorf("input io: %w", err)
+		}
+		in.ioc = ioc
+		fc.SetPb(ioc)
+		url = ""
 	}
-	in := &input{fc: fc}
+	if err := fc.OpenInput(url, nil, nil); err != nil {
+		// avformat_open_input frees the context on failure.
+		in.close()
+		if in.ioErr != nil {
+			return nil, fmt.Errorf("reading %s: %w", name, in.ioErr)
+		}
+		return nil, inputErr(ErrNotMedia, "cannot open %s as media: %v", name, err)
+	}
+	in.fc = fc
 	ok := false
 	defer func() {
 		if !ok {
@@ -168,10 +266,13 @@ func openInput(path string, lim Limits) (*input, error) {
 		}
 	}()
 	if err := fc.FindStreamInfo(nil); err != nil {
+		if in.ioErr != nil {
+			return nil, fmt.Errorf("reading %s: %w", name, in.ioErr)
+		}
 		return nil, inputErr(ErrCorrupt, "cannot read stream information: %v", err)
 	}
 
-	info := &Info{Size: st.Size(), BitRate: fc.BitRate()}
+	info := &Info{Size: size, BitRate: fc.BitRate()}
 	if f := fc.InputFormat(); f != nil {
 		info.Container = f.Name()
 	}
@@ -199,9 +300,9 @@ func openInput(path string, lim Limits) (*input, error) {
 	in.video = pickVideo(videoCandidates, len(in.audios) > 0)
 	if in.video == nil && len(in.audios) == 0 {
 		if len(fc.Streams()) == 0 {
-			return nil, inputErr(ErrNotMedia, "%s contains no audio or video streams", path)
+			return nil, inputErr(ErrNotMedia, "%s contains no audio or video streams", name)
 		}
-		return nil, inputErr(ErrNoStream, "none of the %d streams in %s can be decoded", len(fc.Streams()), path)
+		return nil, inputErr(ErrNoStream, "none of the %d streams in %s can be decoded", len(fc.Streams()), name)
 	}
 	if in.video != nil {
 		vi, err := describeVideo(in.video, fc, lim)
@@ -453,5 +554,3 @@ func unwrapPathErr(err error) error {
 	}
 	return err
 }
-
-var _ = strings.TrimSpace

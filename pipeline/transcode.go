@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"runtime"
 	"sync"
@@ -18,7 +19,9 @@ import (
 
 // Options configure one transcode.
 type Options struct {
-	Input       string          // local path of the source
+	Input       string          // local path of the source (or its name, with Reader)
+	Reader      io.ReadSeeker   // when set, the source is read from here (e.g. storage range reads)
+	InputSize   int64           // bytes behind Reader
 	Ladder      *ladders.Ladder // validated ladder; SegmentSeconds already overridden by the caller
 	SegmentType SegmentType     // ts (default) or fmp4
 	Accel       Accel           // "" = cpu
@@ -99,7 +102,11 @@ func Transcode(ctx context.Context, opt Options, sink Sink) (*Result, error) {
 	if err := opt.Ladder.Validate(); err != nil {
 		return nil, err
 	}
-	in, err := openInput(opt.Input, opt.Limits)
+	src := Source{Path: opt.Input}
+	if opt.Reader != nil {
+		src = Source{Reader: opt.Reader, Size: opt.InputSize, Name: opt.Input}
+	}
+	in, err := openSource(src, opt.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -385,6 +392,9 @@ func (t *transcode) demux(ctx context.Context) error {
 			break
 		}
 		if err != nil {
+			if t.in.ioErr != nil {
+				return fmt.Errorf("reading the input: %w", t.in.ioErr)
+			}
 			readErrors++
 			if readErrors > 100 || errors.Is(err, astiav.ErrEio) {
 				return inputErr(ErrCorrupt, "reading the input: %v", err)
