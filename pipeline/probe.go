@@ -3,9 +3,9 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
-	"io"
 
 	"github.com/asticode/go-astiav"
 )
