@@ -2,6 +2,8 @@ package queue_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net"
 	"net/url"
 	"os"
@@ -37,22 +39,13 @@ func sqsName(t *testing.T, fifo bool) string {
 	if len(n) > 40 {
 		n = n[len(n)-40:]
 	}
-	n = "hlsfleet-" + strings.Trim(n, "-") + "-" + strconvID()
+	var b [6]byte
+	rand.Read(b[:])
+	n = "hlsfleet-" + strings.Trim(n, "-") + "-" + hex.EncodeToString(b[:])
 	if fifo {
 		n += ".fifo"
 	}
 	return n
-}
-
-func strconvID() string { return time.Now().Format("150405.000000")[7:] + randHex(3) }
-
-func randHex(n int) string {
-	const digits = "0123456789abcdef"
-	b := make([]byte, n*2)
-	for i := range b {
-		b[i] = digits[time.Now().UnixNano()>>uint(i%8)&0xf]
-	}
-	return string(b)
 }
 
 func sqsHarness(c *sqs.Client, fifo bool) queuetest.Harness {
