@@ -20,7 +20,7 @@ vet: setup
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 test: build vet
-	$(GO) test -count=1 -timeout 30m ./...
+	@scripts/test.sh
 
 bench: build
 	$(GO) run ./bench/transcode -hlsfleet $(BIN)/hlsfleet

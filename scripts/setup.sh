@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(pkg-config gcc libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev
+debs=(pkg-config gcc curl libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev
       libswscale-dev libswresample-dev libavdevice-dev ffmpeg)
 
 missing=()
@@ -30,5 +30,13 @@ case "$avc" in
 esac
 
 command -v go >/dev/null || { echo "setup: Go 1.26 is required (https://go.dev/dl/)" >&2; exit 1; }
+# The SQS test peer (fauxqs, npm) needs Node.js 20 or later.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: installing Debian's nodejs and npm for the SQS test peer"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 go mod download
 echo "setup: ok (FFmpeg libavcodec $avc, $(go version | cut -d' ' -f3))"

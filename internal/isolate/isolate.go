@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -34,8 +35,9 @@ var ErrMemoryLimit = errors.New("child process went over its memory limit")
 type Options struct {
 	Args        []string // arguments after the executable name
 	Env         []string // extra environment, KEY=VALUE
-	Stdout      *os.File // nil = os.Stdout
-	Stderr      *os.File // nil = os.Stderr
+	Stdin       io.Reader // nil = no input
+	Stdout      io.Writer // nil = os.Stdout
+	Stderr      io.Writer // nil = os.Stderr
 	MemoryLimit int64    // bytes of resident memory; 0 = none
 	// ForwardSignals passes SIGINT and SIGTERM received by this process to
 	// the child instead of letting them end this process.
@@ -61,7 +63,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// runtime print its traceback and then die by SIGABRT, instead of exiting
 	// with status 2 — the code that means "the input is at fault".
 	cmd.Env = append(append(os.Environ(), o.Env...), EnvChild+"=1", "GOTRACEBACK=crash")
-	cmd.Stdin = nil
+	cmd.Stdin = o.Stdin
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if o.Stdout != nil {
 		cmd.Stdout = o.Stdout
@@ -69,6 +71,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Stderr != nil {
 		cmd.Stderr = o.Stderr
 	}
+	// The child dies with us: a worker killed by SIGKILL leaves no orphan
+	// transcode behind to publish a job the queue already gave to another.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return Result{}, fmt.Errorf("starting child: %w", err)
 	}
