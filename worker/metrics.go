@@ -1,0 +1,106 @@
+package worker
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Job outcomes, the values of hlsfleet_jobs_total's "outcome" label.
+const (
+	OutcomePublished    = "published"     // this worker published the job's output
+	OutcomeDuplicate    = "duplicate"     // the output was already published: acknowledged without (or after redundant) work
+	OutcomeFailed       = "failed"        // permanent failure: the input is at fault
+	OutcomeRetried      = "retried"       // transient failure: released with backoff
+	OutcomeCrashed      = "crashed"       // the job process died by a signal or the memory limit: released with backoff
+	OutcomeDeadLettered = "dead_lettered" // a message moved to the dead-letter queue by this worker
+	OutcomeIgnored      = "ignored"       // a message that asks for no work (S3 test event, deletions)
+)
+
+// Metrics are the worker's Prometheus metrics. Make them with NewMetrics.
+type Metrics struct {
+	Jobs            *prometheus.CounterVec // hlsfleet_jobs_total{outcome}
+	Duration        prometheus.Histogram   // hlsfleet_job_duration_seconds: wall time of a successful run
+	RealtimeFactor  prometheus.Histogram   // hlsfleet_job_realtime_factor: media seconds per wall second
+	InFlight        prometheus.Gauge       // hlsfleet_jobs_in_flight: messages being worked on
+	LeaseExtensions *prometheus.CounterVec // hlsfleet_lease_extensions_total{result=ok|lost}
+	ReceiveLatency  prometheus.Histogram   // hlsfleet_receive_latency_seconds: message SentAt → received
+	OutputBytes     prometheus.Counter     // hlsfleet_output_bytes_total
+}
+
+// NewMetrics makes the worker's metrics and registers them with reg (nil:
+// not registered anywhere, which tests and a worker without /metrics use).
+// Registering twice with one registry panics, as prometheus.MustRegister does.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hlsfleet_jobs_total",
+			Help: "Jobs and messages handled, by outcome (published, duplicate, failed, retried, crashed, dead_lettered, ignored).",
+		}, []string{"outcome"}),
+		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hlsfleet_job_duration_seconds",
+			Help:    "Wall-clock time of successful job runs.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14), // 1 s .. ~2.3 h
+		}),
+		RealtimeFactor: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hlsfleet_job_realtime_factor",
+			Help:    "Media seconds transcoded per wall-clock second, per successful job.",
+			Buckets: []float64{0.25, 0.5, 1, 2, 4, 8, 16, 32, 64},
+		}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hlsfleet_jobs_in_flight",
+			Help: "Messages this worker is working on now.",
+		}),
+		LeaseExtensions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hlsfleet_lease_extensions_total",
+			Help: "Lease (visibility) extensions, by result: ok, or lost (the job was canceled).",
+		}, []string{"result"}),
+		ReceiveLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hlsfleet_receive_latency_seconds",
+			Help:    "Time from a message's first send to its receipt by this worker.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 12), // 10 ms .. ~12 h
+		}),
+		OutputBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hlsfleet_output_bytes_total",
+			Help: "Bytes of HLS output published by this worker.",
+		}),
+	}
+	for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeFailed, OutcomeRetried,
+		OutcomeCrashed, OutcomeDeadLettered, OutcomeIgnored} {
+		m.Jobs.WithLabelValues(o) // export zeros, so rates work from the start
+	}
+	m.LeaseExtensions.WithLabelValues("ok")
+	m.LeaseExtensions.WithLabelValues("lost")
+	if reg != nil {
+		reg.MustRegister(m.Jobs, m.Duration, m.RealtimeFactor, m.InFlight, m.LeaseExtensions,
+			m.ReceiveLatency, m.OutputBytes)
+	}
+	return m
+}
+
+// Handler serves /metrics from reg (nil: the default gatherer), /healthz
+// (200 while the process is alive) and /readyz (200 while w receives, 503
+// while it drains or before it starts).
+func Handler(w *Worker, reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	var g prometheus.Gatherer = prometheus.DefaultGatherer
+	if reg != nil {
+		g = reg
+	}
+	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = rw.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if w == nil || !w.Ready() {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = rw.Write([]byte("not ready\n"))
+			return
+		}
+		_, _ = rw.Write([]byte("ready\n"))
+	})
+	return mux
+}

@@ -1,0 +1,739 @@
+// Package worker runs transcoding jobs from a queue: the receive loop,
+// admission (a fixed number of job slots), lease heartbeats, retry
+// classification, drain on shutdown, per-job status documents and
+// Prometheus metrics.
+//
+// # Reliability
+//
+// Delivery is at least once, so the worker is idempotent: a job whose output
+// is already published (Outputs.Published) is acknowledged without work.
+// One heartbeat goroutine owns every lease and extends it every
+// Visibility/3; a lease found lost cancels its job, whose message then
+// belongs to another delivery and is neither acknowledged nor released.
+//
+// Errors carry the decision. A Runner's error wrapping job.ErrPermanent
+// (the input is at fault) dead-letters the message at once with the reason
+// and the input's fingerprint; ErrCrashed (the job process died) and every
+// other error release the message with a jittered exponential backoff
+// (Backoff), and the queue's redrive policy dead-letters a message that keeps
+// failing.
+//
+// # Shutdown
+//
+// Shutdown has two stages (river's Stop, then StopAndCancel): receiving
+// stops at once, running jobs get DrainTimeout to finish, then they are
+// canceled and their messages released with no delay, so another worker
+// starts them at once.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/queue"
+)
+
+// Runner runs one attempt of one job to completion. progress may be called
+// often (from any goroutine, never concurrently, and never after Run
+// returns). Run must return soon after ctx is canceled. Its error says what
+// to do next: see ErrCrashed.
+type Runner interface {
+	Run(ctx context.Context, j *job.Job, progress func(Progress)) (*Outcome, error)
+}
+
+// Progress is how far a running job has come.
+type Progress struct {
+	Percent      float64 // 0..100
+	Speed        float64 // media seconds per wall second (x realtime)
+	MediaSeconds float64 // media time transcoded so far
+}
+
+// Outcome is what a successful run produced.
+type Outcome struct {
+	// Published is false when someone else had already published the
+	// output (the conditional create of the master playlist lost).
+	Published  bool
+	Duration   float64 // media duration in seconds
+	Speed      float64 // x realtime
+	Renditions int
+	BytesOut   int64
+}
+
+// ErrCrashed is the error class of a job process that died by a signal or
+// hit its memory limit. The worker releases the message with backoff; the
+// queue's maximum receive count dead-letters it if it keeps crashing.
+//
+// The other classes: an error wrapping job.ErrPermanent (the input is at
+// fault; the child exited 2) dead-letters the message at once and is never
+// retried; any other error is transient and releases the message with
+// backoff.
+var ErrCrashed = errors.New("job process crashed")
+
+// Outputs is what the worker needs of a job's output location.
+type Outputs interface {
+	// Published reports whether the job's output is already published
+	// (master.m3u8 exists): a redelivered job is then acknowledged without
+	// work.
+	Published(ctx context.Context, j *job.Job) (bool, error)
+	// WriteStatus writes the job's status document (<output>/job.json).
+	WriteStatus(ctx context.Context, j *job.Job, s Status) error
+	// Fingerprint identifies the job's input for the dead-letter reason
+	// (for example its size and ETag); "" if unknown.
+	Fingerprint(ctx context.Context, j *job.Job) string
+}
+
+// Job states in Status.State.
+const (
+	StateQueued    = "queued"    // waiting for a worker (released by a worker's shutdown)
+	StateRunning   = "running"   // a worker is running it
+	StatePublished = "published" // the output is whole: master.m3u8 exists
+	StateFailed    = "failed"    // permanent failure; the message is in the dead-letter queue
+	StateRetrying  = "retrying"  // the last attempt failed; it will be tried again
+)
+
+// Status is a job's status document, kept current while the job runs.
+type Status struct {
+	JobID      string     `json:"job_id"`
+	State      string     `json:"state"`
+	Progress   float64    `json:"progress"` // percent, 0..100
+	Attempt    int        `json:"attempt"`  // the message's receive count
+	Worker     string     `json:"worker"`
+	Source     string     `json:"source"`
+	Output     string     `json:"output"`
+	StartedAt  time.Time  `json:"started_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Error is the last attempt's error (failed, retrying).
+	Error string `json:"error,omitempty"`
+	// Reason is the error's class: "permanent", "crashed", "transient",
+	// "shutdown".
+	Reason string `json:"reason,omitempty"`
+	// RetryAt is when a retrying job becomes visible again.
+	RetryAt *time.Time `json:"retry_at,omitempty"`
+	// Outcome fields of a published job.
+	Duration   float64 `json:"duration_seconds,omitempty"`
+	Speed      float64 `json:"speed,omitempty"`
+	Renditions int     `json:"renditions,omitempty"`
+	BytesOut   int64   `json:"bytes_out,omitempty"`
+}
+
+// Config configures New. Queue and Runner are required.
+type Config struct {
+	Queue  queue.Queue
+	Rules  job.Rules // S3-event rules for ParseMessage; nil: job.DefaultRules
+	Runner Runner
+	// Outputs checks for published outputs, writes status documents and
+	// fingerprints inputs; nil: nothing is checked or written.
+	Outputs Outputs
+	// Concurrency is the number of job slots; 0 means max(1, NumCPU/2)
+	// (each transcode already uses several threads).
+	Concurrency int
+	// Visibility is the lease asked for at receive and on each extension;
+	// 0 means 5 minutes. The heartbeat extends every Visibility/3.
+	Visibility time.Duration
+	// DrainTimeout is how long running jobs may finish after a stop before
+	// they are canceled and released; 0 means 2 minutes.
+	DrainTimeout time.Duration
+	// Backoff gives the release delay after a failed attempt (the
+	// message's receive count); nil means DefaultBackoff.
+	Backoff func(attempt int) time.Duration
+	// WorkerID names this worker in logs and status; default host-pid.
+	WorkerID string
+	Logger   *zap.Logger // nil: no logs
+	Metrics  *Metrics    // nil: unregistered metrics
+	Clock    func() time.Time
+}
+
+// Defaults of Config.
+const (
+	DefaultVisibility   = 5 * time.Minute
+	DefaultDrainTimeout = 2 * time.Minute
+	// ReceiveWait is the long poll of one Receive; a stop ends it at once.
+	ReceiveWait = 20 * time.Second
+	// progressInterval and progressStep throttle status writes on progress.
+	progressInterval = 2 * time.Second
+	progressStep     = 10.0
+	// opTimeout bounds one queue or storage call made to finish a message.
+	opTimeout = 30 * time.Second
+)
+
+// Worker receives messages and runs their jobs. Make one with New and call
+// Run once.
+type Worker struct {
+	q          queue.Queue
+	rules      job.Rules
+	runner     Runner
+	out        Outputs
+	slots      chan struct{}
+	visibility time.Duration
+	drain      time.Duration
+	backoff    func(int) time.Duration
+	id         string
+	log        *zap.Logger
+	m          *Metrics
+	now        func() time.Time
+	hb         *heartbeat
+
+	ready atomic.Bool
+
+	mu       sync.Mutex
+	started  bool
+	stopping bool
+	forced   bool
+	stopCh   chan struct{} // closed by the first Stop (or Run's ctx ending)
+	forceCh  chan struct{} // closed by a Stop while draining
+	runCtx   context.Context
+
+	running atomic.Int64 // messages being handled
+}
+
+// New checks cfg, fills in its defaults and returns a Worker.
+func New(cfg Config) (*Worker, error) {
+	switch {
+	case cfg.Queue == nil:
+		return nil, errors.New("worker: Config.Queue is required")
+	case cfg.Runner == nil:
+		return nil, errors.New("worker: Config.Runner is required")
+	case cfg.Concurrency < 0:
+		return nil, fmt.Errorf("worker: Concurrency %d is negative", cfg.Concurrency)
+	case cfg.Visibility < 0:
+		return nil, fmt.Errorf("worker: Visibility %v is negative", cfg.Visibility)
+	case cfg.DrainTimeout < 0:
+		return nil, fmt.Errorf("worker: DrainTimeout %v is negative", cfg.DrainTimeout)
+	}
+	rules := cfg.Rules
+	if rules == nil {
+		rules = job.DefaultRules()
+	}
+	if err := rules.Validate(); err != nil {
+		return nil, fmt.Errorf("worker: S3 event rules: %w", err)
+	}
+	n := cfg.Concurrency
+	if n == 0 {
+		n = max(1, runtime.NumCPU()/2)
+	}
+	w := &Worker{
+		q: cfg.Queue, rules: rules, runner: cfg.Runner, out: cfg.Outputs,
+		slots:      make(chan struct{}, n),
+		visibility: cfg.Visibility, drain: cfg.DrainTimeout, backoff: cfg.Backoff,
+		id: cfg.WorkerID, log: cfg.Logger, m: cfg.Metrics, now: cfg.Clock,
+		stopCh: make(chan struct{}), forceCh: make(chan struct{}),
+	}
+	if w.out == nil {
+		w.out = nopOutputs{}
+	}
+	if w.visibility == 0 {
+		w.visibility = DefaultVisibility
+	}
+	if w.drain == 0 {
+		w.drain = DefaultDrainTimeout
+	}
+	if w.backoff == nil {
+		w.backoff = DefaultBackoff
+	}
+	if w.id == "" {
+		host, _ := os.Hostname()
+		w.id = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if w.log == nil {
+		w.log = zap.NewNop()
+	}
+	w.log = w.log.With(zap.String("worker", w.id))
+	if w.m == nil {
+		w.m = NewMetrics(nil)
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	w.hb = newHeartbeat(w.q, w.visibility, w.log, w.m)
+	return w, nil
+}
+
+// Concurrency returns the number of job slots.
+func (w *Worker) Concurrency() int { return cap(w.slots) }
+
+// Ready reports whether the worker is receiving and not draining.
+func (w *Worker) Ready() bool { return w.ready.Load() }
+
+// Stop begins the shutdown, as canceling Run's ctx does: receiving stops at
+// once and running jobs get DrainTimeout to finish. A Stop while the worker
+// already drains (a second signal) cancels the running jobs at once and
+// releases their messages. Stop does not wait; Run returns when done.
+func (w *Worker) Stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ready.Store(false)
+	if !w.stopping {
+		w.stopping = true
+		close(w.stopCh)
+		if w.runCtx == nil || w.runCtx.Err() == nil {
+			return
+		}
+		// Run's ctx already ended: that was the first stage, this is the
+		// second.
+	}
+	if !w.forced {
+		w.forced = true
+		close(w.forceCh)
+	}
+}
+
+// beginStop is Stop's first stage only (Run's ctx ended).
+func (w *Worker) beginStop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ready.Store(false)
+	if !w.stopping {
+		w.stopping = true
+		close(w.stopCh)
+	}
+}
+
+// errShutdown is the cancel cause of jobs canceled by a forced shutdown.
+var errShutdown = errors.New("canceled by worker shutdown")
+
+// Run receives and runs jobs until ctx is done or Stop is called, then shuts
+// down in two stages: it stops receiving at once, waits up to DrainTimeout
+// for the running jobs, then cancels those left and releases their messages
+// with no delay. It returns nil on a clean stop; errors from the queue or
+// storage are logged and retried, never returned. Run may be called once.
+func (w *Worker) Run(ctx context.Context) error {
+	w.mu.Lock()
+	if w.started {
+		w.mu.Unlock()
+		return errors.New("worker: Run called twice")
+	}
+	w.started = true
+	w.runCtx = ctx
+	w.mu.Unlock()
+
+	base := context.WithoutCancel(ctx)
+	recvCtx, recvCancel := context.WithCancel(base)
+	defer recvCancel()
+	jobsCtx, jobsCancel := context.WithCancelCause(base)
+	defer jobsCancel(errShutdown)
+	hbCtx, hbCancel := context.WithCancel(base)
+	defer hbCancel()
+
+	hbDone := make(chan struct{})
+	go func() { w.hb.run(hbCtx); close(hbDone) }()
+
+	var handlers sync.WaitGroup
+	loopDone := make(chan struct{})
+	w.mu.Lock()
+	if !w.stopping {
+		w.ready.Store(true)
+	}
+	w.mu.Unlock()
+	w.log.Info("worker started", zap.Int("concurrency", cap(w.slots)),
+		zap.Duration("visibility", w.visibility), zap.Duration("drain_timeout", w.drain))
+	go func() {
+		defer close(loopDone)
+		w.receiveLoop(recvCtx, jobsCtx, &handlers)
+	}()
+
+	select {
+	case <-ctx.Done():
+		w.beginStop()
+	case <-w.stopCh:
+	}
+	w.log.Info("drain started: receiving stopped", zap.Int64("running", w.running.Load()), zap.Duration("drain_timeout", w.drain))
+	recvCancel()
+	<-loopDone
+
+	handlersDone := make(chan struct{})
+	go func() { handlers.Wait(); close(handlersDone) }()
+	timer := time.NewTimer(w.drain)
+	defer timer.Stop()
+	canceled := false
+	select {
+	case <-handlersDone:
+	case <-timer.C:
+		canceled = true
+		w.log.Warn("drain timeout: canceling running jobs and releasing their messages", zap.Int64("running", w.running.Load()))
+	case <-w.forceCh:
+		canceled = true
+		w.log.Warn("forced stop: canceling running jobs and releasing their messages", zap.Int64("running", w.running.Load()))
+	}
+	jobsCancel(errShutdown)
+	<-handlersDone
+	hbCancel()
+	<-hbDone
+	w.log.Info("drain finished: worker stopped", zap.Bool("jobs_canceled", canceled))
+	return nil
+}
+
+// receiveLoop receives as many messages as there are free slots and starts
+// a handler for each, until ctx is done.
+func (w *Worker) receiveLoop(ctx, jobsCtx context.Context, handlers *sync.WaitGroup) {
+	var errDelay time.Duration
+	for {
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	more:
+		for n < queue.MaxBatch {
+			select {
+			case w.slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		msgs, err := w.q.Receive(ctx, n, ReceiveWait, w.visibility)
+		for range n - len(msgs) {
+			<-w.slots
+		}
+		if ctx.Err() != nil {
+			// Stopping: give back what arrived with the stop.
+			for _, m := range msgs {
+				w.finish(w.msgLog(m), "release", func(c context.Context) error { return w.q.Release(c, m, 0) })
+				<-w.slots
+			}
+			return
+		}
+		if err != nil {
+			errDelay = min(max(2*errDelay, 100*time.Millisecond), 30*time.Second)
+			w.log.Warn("receive failed; retrying", zap.Error(err), zap.Duration("retry_in", errDelay))
+			t := time.NewTimer(errDelay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+			continue
+		}
+		errDelay = 0
+		for _, m := range msgs {
+			handlers.Add(1)
+			go func() {
+				defer handlers.Done()
+				defer func() { <-w.slots }()
+				w.handle(jobsCtx, m)
+			}()
+		}
+	}
+}
+
+// msgLog returns the logger for message m.
+func (w *Worker) msgLog(m queue.Message) *zap.Logger {
+	return w.log.With(zap.String("message_id", m.ID), zap.Int("attempt", m.ReceiveCount))
+}
+
+// finish runs a queue call that ends a message (ack, release, dead-letter),
+// retrying transient failures a few times; ErrLeaseLost is final. It reports
+// whether the call succeeded.
+func (w *Worker) finish(log *zap.Logger, what string, call func(context.Context) error) bool {
+	delay := 250 * time.Millisecond
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		err := call(ctx)
+		cancel()
+		switch {
+		case err == nil:
+			return true
+		case errors.Is(err, queue.ErrLeaseLost):
+			log.Warn(what+" failed: lease lost; the message belongs to another delivery now", zap.Error(err))
+			return false
+		case try == 4:
+			log.Error(what+" failed; the message becomes visible again when its lease runs out", zap.Error(err))
+			return false
+		}
+		log.Warn(what+" failed; retrying", zap.Error(err), zap.Int("try", try))
+		time.Sleep(delay)
+		delay *= 2
+	}
+}
+
+// result says how one job of a message ended.
+type result int
+
+const (
+	resDone      result = iota // published or duplicate
+	resPermanent               // dead-letter the message
+	resRetry                   // release with backoff
+	resShutdown                // release at once
+	resLost                    // the lease is lost: leave the message alone
+)
+
+// handle works on one message: parse, run its jobs in sequence, then ack,
+// release or dead-letter it.
+func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
+	w.m.InFlight.Inc()
+	w.running.Add(1)
+	defer func() {
+		w.running.Add(-1)
+		w.m.InFlight.Dec()
+	}()
+	if !m.SentAt.IsZero() {
+		w.m.ReceiveLatency.Observe(max(0, w.now().Sub(m.SentAt).Seconds()))
+	}
+	log := w.msgLog(m)
+
+	lctx, cancel := context.WithCancelCause(jobsCtx)
+	defer cancel(nil)
+	l := &lease{msg: m, ctx: lctx, cancel: cancel, log: log}
+	w.hb.register(l)
+	registered := true
+	deregister := func() {
+		if registered {
+			w.hb.deregister(l)
+			registered = false
+		}
+	}
+	defer deregister()
+
+	jobs, err := job.ParseMessage(m.Body, w.rules)
+	switch {
+	case errors.Is(err, job.ErrIgnore):
+		deregister()
+		log.Info("message ignored: it asks for no work", zap.String("reason", err.Error()))
+		if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
+			w.m.Jobs.WithLabelValues(OutcomeIgnored).Inc()
+		}
+		return
+	case errors.Is(err, job.ErrPermanent):
+		deregister()
+		w.deadLetter(log, m, err.Error())
+		return
+	case err != nil:
+		deregister()
+		log.Warn("message not parsed; releasing it", zap.Error(err))
+		w.release(log, m, w.backoff(m.ReceiveCount), OutcomeRetried)
+		return
+	}
+	log.Info("message received", zap.Int("jobs", len(jobs)))
+
+	permanent := ""
+	for _, j := range jobs {
+		res, reason := w.runJob(l, m, j, log.With(zap.String("job_id", j.ID)))
+		switch res {
+		case resDone:
+		case resPermanent:
+			if permanent == "" {
+				permanent = reason
+			}
+		case resRetry:
+			deregister()
+			w.release(log, m, w.backoff(m.ReceiveCount), "")
+			return
+		case resShutdown:
+			deregister()
+			w.release(log, m, 0, "")
+			return
+		case resLost:
+			return
+		}
+	}
+	deregister()
+	if permanent != "" {
+		w.deadLetter(log, m, permanent)
+		return
+	}
+	if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
+		log.Info("message acknowledged")
+	}
+}
+
+// deadLetter moves m to the dead-letter queue with reason.
+func (w *Worker) deadLetter(log *zap.Logger, m queue.Message, reason string) {
+	if w.finish(log, "dead-letter", func(c context.Context) error { return w.q.DeadLetter(c, m, reason) }) {
+		w.m.Jobs.WithLabelValues(OutcomeDeadLettered).Inc()
+		log.Warn("message dead-lettered", zap.String("reason", reason))
+	}
+}
+
+// release makes m visible again after delay and, when outcome is set,
+// counts it.
+func (w *Worker) release(log *zap.Logger, m queue.Message, delay time.Duration, outcome string) {
+	if w.finish(log, "release", func(c context.Context) error { return w.q.Release(c, m, delay) }) {
+		if outcome != "" {
+			w.m.Jobs.WithLabelValues(outcome).Inc()
+		}
+		log.Info("message released", zap.Duration("delay", delay))
+	}
+}
+
+// runJob runs one job of message m under lease l.
+func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) (result, string) {
+	ctx := l.ctx
+	if ctx.Err() != nil {
+		return w.interrupted(l, log), ""
+	}
+	published, err := w.out.Published(ctx, j)
+	if err != nil {
+		if ctx.Err() != nil {
+			return w.interrupted(l, log), ""
+		}
+		log.Warn("checking for a published output failed; releasing", zap.Error(err))
+		w.m.Jobs.WithLabelValues(OutcomeRetried).Inc()
+		return resRetry, ""
+	}
+	if published {
+		log.Info("output already published: acknowledging without work", zap.String("output", j.Output))
+		w.m.Jobs.WithLabelValues(OutcomeDuplicate).Inc()
+		return resDone, ""
+	}
+
+	start := w.now()
+	st := Status{
+		JobID: j.ID, State: StateRunning, Attempt: m.ReceiveCount, Worker: w.id,
+		Source: j.Source, Output: j.Output, StartedAt: start, UpdatedAt: start,
+	}
+	w.writeStatus(ctx, j, st, log)
+	log.Info("job started", zap.String("source", j.Source), zap.String("output", j.Output))
+	p := &progressTracker{w: w, ctx: ctx, j: j, st: st, log: log, lastWrite: start}
+	out, err := w.runner.Run(ctx, j, p.update)
+	st = p.close()
+	if err == nil && out == nil {
+		err = errors.New("the runner reported no outcome")
+	}
+	end := w.now()
+	st.UpdatedAt = end
+	wall := end.Sub(start).Seconds()
+
+	if err == nil {
+		if !out.Published {
+			log.Info("output published by someone else meanwhile: acknowledging")
+			w.m.Jobs.WithLabelValues(OutcomeDuplicate).Inc()
+		} else {
+			speed := out.Speed
+			if speed <= 0 && wall > 0 && out.Duration > 0 {
+				speed = out.Duration / wall
+			}
+			st.State, st.Progress, st.FinishedAt = StatePublished, 100, &end
+			st.Duration, st.Speed, st.Renditions, st.BytesOut = out.Duration, speed, out.Renditions, out.BytesOut
+			w.writeStatus(ctx, j, st, log)
+			w.m.Jobs.WithLabelValues(OutcomePublished).Inc()
+			w.m.Duration.Observe(max(wall, 0))
+			if speed > 0 {
+				w.m.RealtimeFactor.Observe(speed)
+			}
+			w.m.OutputBytes.Add(float64(max(out.BytesOut, 0)))
+			log.Info("job published", zap.Float64("wall_seconds", wall), zap.Float64("media_seconds", out.Duration),
+				zap.Float64("speed", speed), zap.Int("renditions", out.Renditions), zap.Int64("bytes_out", out.BytesOut))
+		}
+		if l.isLost() {
+			return resLost, ""
+		}
+		return resDone, ""
+	}
+
+	if ctx.Err() != nil {
+		res := w.interrupted(l, log)
+		if res == resShutdown {
+			st.State, st.Reason, st.Error = StateQueued, "shutdown", errShutdown.Error()
+			w.writeStatus(ctx, j, st, log)
+		}
+		return res, ""
+	}
+	st.Error = err.Error()
+	switch {
+	case errors.Is(err, job.ErrPermanent):
+		fp := w.out.Fingerprint(context.WithoutCancel(ctx), j)
+		if fp == "" {
+			fp = "unknown"
+		}
+		st.State, st.Reason, st.FinishedAt = StateFailed, "permanent", &end
+		w.writeStatus(ctx, j, st, log)
+		w.m.Jobs.WithLabelValues(OutcomeFailed).Inc()
+		log.Warn("job failed: the input is at fault; not retrying", zap.Error(err), zap.String("fingerprint", fp))
+		return resPermanent, err.Error() + " fingerprint=" + fp
+	case errors.Is(err, ErrCrashed):
+		st.Reason = "crashed"
+		w.m.Jobs.WithLabelValues(OutcomeCrashed).Inc()
+	default:
+		st.Reason = "transient"
+		w.m.Jobs.WithLabelValues(OutcomeRetried).Inc()
+	}
+	retryAt := end.Add(w.backoff(m.ReceiveCount))
+	st.State, st.RetryAt = StateRetrying, &retryAt
+	w.writeStatus(ctx, j, st, log)
+	log.Warn("job failed; it will be retried", zap.Error(err), zap.String("class", st.Reason))
+	return resRetry, ""
+}
+
+// interrupted classifies a job whose lease context ended: the lease was
+// lost, or the worker shut down.
+func (w *Worker) interrupted(l *lease, log *zap.Logger) result {
+	if l.isLost() {
+		log.Warn("job canceled: lease lost; leaving the message to its new delivery")
+		return resLost
+	}
+	log.Warn("job canceled by shutdown; releasing it for another worker")
+	return resShutdown
+}
+
+// writeStatus writes st, logging a failure (a status document is advisory).
+func (w *Worker) writeStatus(ctx context.Context, j *job.Job, st Status, log *zap.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+	defer cancel()
+	if err := w.out.WriteStatus(ctx, j, st); err != nil {
+		log.Warn("writing the job status failed", zap.String("state", st.State), zap.Error(err))
+	}
+}
+
+// progressTracker turns Runner progress into logs (every 10%) and status
+// writes (every progressInterval or progressStep percent).
+type progressTracker struct {
+	w   *Worker
+	ctx context.Context
+	j   *job.Job
+	log *zap.Logger
+
+	mu        sync.Mutex
+	st        Status
+	closed    bool
+	lastWrite time.Time
+	lastPct   float64
+	decile    int
+}
+
+// update is the Runner's progress callback.
+func (p *progressTracker) update(pr Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	pct := min(max(pr.Percent, 0), 100)
+	if d := int(pct / 10); d > p.decile {
+		p.decile = d
+		p.log.Info("progress", zap.Float64("percent", pct), zap.Float64("speed", pr.Speed),
+			zap.Float64("media_seconds", pr.MediaSeconds))
+	}
+	now := p.w.now()
+	if now.Sub(p.lastWrite) < progressInterval && pct-p.lastPct < progressStep {
+		return
+	}
+	p.lastWrite, p.lastPct = now, pct
+	p.st.Progress, p.st.UpdatedAt = pct, now
+	p.w.writeStatus(p.ctx, p.j, p.st, p.log)
+}
+
+// close stops updates and returns the status as last written.
+func (p *progressTracker) close() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	return p.st
+}
+
+// nopOutputs is the Outputs of a Config without one.
+type nopOutputs struct{}
+
+func (nopOutputs) Published(context.Context, *job.Job) (bool, error)   { return false, nil }
+func (nopOutputs) WriteStatus(context.Context, *job.Job, Status) error { return nil }
+func (nopOutputs) Fingerprint(context.Context, *job.Job) string        { return "" }
