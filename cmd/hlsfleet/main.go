@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/hlsfleet/hlsfleet/internal/isolate"
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/ladders"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 )
@@ -41,6 +42,10 @@ func commands() []command {
 		{"probe", "describe a media file as JSON", runProbe},
 		{"ladder", "list ladders or show one, optionally applied to a source", runLadder},
 		{"serve", "serve a directory of HLS outputs with a player page on 127.0.0.1", runServe},
+		{"worker", "process jobs from a queue (SQS or local) into storage", runWorker},
+		{"submit", "put a transcode job on a queue; --wait follows it", runSubmit},
+		{"local", "the whole fleet on this machine: local queue, file storage, inbox folder", runLocal},
+		{"job-exec", "(internal) run one job read as JSON from stdin; used by workers", runJobExec},
 	}
 }
 
@@ -103,7 +108,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, pipeline.ErrInput), errors.Is(err, ladders.ErrInvalid),
+	case errors.Is(err, pipeline.ErrInput), errors.Is(err, ladders.ErrInvalid), errors.Is(err, job.ErrPermanent),
 		errors.Is(err, ladders.ErrUnknownLadder), errors.Is(err, errUsage):
 		return exitInput
 	case errors.Is(err, isolate.ErrCrashed), errors.Is(err, isolate.ErrMemoryLimit):

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/queue"
+	"github.com/hlsfleet/hlsfleet/storage"
+	"github.com/hlsfleet/hlsfleet/worker"
+)
+
+// toURL turns a command-line location into a job URL: URLs stay as they
+// are, local paths become absolute file:// URLs.
+func toURL(loc string) (string, error) {
+	if strings.Contains(loc, "://") {
+		return loc, nil
+	}
+	abs, err := filepath.Abs(loc)
+	if err != nil {
+		return "", err
+	}
+	return "file://" + filepath.ToSlash(abs), nil
+}
+
+// queueURL accepts local:///dir, local://relative/dir, a bare directory, or an SQS URL.
+func queueURL(q string) (string, error) {
+	if q == "" {
+		return "", usageErr("--queue is required")
+	}
+	if strings.HasPrefix(q, "http://") || strings.HasPrefix(q, "https://") {
+		return q, nil
+	}
+	dir := strings.TrimPrefix(q, "local://")
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return "local://" + filepath.ToSlash(abs), nil
+}
+
+type workerFlags struct {
+	queue, dlq, metricsAddr, rules, logLevel string
+	concurrency                              int
+	visibility, drain                        time.Duration
+	maxMemoryMiB                             int64
+}
+
+func (f *workerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dlq, "dlq", "", "dead-letter queue URL (SQS; the local queue keeps its own)")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "jobs at once (default: half the cores, at least 1)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "127.0.0.1:9090", "address for /metrics, /healthz and /readyz (empty = off)")
+	fs.DurationVar(&f.visibility, "visibility", 5*time.Minute, "lease per job, extended every third of it while the job runs")
+	fs.DurationVar(&f.drain, "drain-timeout", 2*time.Minute, "on SIGTERM, how long running jobs may finish before they are released")
+	fs.Int64Var(&f.maxMemoryMiB, "max-memory", 0, "per-job memory limit in MiB (0 = none)")
+	fs.StringVar(&f.rules, "rules", "", "JSON file of S3-event rules (default: the built-in rules)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func runWorker(args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	var f workerFlags
+	fs.StringVar(&f.queue, "queue", "", "queue URL: an SQS queue URL or local:///dir")
+	f.register(fs)
+	pos, err := parseInterspersed(fs, args)
+	if containsHelp(args) {
+		fmt.Print(flagUsage(fs, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR]"))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageErr("worker takes no arguments")
+	}
+	return serveWorker(f, nil)
+}
+
+// serveWorker runs a worker until SIGINT/SIGTERM (two-stage: drain, then
+// release). extra, when set, runs beside it until it stops (the inbox watcher).
+func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, log *zap.Logger)) error {
+	log := newLogger(f.logLevel)
+	defer log.Sync() //nolint:errcheck
+	qurl, err := queueURL(f.queue)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	q, err := queue.Open(ctx, qurl, queue.Options{DLQ: f.dlq})
+	if err != nil {
+		return fmt.Errorf("opening queue %s: %w", qurl, err)
+	}
+	defer q.Close()
+	rules := job.DefaultRules()
+	if f.rules != "" {
+		data, err := os.ReadFile(f.rules)
+		if err != nil {
+			return usageErr("--rules: %v", err)
+		}
+		if rules, err = job.ParseRules(data); err != nil {
+			return err
+		}
+	}
+	host, _ := os.Hostname()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	w, err := worker.New(worker.Config{
+		Queue: q, Rules: rules, Outputs: worker.StorageOutputs{},
+		Runner:      &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20},
+		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
+		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	if f.metricsAddr != "" {
+		ln, err := net.Listen("tcp", f.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		srv := &http.Server{Handler: worker.Handler(w, reg), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		log.Info("metrics listening", zap.String("addr", ln.Addr().String()))
+	}
+	// A second signal while draining cancels the running jobs at once.
+	go func() {
+		<-ctx.Done()
+		second := make(chan os.Signal, 1)
+		signal.Notify(second, syscall.SIGINT, syscall.SIGTERM)
+		<-second
+		log.Warn("second signal: releasing running jobs now")
+		w.Stop()
+	}()
+	if extra != nil {
+		go extra(ctx, q, log)
+	}
+	log.Info("worker started", zap.String("queue", qurl))
+	return w.Run(ctx)
+}
+
+func runSubmit(args []string) error {
+	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
+	qflag := fs.String("queue", "", "queue URL: an SQS queue URL or local:///dir")
+	ladder := fs.String("ladder", "", "ladder preset name (default: default)")
+	segType := fs.String("segment-type", "", "ts or fmp4")
+	segSeconds := fs.Float64("segment-seconds", 0, "segment duration in seconds")
+	wait := fs.Bool("wait", false, "wait until the job is published or failed, showing progress")
+	timeout := fs.Duration("timeout", 0, "with --wait, give up after this long (0 = never)")
+	pos, err := parseInterspersed(fs, args)
+	if containsHelp(args) {
+		fmt.Print(flagUsage(fs, "submit --queue URL [--ladder NAME] INPUT OUTPUT [--wait]"))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageErr("submit needs INPUT and OUTPUT")
+	}
+	src, err := toURL(pos[0])
+	if err != nil {
+		return err
+	}
+	out, err := toURL(pos[1])
+	if err != nil {
+		return err
+	}
+	var opts []job.Option
+	if *ladder != "" {
+		opts = append(opts, job.WithLadder(*ladder))
+	}
+	if *segType != "" {
+		opts = append(opts, job.WithSegmentType(*segType))
+	}
+	if *segSeconds > 0 {
+		opts = append(opts, job.WithSegmentSeconds(*segSeconds))
+	}
+	j := job.New(src, out, opts...)
+	body, err := j.Marshal()
+	if err != nil {
+		return err
+	}
+	qurl, err := queueURL(*qflag)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	q, err := queue.Open(ctx, qurl, queue.Options{})
+	if err != nil {
+		return fmt.Errorf("opening queue %s: %w", qurl, err)
+	}
+	defer q.Close()
+	if _, err := q.Send(ctx, body, queue.SendOptions{}); err != nil {
+		return fmt.Errorf("sending the job: %w", err)
+	}
+	fmt.Println(j.ID)
+	if !*wait {
+		return nil
+	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	return waitForJob(ctx, j)
+}
+
+// waitForJob follows <output>/job.json until the job is published or failed.
+func waitForJob(ctx context.Context, j *job.Job) error {
+	b, err := storage.Open(ctx, j.Output)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	tty := isTerminal(os.Stderr)
+	last := ""
+	for {
+		data, err := b.ReadAll(ctx, worker.StatusName)
+		if err == nil {
+			var st worker.Status
+			if json.Unmarshal(data, &st) == nil && st.JobID == j.ID {
+				line := fmt.Sprintf("%s %s %.0f%% (attempt %d)", st.JobID, st.State, st.Progress, st.Attempt)
+				if line != last {
+					if tty {
+						fmt.Fprintf(os.Stderr, "\r%s   ", line)
+					} else {
+						fmt.Fprintln(os.Stderr, line)
+					}
+					last = line
+				}
+				switch st.State {
+				case "published":
+					if tty {
+						fmt.Fprintln(os.Stderr)
+					}
+					fmt.Println(strings.TrimSuffix(j.Output, "/") + "/master.m3u8")
+					return nil
+				case "failed":
+					if tty {
+						fmt.Fprintln(os.Stderr)
+					}
+					return fmt.Errorf("%w: job %s failed: %s", job.ErrPermanent, j.ID, st.Error)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for job %s: %w", j.ID, ctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}

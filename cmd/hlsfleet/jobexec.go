@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/ladders"
+	"github.com/hlsfleet/hlsfleet/pipeline"
+	"github.com/hlsfleet/hlsfleet/storage"
+	"github.com/hlsfleet/hlsfleet/worker"
+)
+
+// runJobExec is the child a worker starts for each job: the job JSON on
+// stdin, progress and the result as JSON lines on stdout (worker.ExecEvent),
+// logs on stderr, exit 0 / 2 (input fault) / 1 like every command.
+func runJobExec(args []string) error {
+	if len(args) != 0 {
+		return usageErr("job-exec takes the job as JSON on stdin and no arguments")
+	}
+	body, err := io.ReadAll(io.LimitReader(os.Stdin, job.MaxSize+1))
+	if err != nil {
+		return fmt.Errorf("reading the job: %w", err)
+	}
+	j, err := job.Parse(body)
+	if err != nil {
+		return err
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(max(runtime.NumCPU(), 16)) // see transcodeHere
+	}
+	log := newLogger(os.Getenv("HLSFLEET_LOG_LEVEL")).With(zap.String("job_id", j.ID))
+	defer log.Sync() //nolint:errcheck
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ev := newEventWriter(os.Stdout)
+	published, res, err := execJob(ctx, j, log, ev.progress)
+	if err != nil {
+		log.Warn("job failed", zap.Error(err))
+		return fmt.Errorf("job %s: %w", j.ID, err)
+	}
+	done := worker.ExecEvent{Event: "done", Published: published}
+	if res != nil {
+		done.Duration, done.Speed, done.Renditions = res.Duration, res.Speed, len(res.Renditions)+len(res.Audio)
+		for _, r := range append(res.Renditions, res.Audio...) {
+			done.BytesOut += r.Bytes
+		}
+	}
+	return ev.write(done)
+}
+
+// execJob transcodes one job from its source URL to its output URL.
+func execJob(ctx context.Context, j *job.Job, log *zap.Logger, progress func(pipeline.Progress)) (bool, *pipeline.Result, error) {
+	if j.Kind != job.KindVOD {
+		return false, nil, fmt.Errorf("%w: job kind %q is not handled by this worker yet", job.ErrPermanent, j.Kind)
+	}
+	ladder, err := ladders.Load(j.LadderName())
+	if err != nil {
+		return false, nil, fmt.Errorf("%w: %v", job.ErrPermanent, err)
+	}
+	if j.SegmentSeconds > 0 {
+		ladder.SegmentSeconds = j.SegmentSeconds
+		ladder.GOPSeconds = min(ladder.GOPSeconds, j.SegmentSeconds)
+	}
+	out, err := storage.Open(ctx, j.Output)
+	if err != nil {
+		return false, nil, fmt.Errorf("opening the output %s: %w", j.Output, err)
+	}
+	defer out.Close()
+	if ok, err := out.Exists(ctx, pipeline.MasterName); err == nil && ok {
+		log.Info("already published", zap.String("output", j.Output))
+		return false, nil, nil
+	}
+	opt := pipeline.Options{
+		Input: j.Source, Ladder: ladder, SegmentType: pipeline.SegmentType(j.SegmentType),
+		Progress: progress, Logger: log,
+	}
+	src, err := job.ParseLocation(j.Source)
+	if err != nil {
+		return false, nil, err
+	}
+	if src.Scheme == job.SchemeFile {
+		opt.Input = src.Path
+	} else {
+		b, err := storage.Open(ctx, "s3://"+src.Bucket)
+		if err != nil {
+			return false, nil, fmt.Errorf("opening the source bucket: %w", err)
+		}
+		defer b.Close()
+		r, size, err := b.OpenSeeker(ctx, src.Path)
+		if errors.Is(err, storage.ErrNotExist) {
+			return false, nil, fmt.Errorf("%w: source %s does not exist", pipeline.ErrNotMedia, j.Source)
+		}
+		if err != nil {
+			return false, nil, fmt.Errorf("opening the source: %w", err)
+		}
+		defer r.Close()
+		opt.Reader, opt.InputSize = r, size
+	}
+	res, err := pipeline.Transcode(ctx, opt, &worker.StorageSink{Ctx: ctx, Bucket: out})
+	if errors.Is(err, storage.ErrExists) {
+		log.Info("another worker published first", zap.String("output", j.Output))
+		return false, nil, nil
+	}
+	if err != nil {
+		if errors.Is(err, pipeline.ErrInput) {
+			err = fmt.Errorf("%w: %w", job.ErrPermanent, err)
+		}
+		return false, nil, err
+	}
+	return true, res, nil
+}
+
+// eventWriter writes worker.ExecEvent lines, progress at most every 500 ms.
+type eventWriter struct {
+	mu   sync.Mutex
+	enc  *json.Encoder
+	last time.Time
+	t0   time.Time
+}
+
+func newEventWriter(w io.Writer) *eventWriter {
+	return &eventWriter{enc: json.NewEncoder(w), t0: time.Now()}
+}
+
+func (e *eventWriter) write(ev worker.ExecEvent) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.enc.Encode(ev)
+}
+
+func (e *eventWriter) progress(p pipeline.Progress) {
+	now := time.Now()
+	e.mu.Lock()
+	if now.Sub(e.last) < 500*time.Millisecond {
+		e.mu.Unlock()
+		return
+	}
+	e.last = now
+	e.mu.Unlock()
+	ev := worker.ExecEvent{Event: "progress", MediaSeconds: p.Seconds}
+	if p.Duration > 0 {
+		ev.Percent = min(100, 100*p.Seconds/p.Duration)
+	}
+	if el := now.Sub(e.t0).Seconds(); el > 0 {
+		ev.Speed = p.Seconds / el
+	}
+	_ = e.write(ev)
+}

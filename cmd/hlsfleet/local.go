@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/queue"
+)
+
+const localSynopsis = "local [--data DIR] [--inbox DIR] [--out DIR] [--workers N] [--metrics-addr ADDR]"
+
+// runLocal is the whole fleet on one machine: an embedded durable queue,
+// file storage, a worker with N job slots (each job in its own process) and
+// an inbox folder whose new files become jobs.
+func runLocal(args []string) error {
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	var f workerFlags
+	data := fs.String("data", "hlsfleet-data", "state directory: queue/, sources/")
+	inbox := fs.String("inbox", "", "folder watched for new files (default DATA/inbox)")
+	out := fs.String("out", "", "where outputs are published (default DATA/out)")
+	ladder := fs.String("ladder", "", "ladder preset for inbox files (default: default)")
+	fs.IntVar(&f.concurrency, "workers", 0, "jobs at once (default: half the cores, at least 1)")
+	f.register(fs)
+	pos, err := parseInterspersed(fs, args)
+	if containsHelp(args) {
+		fmt.Print(flagUsage(fs, localSynopsis))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageErr("local takes no arguments (%s)", localSynopsis)
+	}
+	dataDir, err := filepath.Abs(*data)
+	if err != nil {
+		return err
+	}
+	if *inbox == "" {
+		*inbox = filepath.Join(dataDir, "inbox")
+	}
+	if *out == "" {
+		*out = filepath.Join(dataDir, "out")
+	}
+	inboxDir, _ := filepath.Abs(*inbox)
+	outDir, _ := filepath.Abs(*out)
+	for _, d := range []string{dataDir, inboxDir, outDir, filepath.Join(dataDir, "sources")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	f.queue = "local://" + filepath.Join(dataDir, "queue")
+	fmt.Fprintf(os.Stderr, "hlsfleet local: drop media files into %s; outputs appear in %s/<name>/master.m3u8\n", inboxDir, outDir)
+	fmt.Fprintf(os.Stderr, "hlsfleet local: queue %s (submit with: hlsfleet submit --queue %s INPUT OUTPUT)\n", f.queue, f.queue)
+	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder}
+	return serveWorker(f, w.run)
+}
+
+// inboxWatcher turns each file that appears in the inbox (once its size has
+// stopped changing) into a job: the file moves to DATA/sources first, so a
+// crash between the move and the send can be redone from there.
+type inboxWatcher struct {
+	inbox, sources, out, ladder string
+	seen                        map[string]int64
+}
+
+func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger) {
+	w.seen = map[string]int64{}
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		entries, err := os.ReadDir(w.inbox)
+		if err != nil {
+			log.Warn("reading inbox", zap.Error(err))
+			continue
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() || strings.HasPrefix(name, ".") {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil {
+				continue
+			}
+			if prev, ok := w.seen[name]; !ok || prev != info.Size() {
+				w.seen[name] = info.Size() // wait one more tick for a stable size
+				continue
+			}
+			delete(w.seen, name)
+			if err := w.submit(ctx, q, name); err != nil {
+				log.Warn("submitting inbox file", zap.String("file", name), zap.Error(err))
+				continue
+			}
+		}
+	}
+}
+
+func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) error {
+	id := job.NewID()
+	stem := strings.TrimSuffix(name, filepath.Ext(name))
+	src := filepath.Join(w.sources, id+"-"+name)
+	if err := os.Rename(filepath.Join(w.inbox, name), src); err != nil {
+		return err
+	}
+	var opts []job.Option
+	opts = append(opts, job.WithID(id))
+	if w.ladder != "" {
+		opts = append(opts, job.WithLadder(w.ladder))
+	}
+	j := job.New("file://"+filepath.ToSlash(src), "file://"+filepath.ToSlash(filepath.Join(w.out, safeName(stem))), opts...)
+	body, err := j.Marshal()
+	if err != nil {
+		return err
+	}
+	_, err = q.Send(ctx, body, queue.SendOptions{})
+	return err
+}
+
+// safeName keeps letters, digits, '-', '_' and '.' of a file stem.
+func safeName(s string) string {
+	b := []rune{}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b = append(b, r)
+		default:
+			b = append(b, '_')
+		}
+	}
+	if len(b) == 0 || b[0] == '.' {
+		return "media" + string(b)
+	}
+	return string(b)
+}

@@ -1,0 +1,140 @@
+package worker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/hlsfleet/hlsfleet/internal/isolate"
+	"github.com/hlsfleet/hlsfleet/job"
+)
+
+// ExecEvent is one line the job process writes on stdout: progress while it
+// runs, then one "done".
+type ExecEvent struct {
+	Event        string  `json:"event"` // "progress" or "done"
+	Percent      float64 `json:"percent,omitempty"`
+	Speed        float64 `json:"speed,omitempty"`
+	MediaSeconds float64 `json:"media_seconds,omitempty"`
+	Published    bool    `json:"published,omitempty"`
+	Duration     float64 `json:"duration_seconds,omitempty"`
+	Renditions   int     `json:"renditions,omitempty"`
+	BytesOut     int64   `json:"bytes_out,omitempty"`
+}
+
+// ProcessRunner runs each job in a child copy of this executable
+// (`hlsfleet job-exec`, the job JSON on stdin), so that a libav crash or a
+// runaway allocation costs one attempt of one job, never the worker.
+// Exit 2 of the child is a permanent input fault, a death by signal or the
+// memory limit is ErrCrashed, anything else is transient.
+type ProcessRunner struct {
+	Args        []string  // arguments of the child; default ["job-exec"]
+	MemoryLimit int64     // bytes of resident memory per job; 0 = none
+	Stderr      io.Writer // where the child's log lines go; default os.Stderr
+}
+
+// Run implements Runner.
+func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progress)) (*Outcome, error) {
+	body, err := j.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	args := r.Args
+	if len(args) == 0 {
+		args = []string{"job-exec"}
+	}
+	stderr := r.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	tail := &lastLine{w: stderr}
+	pr, pw := io.Pipe()
+	var out *Outcome
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var ev ExecEvent
+			if json.Unmarshal(sc.Bytes(), &ev) != nil {
+				continue
+			}
+			switch ev.Event {
+			case "progress":
+				if progress != nil {
+					progress(Progress{Percent: ev.Percent, Speed: ev.Speed, MediaSeconds: ev.MediaSeconds})
+				}
+			case "done":
+				out = &Outcome{Published: ev.Published, Duration: ev.Duration, Speed: ev.Speed, Renditions: ev.Renditions, BytesOut: ev.BytesOut}
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	res, err := isolate.Run(ctx, isolate.Options{
+		Args: args, Stdin: bytes.NewReader(body), Stdout: pw, Stderr: tail, MemoryLimit: r.MemoryLimit,
+	})
+	pw.Close()
+	wg.Wait()
+	switch {
+	case errors.Is(err, isolate.ErrCrashed), errors.Is(err, isolate.ErrMemoryLimit):
+		return nil, fmt.Errorf("%w: %v", ErrCrashed, err)
+	case err != nil:
+		return nil, err
+	}
+	msg := strings.TrimPrefix(tail.String(), "hlsfleet: ")
+	switch res.ExitCode {
+	case 0:
+		if out == nil {
+			return nil, errors.New("job process exited 0 without reporting a result")
+		}
+		return out, nil
+	case 2:
+		return nil, fmt.Errorf("%w: %s", job.ErrPermanent, msg)
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%w: %s", ctx.Err(), msg)
+	}
+	return nil, fmt.Errorf("job process failed (exit %d): %s", res.ExitCode, msg)
+}
+
+// lastLine passes writes through and remembers the last non-empty line.
+type lastLine struct {
+	mu   sync.Mutex
+	w    io.Writer
+	buf  []byte
+	last string
+}
+
+func (l *lastLine) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if s := strings.TrimSpace(string(l.buf[:i])); s != "" {
+			l.last = s
+		}
+		l.buf = l.buf[i+1:]
+	}
+	return l.w.Write(p)
+}
+
+func (l *lastLine) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := strings.TrimSpace(string(l.buf)); s != "" {
+		return s
+	}
+	return l.last
+}
