@@ -33,12 +33,12 @@ var ErrMemoryLimit = errors.New("child process went over its memory limit")
 
 // Options for one child.
 type Options struct {
-	Args        []string // arguments after the executable name
-	Env         []string // extra environment, KEY=VALUE
+	Args        []string  // arguments after the executable name
+	Env         []string  // extra environment, KEY=VALUE
 	Stdin       io.Reader // nil = no input
 	Stdout      io.Writer // nil = os.Stdout
 	Stderr      io.Writer // nil = os.Stderr
-	MemoryLimit int64    // bytes of resident memory; 0 = none
+	MemoryLimit int64     // bytes of resident memory; 0 = none
 	// ForwardSignals passes SIGINT and SIGTERM received by this process to
 	// the child instead of letting them end this process.
 	ForwardSignals bool
