@@ -17,13 +17,16 @@ import (
 type StorageSink struct {
 	Ctx    context.Context
 	Bucket *storage.Bucket
+	// Replace makes the master an ordinary write that replaces an older
+	// one (the transcode command's semantics) instead of a create-if-absent.
+	Replace bool
 }
 
 // Create implements pipeline.Sink.
 func (s *StorageSink) Create(name string) (io.WriteCloser, error) {
 	return s.Bucket.NewWriter(s.Ctx, name, storage.WriterOptions{
 		ContentType: storage.ContentType(name),
-		IfNoneMatch: name == pipeline.MasterName,
+		IfNoneMatch: name == pipeline.MasterName && !s.Replace,
 	})
 }
 

@@ -433,3 +433,51 @@ func TestFleetLocalKilledAndRestarted(t *testing.T) {
 		t.Errorf("garbage job was received %d times, want once (input faults are never retried)", dls[0].ReceiveCount)
 	}
 }
+
+func TestCLITranscodeS3(t *testing.T) {
+	if os.Getenv("AWS_ENDPOINT_URL_S3") == "" {
+		t.Skip("S3 peer not running: make test starts it (scripts/test.sh)")
+	}
+	clip := needClip(t)
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := fmt.Sprintf("cli-%d", time.Now().UnixNano())
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("creating bucket: %v", err)
+	}
+	b, err := storage.Open(ctx, "s3://"+bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	data, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteAll(ctx, "in/clip one.mp4", data, storage.WriterOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, nil, "transcode", "--ladder", smallLadderFile(t), "--json", "s3://"+bucket+"/in/clip one.mp4", "s3://"+bucket+"/out")
+	if r.code != 0 {
+		t.Fatalf("s3 → s3 transcode exited %d: %s", r.code, r.stderr)
+	}
+	m, err := b.ReadAll(ctx, "out/master.m3u8")
+	if err != nil {
+		t.Fatalf("no master in S3: %v", err)
+	}
+	master, err := hls.ParseMaster(m)
+	if err != nil || len(master.Variants) == 0 {
+		t.Fatalf("master does not parse: %v", err)
+	}
+	for _, v := range master.Variants {
+		if ok, _ := b.Exists(ctx, "out/"+v.URI); !ok {
+			t.Errorf("master names out/%s, which is not in S3", v.URI)
+		}
+	}
+	miss := runCLI(t, nil, "transcode", "s3://"+bucket+"/in/missing.mp4", filepath.Join(t.TempDir(), "o"))
+	expectFailure(t, miss, 2)
+}

@@ -86,27 +86,18 @@ func execJob(ctx context.Context, j *job.Job, log *zap.Logger, progress func(pip
 		Input: j.Source, Ladder: ladder, SegmentType: pipeline.SegmentType(j.SegmentType),
 		Progress: progress, Logger: log,
 	}
-	src, err := job.ParseLocation(j.Source)
-	if err != nil {
-		return false, nil, err
-	}
-	if src.Scheme == job.SchemeFile {
-		opt.Input = src.Path
+	if isS3(j.Source) {
+		closeSrc, err := openS3Source(ctx, j.Source, &opt)
+		if err != nil {
+			return false, nil, err
+		}
+		defer closeSrc()
 	} else {
-		b, err := storage.Open(ctx, "s3://"+src.Bucket)
+		src, err := job.ParseLocation(j.Source)
 		if err != nil {
-			return false, nil, fmt.Errorf("opening the source bucket: %w", err)
+			return false, nil, err
 		}
-		defer b.Close()
-		r, size, err := b.OpenSeeker(ctx, src.Path)
-		if errors.Is(err, storage.ErrNotExist) {
-			return false, nil, fmt.Errorf("%w: source %s does not exist", pipeline.ErrNotMedia, j.Source)
-		}
-		if err != nil {
-			return false, nil, fmt.Errorf("opening the source: %w", err)
-		}
-		defer r.Close()
-		opt.Reader, opt.InputSize = r, size
+		opt.Input = src.Path
 	}
 	res, err := pipeline.Transcode(ctx, opt, &worker.StorageSink{Ctx: ctx, Bucket: out})
 	if errors.Is(err, storage.ErrExists) {

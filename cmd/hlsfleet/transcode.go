@@ -10,14 +10,18 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/internal/isolate"
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/ladders"
 	"github.com/hlsfleet/hlsfleet/pipeline"
+	"github.com/hlsfleet/hlsfleet/storage"
+	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 const transcodeSynopsis = "transcode [--ladder NAME|FILE] [--segment-seconds S] [--segment-type ts|fmp4] [--json] INPUT OUTPUT"
@@ -71,11 +75,11 @@ func runTranscode(args []string) error {
 	if f.segSeconds < 0 || f.segSeconds > 60 {
 		return usageErr("--segment-seconds %g: want a value in (0, 60]", f.segSeconds)
 	}
-	inPath, err := localPath(pos[0])
+	inPath, err := location(pos[0])
 	if err != nil {
 		return err
 	}
-	outDir, err := localPath(pos[1])
+	outDir, err := location(pos[1])
 	if err != nil {
 		return err
 	}
@@ -121,17 +125,21 @@ func joinNames() string {
 // transcodeIsolated runs this same command in a child process and turns a
 // crash into one clear line; the staged output of a crashed child is removed.
 func transcodeIsolated(args []string, inPath, outDir string, memLimit int64) error {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return fmt.Errorf("output directory: %w", err)
+	var env []string
+	if !isS3(outDir) {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return fmt.Errorf("output directory: %w", err)
+		}
+		staging, err := os.MkdirTemp(outDir, ".hlsfleet-staging-")
+		if err != nil {
+			return fmt.Errorf("output directory: %w", err)
+		}
+		defer os.RemoveAll(staging)
+		env = append(env, envStaging+"="+staging)
 	}
-	staging, err := os.MkdirTemp(outDir, ".hlsfleet-staging-")
-	if err != nil {
-		return fmt.Errorf("output directory: %w", err)
-	}
-	defer os.RemoveAll(staging)
 	res, err := isolate.Run(context.Background(), isolate.Options{
 		Args:           append([]string{"transcode"}, args...),
-		Env:            []string{envStaging + "=" + staging},
+		Env:            env,
 		MemoryLimit:    memLimit,
 		ForwardSignals: true,
 	})
@@ -158,28 +166,30 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 		// and parks a thread: measured 3x the system time of the ffmpeg CLI.
 		runtime.GOMAXPROCS(max(runtime.NumCPU(), 16))
 	}
-	var sink *pipeline.DirSink
-	var err error
-	if st := os.Getenv(envStaging); st != "" && isolate.InChild() {
-		sink, err = pipeline.NewDirSinkIn(outDir, st)
-	} else {
-		sink, err = pipeline.NewDirSink(outDir)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	sink, err := openOutputSink(ctx, outDir)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	prog := newProgress(os.Stderr, log)
-	res, err := pipeline.Transcode(ctx, pipeline.Options{
+	opt := pipeline.Options{
 		Input:       inPath,
 		Ladder:      ladder,
 		SegmentType: pipeline.SegmentType(f.segType),
 		Accel:       pipeline.Accel(f.accel),
 		Limits:      pipeline.Limits{MaxDuration: f.maxDuration, AllAudioTracks: f.allAudio},
-		Progress:    prog.update,
 		Logger:      log,
-	}, sink)
+	}
+	if isS3(inPath) {
+		closeSrc, err := openS3Source(ctx, inPath, &opt)
+		if err != nil {
+			return err
+		}
+		defer closeSrc()
+	}
+	prog := newProgress(os.Stderr, log)
+	opt.Progress = prog.update
+	res, err := pipeline.Transcode(ctx, opt, sink)
 	prog.finish()
 	if err != nil {
 		_ = sink.Abort()
@@ -189,9 +199,9 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 		_ = sink.Abort()
 		return fmt.Errorf("publishing to %s: %w", outDir, err)
 	}
-	res.Master = filepath.Join(outDir, pipeline.MasterName)
+	res.Master = joinLocation(outDir, pipeline.MasterName)
 	if res.Poster != "" {
-		res.Poster = filepath.Join(outDir, res.Poster)
+		res.Poster = joinLocation(outDir, res.Poster)
 	}
 	log.Info("transcode done", zap.String("master", res.Master), zap.Int("renditions", len(res.Renditions)),
 		zap.Float64("duration_seconds", res.Duration), zap.Float64("elapsed_seconds", res.Elapsed), zap.Float64("speed", res.Speed))
@@ -202,4 +212,76 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 	}
 	fmt.Printf("%s  (%d renditions, %.1f s of media in %.1f s, %.2fx realtime)\n", res.Master, len(res.Renditions)+len(res.Audio), res.Duration, res.Elapsed, res.Speed)
 	return nil
+}
+
+// location resolves a command-line location: s3:// URLs stay, local paths
+// and file:// URLs become local paths.
+func location(loc string) (string, error) {
+	if isS3(loc) {
+		if _, err := job.ParseLocation(loc); err != nil {
+			return "", usageErr("%v", err)
+		}
+		return loc, nil
+	}
+	return localPath(loc)
+}
+
+func isS3(loc string) bool { return strings.HasPrefix(loc, "s3://") }
+
+func joinLocation(dir, name string) string {
+	if isS3(dir) {
+		return strings.TrimSuffix(dir, "/") + "/" + name
+	}
+	return filepath.Join(dir, name)
+}
+
+// outputSink is a pipeline.Sink the command commits or aborts at the end.
+type outputSink interface {
+	pipeline.Sink
+	Commit() error
+	Abort() error
+}
+
+// s3Sink streams to S3 (master last, replacing an older one); there is
+// nothing to commit, and on failure nothing was published.
+type s3Sink struct{ *worker.StorageSink }
+
+func (s3Sink) Commit() error { return nil }
+func (s3Sink) Abort() error  { return nil }
+
+func openOutputSink(ctx context.Context, outDir string) (outputSink, error) {
+	if isS3(outDir) {
+		b, err := storage.Open(ctx, outDir)
+		if err != nil {
+			return nil, fmt.Errorf("opening the output %s: %w", outDir, err)
+		}
+		return s3Sink{&worker.StorageSink{Ctx: ctx, Bucket: b, Replace: true}}, nil
+	}
+	if st := os.Getenv(envStaging); st != "" && isolate.InChild() {
+		return pipeline.NewDirSinkIn(outDir, st)
+	}
+	return pipeline.NewDirSink(outDir)
+}
+
+// openS3Source points opt at an S3 object read by range requests.
+func openS3Source(ctx context.Context, url string, opt *pipeline.Options) (func(), error) {
+	loc, err := job.ParseLocation(url)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	b, err := storage.Open(ctx, "s3://"+loc.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("opening the source bucket: %w", err)
+	}
+	r, size, err := b.OpenSeeker(ctx, loc.Path)
+	if errors.Is(err, storage.ErrNotExist) {
+		b.Close()
+		return nil, fmt.Errorf("%w: %s does not exist", pipeline.ErrNotMedia, url)
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("opening the source: %w", err)
+	}
+	opt.Reader, opt.InputSize = r, size
+	return func() { r.Close(); b.Close() }, nil
 }
