@@ -481,3 +481,62 @@ func TestCLITranscodeS3(t *testing.T) {
 	miss := runCLI(t, nil, "transcode", "s3://"+bucket+"/in/missing.mp4", filepath.Join(t.TempDir(), "o"))
 	expectFailure(t, miss, 2)
 }
+
+// Two workers racing on one job publish exactly one master: the second
+// master write is a create-if-absent that loses.
+func TestJobExecRacePublishesOnce(t *testing.T) {
+	clip := needClip(t)
+	out := filepath.Join(t.TempDir(), "out")
+	j := job.New("file://"+clip, "file://"+out, job.WithSegmentSeconds(2))
+	body, err := j.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code int
+		out  string
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			cmd := exec.Command(cliBin, "job-exec")
+			cmd.Stdin = strings.NewReader(string(body))
+			var stdout strings.Builder
+			cmd.Stdout = &stdout
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				code = -1
+			}
+			results <- result{code, stdout.String()}
+		}()
+	}
+	published := 0
+	for range 2 {
+		r := <-results
+		if r.code != 0 {
+			t.Fatalf("job-exec exited %d", r.code)
+		}
+		var done worker.ExecEvent
+		for _, line := range strings.Split(strings.TrimSpace(r.out), "\n") {
+			var ev worker.ExecEvent
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "done" {
+				done = ev
+			}
+		}
+		if done.Event != "done" {
+			t.Fatalf("job-exec reported no result: %q", r.out)
+		}
+		if done.Published {
+			published++
+		}
+	}
+	if published != 1 {
+		t.Fatalf("%d of 2 racing runs say they published, want exactly 1", published)
+	}
+	if _, err := os.Stat(filepath.Join(out, pipeline.MasterName)); err != nil {
+		t.Fatalf("no master after the race: %v", err)
+	}
+}
