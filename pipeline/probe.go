@@ -157,17 +157,7 @@ func (in *input) seekFunc(r io.Seeker, size int64) astiav.IOContextSeekFunc {
 // decodes the first video frame to learn the field order and to prove the
 // stream decodes.
 func Probe(path string, lim Limits) (*Info, error) {
-	in, err := openInput(path, lim)
-	if err != nil {
-		return nil, err
-	}
-	defer in.close()
-	if in.video != nil {
-		if err := inspectFirstFrame(in); err != nil {
-			return nil, err
-		}
-	}
-	return in.info, nil
+	return ProbeSource(Source{Path: path}, lim)
 }
 
 // Source is where an input comes from: a local file, or any seekable
@@ -199,10 +189,6 @@ func ProbeSource(src Source, lim Limits) (*Info, error) {
 		}
 	}
 	return in.info, nil
-}
-
-func openInput(path string, lim Limits) (*input, error) {
-	return openSource(Source{Path: path}, lim)
 }
 
 // avseekSize and avseekForce are libavformat's seek "whence" extensions.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +29,35 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// errHelpShown says usage was printed on request; the command ends with 0.
+var errHelpShown = errors.New("help shown")
+
+// parseCommand parses flags and checks the number of positional arguments
+// (want < 0: any). -h/--help prints the usage and returns errHelpShown.
+func parseCommand(fs *flag.FlagSet, args []string, synopsis string, want int) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) || containsHelp(args) {
+		fmt.Print(flagUsage(fs, synopsis))
+		return nil, errHelpShown
+	}
+	if err != nil {
+		return nil, err
+	}
+	if want >= 0 && len(pos) != want {
+		return nil, usageErr("hlsfleet %s", synopsis)
+	}
+	return pos, nil
+}
+
+func containsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			return true
+		}
+	}
+	return false
 }
 
 // localPath resolves a command-line location to a local path. Plain paths

@@ -77,16 +77,8 @@ func runWorker(args []string) error {
 	var f workerFlags
 	fs.StringVar(&f.queue, "queue", "", "queue URL: an SQS queue URL or local:///dir")
 	f.register(fs)
-	pos, err := parseInterspersed(fs, args)
-	if containsHelp(args) {
-		fmt.Print(flagUsage(fs, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR]"))
-		return nil
-	}
-	if err != nil {
+	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR]", 0); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usageErr("worker takes no arguments")
 	}
 	return serveWorker(f, nil)
 }
@@ -163,16 +155,9 @@ func runSubmit(args []string) error {
 	segSeconds := fs.Float64("segment-seconds", 0, "segment duration in seconds")
 	wait := fs.Bool("wait", false, "wait until the job is published or failed, showing progress")
 	timeout := fs.Duration("timeout", 0, "with --wait, give up after this long (0 = never)")
-	pos, err := parseInterspersed(fs, args)
-	if containsHelp(args) {
-		fmt.Print(flagUsage(fs, "submit --queue URL [--ladder NAME] INPUT OUTPUT [--wait]"))
-		return nil
-	}
+	pos, err := parseCommand(fs, args, "submit --queue URL [--ladder NAME] INPUT OUTPUT [--wait]", 2)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		return usageErr("submit needs INPUT and OUTPUT")
 	}
 	src, err := toURL(pos[0])
 	if err != nil {

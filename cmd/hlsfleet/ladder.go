@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -43,16 +42,9 @@ func ladderShow(args []string) error {
 	fs := flag.NewFlagSet("ladder show", flag.ContinueOnError)
 	source := fs.String("source", "", "apply the ladder to this input and show the renditions it would get")
 	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) || containsHelp(args) {
-		fmt.Print(flagUsage(fs, "ladder show NAME|FILE [--source INPUT] [--json]"))
-		return nil
-	}
+	pos, err := parseCommand(fs, args, "ladder show NAME|FILE [--source INPUT] [--json]", 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageErr("ladder show needs one NAME or FILE")
 	}
 	l, err := ladders.Load(pos[0])
 	if err != nil {

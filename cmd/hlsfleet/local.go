@@ -29,16 +29,8 @@ func runLocal(args []string) error {
 	ladder := fs.String("ladder", "", "ladder preset for inbox files (default: default)")
 	fs.IntVar(&f.concurrency, "workers", 0, "jobs at once (default: half the cores, at least 1)")
 	f.register(fs)
-	pos, err := parseInterspersed(fs, args)
-	if containsHelp(args) {
-		fmt.Print(flagUsage(fs, localSynopsis))
-		return nil
-	}
-	if err != nil {
+	if _, err := parseCommand(fs, args, localSynopsis, 0); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usageErr("local takes no arguments (%s)", localSynopsis)
 	}
 	dataDir, err := filepath.Abs(*data)
 	if err != nil {

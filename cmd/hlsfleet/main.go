@@ -93,7 +93,7 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 // report prints the one-line error and returns the exit code for err.
 func report(err error, stderr io.Writer) int {
-	if err == nil {
+	if err == nil || errors.Is(err, errHelpShown) {
 		return exitOK
 	}
 	var ee *exitError

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -16,16 +15,9 @@ func runProbe(args []string) error {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	maxDur := fs.Float64("max-duration", pipeline.DefaultMaxDuration, "refuse inputs longer than this many seconds")
 	noIsolate := fs.Bool("no-isolate", false, "run libav in this process instead of a child (debugging)")
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) || containsHelp(args) {
-		fmt.Print(flagUsage(fs, "probe INPUT"))
-		return nil
-	}
+	pos, err := parseCommand(fs, args, "probe INPUT", 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageErr("probe needs one INPUT")
 	}
 	in, err := localPath(pos[0])
 	if err != nil {

@@ -32,16 +32,9 @@ func init() {
 func runServe(args []string) error {
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fset.String("addr", "127.0.0.1:8080", "listen address (loopback by default)")
-	pos, err := parseInterspersed(fset, args)
-	if errors.Is(err, flag.ErrHelp) || containsHelp(args) {
-		fmt.Print(flagUsage(fset, "serve DIR [--addr 127.0.0.1:8080]"))
-		return nil
-	}
+	pos, err := parseCommand(fset, args, "serve DIR [--addr 127.0.0.1:8080]", 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageErr("serve needs one DIR")
 	}
 	dir, err := localPath(pos[0])
 	if err != nil {

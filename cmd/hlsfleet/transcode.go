@@ -58,16 +58,9 @@ func runTranscode(args []string) error {
 	fs.StringVar(&f.accel, "accel", "cpu", "encoder family: cpu")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.noIsolate, "no-isolate", false, "run libav in this process instead of a child (debugging)")
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) || (err != nil && errors.Is(err, errUsage) && containsHelp(args)) {
-		fmt.Print(flagUsage(fs, transcodeSynopsis))
-		return nil
-	}
+	pos, err := parseCommand(fs, args, transcodeSynopsis, 2)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		return usageErr("transcode needs INPUT and OUTPUT (%s)", transcodeSynopsis)
 	}
 	if f.segType != string(pipeline.SegmentTS) && f.segType != string(pipeline.SegmentFMP4) {
 		return usageErr("--segment-type %q: want ts or fmp4", f.segType)
@@ -100,15 +93,6 @@ func runTranscode(args []string) error {
 		return transcodeHere(f, ladder, inPath, outDir)
 	}
 	return transcodeIsolated(args, inPath, outDir, f.maxMemoryMiB<<20)
-}
-
-func containsHelp(args []string) bool {
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "-help" {
-			return true
-		}
-	}
-	return false
 }
 
 func joinNames() string {
