@@ -540,3 +540,36 @@ func TestJobExecRacePublishesOnce(t *testing.T) {
 		t.Fatalf("no master after the race: %v", err)
 	}
 }
+
+// A file dropped into the inbox of `hlsfleet local` is published under
+// OUT/<stem>/ with no other step.
+func TestLocalInbox(t *testing.T) {
+	clip := needClip(t)
+	data := t.TempDir()
+	inbox, out := filepath.Join(data, "in"), filepath.Join(data, "out")
+	startHLSFleet(t, nil, "local", "--data", filepath.Join(data, "fleet"), "--inbox", inbox, "--out", out, "--metrics-addr", "")
+	waitFor(t, 20*time.Second, "the inbox to exist", func() bool {
+		_, err := os.Stat(inbox)
+		return err == nil
+	})
+	b, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written under a dot name and renamed, as a careful uploader would.
+	tmp := filepath.Join(inbox, ".my clip.mp4.part")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(inbox, "my clip.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	master := filepath.Join(out, "my_clip", pipeline.MasterName)
+	waitFor(t, 90*time.Second, master, func() bool {
+		_, err := os.Stat(master)
+		return err == nil
+	})
+	if _, err := os.Stat(filepath.Join(inbox, "my clip.mp4")); !os.IsNotExist(err) {
+		t.Errorf("the inbox still holds the submitted file (err %v)", err)
+	}
+}
