@@ -269,13 +269,13 @@ func TestFleetSQSAndS3(t *testing.T) {
 
 	// Three workers, one job each; a lease long enough that a job that comes
 	// back soon came back because it was released, not because it expired.
-	const lease = 30 * time.Second
+	const lease = 60 * time.Second
 	args := []string{"worker", "--queue", qurl, "--dlq", dlqURL, "--concurrency", "1", "--metrics-addr", "", "--visibility", lease.String(), "--drain-timeout", "500ms"}
 	workers := []*proc{startHLSFleet(t, nil, args...), startHLSFleet(t, nil, args...), startHLSFleet(t, nil, args...)}
 	jobs := submitJobs(t, q, e, clip)
 
 	// kill -9 a worker while it transcodes: its job comes back when its
-	// 30 s lease ends, and another worker does it.
+	// lease ends, and another worker does it.
 	var victim *job.Job
 	var victimWorker string
 	waitFor(t, 60*time.Second, "a job to be running", func() bool {
@@ -327,11 +327,18 @@ func TestFleetSQSAndS3(t *testing.T) {
 	}
 	// A fresh worker joins, as an ASG would replace the instance.
 	startHLSFleet(t, nil, args...)
-	waitFor(t, lease/2, "the SIGTERMed worker's job to be published by another worker well before its lease ends", func() bool {
+	// Released, not expired: another worker started it again before its
+	// lease could have run out (how soon depends on the queue's backlog).
+	waitFor(t, lease, "the SIGTERMed worker's job to be published by another worker", func() bool {
 		st, ok := readStatus(ctx, e, termJob)
 		return ok && st.State == worker.StatePublished
 	})
-	t.Logf("SIGTERMed job published %v after the signal (lease %v)", time.Since(termAt).Round(time.Millisecond), lease)
+	if st, _ := readStatus(ctx, e, termJob); !st.StartedAt.Before(termAt.Add(lease)) {
+		t.Errorf("the released job restarted at %v, %v after SIGTERM: not before its %v lease ended", st.StartedAt, st.StartedAt.Sub(termAt), lease)
+	} else {
+		t.Logf("SIGTERMed job restarted %v after the signal, published %v after it (lease %v)",
+			st.StartedAt.Sub(termAt).Round(time.Millisecond), time.Since(termAt).Round(time.Millisecond), lease)
+	}
 	if st, _ := readStatus(ctx, e, termJob); st.Worker == termWorker {
 		t.Errorf("job %s was published by the worker that was stopped", termJob.ID)
 	}
