@@ -335,14 +335,9 @@ func Parse(data []byte) (*Job, error) {
 	if len(data) > MaxSize {
 		return nil, invalid("the job document is %d bytes, over the %d-byte limit", len(data), MaxSize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var j Job
-	if err := dec.Decode(&j); err != nil {
-		return nil, invalid("job document: %s", jsonReason(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, invalid("job document: trailing data after the JSON object")
+	if err := decodeStrict(data, &j, "job document", "object"); err != nil {
+		return nil, err
 	}
 	if j.Kind == "" {
 		j.Kind = KindVOD
@@ -428,4 +423,18 @@ func nameChars(s string) bool {
 		}
 	}
 	return true
+}
+
+// decodeStrict decodes one JSON value into v: unknown fields and trailing
+// data are errors wrapping ErrInvalid, named after what.
+func decodeStrict(data []byte, v any, what, kind string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalid("%s: %s", what, jsonReason(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid("%s: trailing data after the JSON %s", what, kind)
+	}
+	return nil
 }

@@ -1,13 +1,10 @@
 package job
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -109,14 +106,9 @@ func DefaultRules() Rules {
 // ParseRules reads rules from a JSON array, strictly (an unknown field is an
 // error), and validates them. Errors wrap ErrInvalid.
 func ParseRules(data []byte) (Rules, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var rs Rules
-	if err := dec.Decode(&rs); err != nil {
-		return nil, invalid("rules: %s", jsonReason(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, invalid("rules: trailing data after the JSON array")
+	if err := decodeStrict(data, &rs, "rules", "array"); err != nil {
+		return nil, err
 	}
 	if err := rs.Validate(); err != nil {
 		return nil, err
