@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -285,18 +286,7 @@ func prepFilter(vi *VideoInfo) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return joinFilters(parts)
-}
-
-func joinFilters(parts []string) string {
-	s := ""
-	for i, p := range parts {
-		if i > 0 {
-			s += ","
-		}
-		s += p
-	}
-	return s
+	return strings.Join(parts, ",")
 }
 
 type failer struct {
