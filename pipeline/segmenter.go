@@ -143,12 +143,10 @@ func (s *segmenter) pushPrimary(p *astiav.Packet) error {
 	k := pkt{p: p, track: s.primary}
 	t := s.sec(k)
 	key := p.Flags().Has(astiav.PacketFlagKey)
-	if s.audioT >= 0 || s.tracks[s.primary].cp.MediaType() == astiav.MediaTypeVideo {
-		if s.videoCodec == "" && key {
-			s.videoCodec = videoCodecString(s.tracks[s.primary].cp, p.Data())
-		}
-	}
 	isVideo := s.tracks[s.primary].cp.MediaType() == astiav.MediaTypeVideo
+	if isVideo && key && s.videoCodec == "" {
+		s.videoCodec = videoCodecString(s.tracks[s.primary].cp, p.Data())
+	}
 	switch {
 	case !s.started:
 		s.started = true
