@@ -216,7 +216,10 @@ func (t *transcode) plan() error {
 			t.videos = append(t.videos, w)
 		}
 		cascade(t.videos)
-		dec, err := openDecoder(t.in.video, 0)
+		// One decoder thread: the renditions already keep every core busy,
+		// and frame-threaded decoding only added CPU and memory (measured on
+		// the bench4 ladder: 8% less CPU, 15 MB less RSS with one thread).
+		dec, err := openDecoder(t.in.video, 1)
 		if err != nil {
 			return err
 		}
