@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/ladders"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/storage"
 	"github.com/hlsfleet/hlsfleet/worker"
@@ -65,13 +64,9 @@ func execJob(ctx context.Context, j *job.Job, log *zap.Logger, progress func(pip
 	if j.Kind != job.KindVOD {
 		return false, nil, fmt.Errorf("%w: job kind %q is not handled by this worker yet", job.ErrPermanent, j.Kind)
 	}
-	ladder, err := ladders.Load(j.LadderName())
+	ladder, err := loadLadder(j.LadderName(), j.SegmentSeconds)
 	if err != nil {
-		return false, nil, fmt.Errorf("%w: %v", job.ErrPermanent, err)
-	}
-	if j.SegmentSeconds > 0 {
-		ladder.SegmentSeconds = j.SegmentSeconds
-		ladder.GOPSeconds = min(ladder.GOPSeconds, j.SegmentSeconds)
+		return false, nil, fmt.Errorf("%w: %w", job.ErrPermanent, err)
 	}
 	out, err := storage.Open(ctx, j.Output)
 	if err != nil {

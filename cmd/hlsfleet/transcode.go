@@ -76,17 +76,8 @@ func runTranscode(args []string) error {
 	if err != nil {
 		return err
 	}
-	ladder, err := ladders.Load(f.ladder)
+	ladder, err := loadLadder(f.ladder, f.segSeconds)
 	if err != nil {
-		return err
-	}
-	if f.segSeconds > 0 {
-		ladder.SegmentSeconds = f.segSeconds
-		if ladder.GOPSeconds > f.segSeconds {
-			ladder.GOPSeconds = f.segSeconds
-		}
-	}
-	if err := ladder.Validate(); err != nil {
 		return err
 	}
 	if isolate.InChild() || f.noIsolate {
@@ -268,4 +259,21 @@ func openS3Source(ctx context.Context, url string, opt *pipeline.Options) (func(
 	}
 	opt.Reader, opt.InputSize = r, size
 	return func() { r.Close(); b.Close() }, nil
+}
+
+// loadLadder loads a preset or ladder file, applies a segment duration
+// override (the GOP never longer than a segment) and validates the result.
+func loadLadder(nameOrPath string, segSeconds float64) (*ladders.Ladder, error) {
+	l, err := ladders.Load(nameOrPath)
+	if err != nil {
+		return nil, err
+	}
+	if segSeconds > 0 {
+		l.SegmentSeconds = segSeconds
+		l.GOPSeconds = min(l.GOPSeconds, segSeconds)
+	}
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
