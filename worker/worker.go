@@ -151,6 +151,8 @@ type Config struct {
 	Logger   *zap.Logger // nil: no logs
 	Metrics  *Metrics    // nil: unregistered metrics
 	Clock    func() time.Time
+	// Events receives every job state change; nil: none are sent.
+	Events EventSink
 }
 
 // Defaults of Config.
@@ -182,6 +184,7 @@ type Worker struct {
 	m          *Metrics
 	now        func() time.Time
 	hb         *heartbeat
+	events     EventSink
 
 	ready atomic.Bool
 
@@ -227,6 +230,10 @@ func New(cfg Config) (*Worker, error) {
 		visibility: cfg.Visibility, drain: cfg.DrainTimeout, backoff: cfg.Backoff,
 		id: cfg.WorkerID, log: cfg.Logger, m: cfg.Metrics, now: cfg.Clock,
 		stopCh: make(chan struct{}), forceCh: make(chan struct{}),
+		events: cfg.Events,
+	}
+	if w.events == nil {
+		w.events = nopEvents{}
 	}
 	if w.out == nil {
 		w.out = nopOutputs{}
@@ -506,7 +513,10 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 		return
 	case errors.Is(err, job.ErrPermanent):
 		deregister()
-		w.deadLetter(log, m, err.Error())
+		if w.deadLetter(log, m, err.Error()) {
+			w.emit(EventDeadLettered, nil, Status{State: StateFailed, Reason: "permanent", Error: err.Error(),
+				Attempt: m.ReceiveCount, Worker: w.id, UpdatedAt: w.now()}, err.Error())
+		}
 		return
 	case err != nil:
 		deregister()
@@ -517,6 +527,7 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 	log.Info("message received", zap.Int("jobs", len(jobs)))
 
 	permanent := ""
+	var failed []failedJob
 	for _, j := range jobs {
 		res, reason := w.runJob(l, m, j, log.With(zap.String("job_id", j.ID)))
 		switch res {
@@ -525,6 +536,7 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 			if permanent == "" {
 				permanent = reason
 			}
+			failed = append(failed, failedJob{j, reason})
 		case resRetry:
 			deregister()
 			w.release(log, m, w.backoff(m.ReceiveCount), "")
@@ -539,7 +551,13 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 	}
 	deregister()
 	if permanent != "" {
-		w.deadLetter(log, m, permanent)
+		if w.deadLetter(log, m, permanent) {
+			for _, f := range failed {
+				w.emit(EventDeadLettered, f.j, Status{JobID: f.j.ID, State: StateFailed, Reason: "permanent",
+					Error: f.reason, Attempt: m.ReceiveCount, Worker: w.id, Source: f.j.Source, Output: f.j.Output,
+					UpdatedAt: w.now()}, f.reason)
+			}
+		}
 		return
 	}
 	if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
@@ -547,12 +565,21 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 	}
 }
 
-// deadLetter moves m to the dead-letter queue with reason.
-func (w *Worker) deadLetter(log *zap.Logger, m queue.Message, reason string) {
+// failedJob is a job of a message that failed for good, with its reason.
+type failedJob struct {
+	j      *job.Job
+	reason string
+}
+
+// deadLetter moves m to the dead-letter queue with reason and reports
+// whether it did.
+func (w *Worker) deadLetter(log *zap.Logger, m queue.Message, reason string) bool {
 	if w.finish(log, "dead-letter", func(c context.Context) error { return w.q.DeadLetter(c, m, reason) }) {
 		w.m.Jobs.WithLabelValues(OutcomeDeadLettered).Inc()
 		log.Warn("message dead-lettered", zap.String("reason", reason))
+		return true
 	}
+	return false
 }
 
 // release makes m visible again after delay and, when outcome is set,
@@ -593,6 +620,7 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 		Source: j.Source, Output: j.Output, StartedAt: start, UpdatedAt: start,
 	}
 	w.writeStatus(ctx, j, st, log)
+	w.emit(EventStarted, j, st, "")
 	log.Info("job started", zap.String("source", j.Source), zap.String("output", j.Output))
 	p := &progressTracker{w: w, ctx: ctx, j: j, st: st, log: log, lastWrite: start}
 	out, err := w.runner.Run(ctx, j, p.update)
@@ -616,6 +644,7 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 			st.State, st.Progress, st.FinishedAt = StatePublished, 100, &end
 			st.Duration, st.Speed, st.Renditions, st.BytesOut = out.Duration, speed, out.Renditions, out.BytesOut
 			w.writeStatus(ctx, j, st, log)
+			w.emit(EventPublished, j, st, "")
 			w.m.Jobs.WithLabelValues(OutcomePublished).Inc()
 			w.m.Duration.Observe(max(wall, 0))
 			if speed > 0 {
@@ -636,6 +665,7 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 		if res == resShutdown {
 			st.State, st.Reason, st.Error = StateQueued, "shutdown", errShutdown.Error()
 			w.writeStatus(ctx, j, st, log)
+			w.emit(EventReleased, j, st, st.Error)
 		}
 		return res, ""
 	}
@@ -648,6 +678,7 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 		}
 		st.State, st.Reason, st.FinishedAt = StateFailed, "permanent", &end
 		w.writeStatus(ctx, j, st, log)
+		w.emit(EventFailed, j, st, err.Error())
 		w.m.Jobs.WithLabelValues(OutcomeFailed).Inc()
 		log.Warn("job failed: the input is at fault; not retrying", zap.Error(err), zap.String("fingerprint", fp))
 		return resPermanent, err.Error() + " fingerprint=" + fp
@@ -661,6 +692,7 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	retryAt := end.Add(w.backoff(m.ReceiveCount))
 	st.State, st.RetryAt = StateRetrying, &retryAt
 	w.writeStatus(ctx, j, st, log)
+	w.emit(EventRetrying, j, st, err.Error())
 	log.Warn("job failed; it will be retried", zap.Error(err), zap.String("class", st.Reason))
 	return resRetry, ""
 }
@@ -713,6 +745,11 @@ func (p *progressTracker) update(pr Progress) {
 		p.decile = d
 		p.log.Info("progress", zap.Float64("percent", pct), zap.Float64("speed", pr.Speed),
 			zap.Float64("media_seconds", pr.MediaSeconds))
+		if d < 10 { // 100% is the published event
+			ev := p.st
+			ev.Progress, ev.UpdatedAt = pct, p.w.now()
+			p.w.emit(EventProgress, p.j, ev, "")
+		}
 	}
 	now := p.w.now()
 	if now.Sub(p.lastWrite) < progressInterval && pct-p.lastPct < progressStep {
