@@ -1,0 +1,217 @@
+# Source and output buckets: encrypted, public access blocked, ownership
+# enforced (no ACLs), TLS only. The source bucket notifies:
+#   <upload_prefix>     -> SQS jobs queue (the worker turns the S3 event into a job)
+#   <short_clip_prefix> -> the Lambda (short clips inline, longer ones queued)
+#   <live_prefix>       -> EventBridge -> live FIFO queue (S3 cannot notify a FIFO queue)
+
+resource "aws_s3_bucket" "source" {
+  bucket        = local.source_bucket
+  force_destroy = var.force_destroy
+  tags          = local.tags
+}
+
+resource "aws_s3_bucket" "output" {
+  bucket        = local.output_bucket
+  force_destroy = var.force_destroy
+  tags          = local.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "source" {
+  bucket                  = aws_s3_bucket.source.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_public_access_block" "output" {
+  bucket                  = aws_s3_bucket.output.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "source" {
+  bucket = aws_s3_bucket.source.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_ownership_controls" "output" {
+  bucket = aws_s3_bucket.output.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "source" {
+  bucket = aws_s3_bucket.source.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = var.kms_key_arn != "" ? "aws:kms" : "AES256"
+      kms_master_key_id = var.kms_key_arn != "" ? var.kms_key_arn : null
+    }
+    bucket_key_enabled = var.kms_key_arn != ""
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "output" {
+  bucket = aws_s3_bucket.output.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = var.kms_key_arn != "" ? "aws:kms" : "AES256"
+      kms_master_key_id = var.kms_key_arn != "" ? var.kms_key_arn : null
+    }
+    bucket_key_enabled = var.kms_key_arn != ""
+  }
+}
+
+resource "aws_s3_bucket_versioning" "output" {
+  bucket = aws_s3_bucket.output.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "source" {
+  bucket = aws_s3_bucket.source.id
+
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 2
+    }
+  }
+
+  dynamic "rule" {
+    for_each = var.source_expiration_days > 0 ? [var.source_expiration_days] : []
+    content {
+      id     = "expire-sources"
+      status = "Enabled"
+      filter {}
+      expiration {
+        days = rule.value
+      }
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "output" {
+  bucket = aws_s3_bucket.output.id
+
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 2
+    }
+  }
+
+  rule {
+    id     = "expire-replaced-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 7
+    }
+  }
+}
+
+data "aws_iam_policy_document" "tls_only" {
+  for_each = {
+    source = aws_s3_bucket.source.arn
+    output = aws_s3_bucket.output.arn
+  }
+
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      each.value,
+      "${each.value}/*",
+    ]
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "source" {
+  bucket     = aws_s3_bucket.source.id
+  policy     = data.aws_iam_policy_document.tls_only["source"].json
+  depends_on = [aws_s3_bucket_public_access_block.source]
+}
+
+resource "aws_s3_bucket_policy" "output" {
+  bucket     = aws_s3_bucket.output.id
+  policy     = data.aws_iam_policy_document.tls_only["output"].json
+  depends_on = [aws_s3_bucket_public_access_block.output]
+}
+
+resource "aws_s3_bucket_notification" "source" {
+  bucket      = aws_s3_bucket.source.id
+  eventbridge = true
+
+  queue {
+    id            = "uploads-to-jobs-queue"
+    queue_arn     = aws_sqs_queue.jobs.arn
+    events        = ["s3:ObjectCreated:*"]
+    filter_prefix = var.upload_prefix
+  }
+
+  lambda_function {
+    id                  = "short-clips-to-lambda"
+    lambda_function_arn = aws_lambda_function.clips.arn
+    events              = ["s3:ObjectCreated:*"]
+    filter_prefix       = var.short_clip_prefix
+  }
+
+  depends_on = [
+    aws_sqs_queue_policy.jobs,
+    aws_lambda_permission.s3_invoke,
+  ]
+}
+
+# live/<stream>/<seq> objects: S3 -> EventBridge -> live FIFO queue. S3
+# notifications cannot target a FIFO queue, and an EventBridge SQS target
+# can only set a fixed MessageGroupId (var.live_message_group_id).
+resource "aws_cloudwatch_event_rule" "live_segments" {
+  name        = "${var.name}-live-segments"
+  description = "Objects created under ${var.live_prefix} in ${local.source_bucket} to the live FIFO queue."
+  event_pattern = jsonencode({
+    source      = ["aws.s3"]
+    detail-type = ["Object Created"]
+    detail = {
+      bucket = { name = [local.source_bucket] }
+      object = { key = [{ prefix = var.live_prefix }] }
+    }
+  })
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "live_segments" {
+  rule      = aws_cloudwatch_event_rule.live_segments.name
+  target_id = "live-fifo-queue"
+  arn       = aws_sqs_queue.live.arn
+
+  sqs_target {
+    message_group_id = var.live_message_group_id
+  }
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 185
+  }
+}
