@@ -37,7 +37,9 @@ type module struct {
 	locals    map[string]cty.Value
 	localErrs map[string]hcl.Diagnostics
 	resources []*resource
-	refs      map[string]*refNode // placeholder trees by root name
+	modules   map[string]*hclsyntax.Block // module calls by name
+	required  map[string]bool             // variables without a default
+	refs      map[string]*refNode         // placeholder trees by root name
 	base      *hcl.EvalContext
 }
 
@@ -81,6 +83,7 @@ func loadModule(dir string) (*module, error) {
 		dir: dir, files: map[string][]byte{}, vars: map[string]cty.Value{},
 		localExpr: map[string]hclsyntax.Expression{}, locals: map[string]cty.Value{},
 		localErrs: map[string]hcl.Diagnostics{}, refs: map[string]*refNode{},
+		modules: map[string]*hclsyntax.Block{}, required: map[string]bool{},
 	}
 	p := hclparse.NewParser()
 	var bodies []*hclsyntax.Body
@@ -107,6 +110,8 @@ func loadModule(dir string) (*module, error) {
 						return nil, fmt.Errorf("variable %s default: %s", b.Labels[0], diags.Error())
 					}
 					v = dv
+				} else {
+					m.required[b.Labels[0]] = true
 				}
 				m.vars[b.Labels[0]] = v
 			case "locals":
@@ -116,6 +121,8 @@ func loadModule(dir string) (*module, error) {
 					}
 					m.localExpr[name] = a.Expr
 				}
+			case "module":
+				m.modules[b.Labels[0]] = b
 			case "resource", "data":
 				m.resources = append(m.resources, &resource{mode: b.Type, typ: b.Labels[0], name: b.Labels[1], block: b})
 			}

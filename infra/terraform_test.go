@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 )
 
@@ -1012,10 +1013,57 @@ func TestTerraformModule(t *testing.T) {
 	}
 }
 
-func TestTerraformExampleIsFormatted(t *testing.T) {
-	m := mustLoad(t, moduleDir+"/examples/basic")
-	for _, problem := range checkFmt(m) {
+// TestTerraformExample: the example root is fmt-clean and calls the module
+// with every required variable and only declared ones.
+func TestTerraformExample(t *testing.T) {
+	ex := mustLoad(t, moduleDir+"/examples/basic")
+	for _, problem := range checkFmt(ex) {
 		t.Error(problem)
+	}
+	for _, problem := range checkModuleCall(ex, mustLoad(t, moduleDir)) {
+		t.Error(problem)
+	}
+}
+
+func checkModuleCall(root, mod *module) []string {
+	var p []string
+	var call *hclsyntax.Block
+	for _, b := range root.modules {
+		if src, ok := get(root.base, b.Body, "source"); ok {
+			if s, _ := str(src); s == "../.." {
+				call = b
+			}
+		}
+	}
+	if call == nil {
+		return []string{"no module call with source \"../..\""}
+	}
+	meta := map[string]bool{"source": true, "version": true, "providers": true, "count": true, "for_each": true, "depends_on": true}
+	for _, name := range sortedKeys(call.Body.Attributes) {
+		if _, ok := mod.vars[name]; !ok && !meta[name] {
+			p = append(p, fmt.Sprintf("module %q sets %s, which the module does not declare", call.Labels[0], name))
+		}
+	}
+	for _, name := range sortedKeys(mod.required) {
+		if _, ok := call.Body.Attributes[name]; !ok {
+			p = append(p, fmt.Sprintf("module %q does not set the required variable %s", call.Labels[0], name))
+		}
+	}
+	return p
+}
+
+// TestTerraformModuleCallRejected: the example check fails on a call that
+// misses a required variable and sets an undeclared one.
+func TestTerraformModuleCallRejected(t *testing.T) {
+	root := mustLoad(t, "testdata/terraform/modulecall")
+	problems := strings.Join(checkModuleCall(root, mustLoad(t, moduleDir)), "\n")
+	for _, want := range []string{
+		`module "hlsfleet" sets worker_count, which the module does not declare`,
+		`module "hlsfleet" does not set the required variable lambda_image_uri`,
+	} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("no problem mentions %q; got:\n%s", want, problems)
+		}
 	}
 }
 
