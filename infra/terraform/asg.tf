@@ -21,7 +21,6 @@ locals {
   fleets = {
     cpu = {
       asg_name       = local.cpu_asg_name
-      ami            = data.aws_ssm_parameter.cpu_ami.value
       image          = var.worker_image
       gpu            = false
       instance_types = var.cpu_instance_types
@@ -38,7 +37,6 @@ locals {
     }
     gpu = {
       asg_name       = local.gpu_asg_name
-      ami            = data.aws_ssm_parameter.gpu_ami.value
       image          = var.worker_gpu_image
       gpu            = true
       instance_types = var.gpu_instance_types
@@ -58,8 +56,10 @@ locals {
 resource "aws_launch_template" "worker" {
   for_each = local.fleets
 
+  # The AMI stays out of local.fleets: SSM values are sensitive, and
+  # for_each cannot take a map holding one.
   name_prefix            = "${each.value.asg_name}-"
-  image_id               = each.value.ami
+  image_id               = each.value.gpu ? data.aws_ssm_parameter.gpu_ami.value : data.aws_ssm_parameter.cpu_ami.value
   vpc_security_group_ids = var.security_group_ids
   update_default_version = true
   ebs_optimized          = true

@@ -68,13 +68,6 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "output" {
   }
 }
 
-resource "aws_s3_bucket_versioning" "output" {
-  bucket = aws_s3_bucket.output.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
 resource "aws_s3_bucket_lifecycle_configuration" "source" {
   bucket = aws_s3_bucket.source.id
 
@@ -109,15 +102,6 @@ resource "aws_s3_bucket_lifecycle_configuration" "output" {
     filter {}
     abort_incomplete_multipart_upload {
       days_after_initiation = 2
-    }
-  }
-
-  rule {
-    id     = "expire-replaced-versions"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = 7
     }
   }
 }
