@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
 )
 
 type check func(m *module) []string
@@ -279,6 +281,7 @@ func short(cmd []string) string {
 // every queue it reads: queue visibility >= 3 x heartbeat interval.
 func checkVisibility(m *module) []string {
 	qs, _, p := queues(m)
+	p = append(p, checkOneVisibilityVariable(m)...)
 	cmds := workerCommands(m)
 	if len(cmds) == 0 {
 		return append(p, "no worker command line found in locals or launch template user data")
@@ -299,7 +302,7 @@ func checkVisibility(m *module) []string {
 		if _, ok := f["--drain-timeout"]; !ok {
 			p = append(p, short(cmd)+": no --drain-timeout")
 		}
-		heartbeat := d.Seconds() / 3
+		heartbeat := d.Seconds() / 3 // the worker extends each lease every visibility/3
 		for _, flag := range []string{"--queue", "--fallback-queue"} {
 			ref, ok := f[flag]
 			if !ok {
@@ -315,6 +318,68 @@ func checkVisibility(m *module) []string {
 				p = append(p, fmt.Sprintf("%s: queue %s visibility timeout %gs < 3 x heartbeat interval %gs (worker --visibility %s)",
 					short(cmd), name, q.visibility, heartbeat, vis))
 			}
+		}
+	}
+	return p
+}
+
+// visibilityVars returns the variables the worker's --visibility values are
+// built from (found statically in the locals' tuples) and the variables of
+// each work queue's visibility_timeout_seconds.
+func visibilityVars(m *module) (worker map[string]bool, queue map[string]map[string]bool) {
+	worker, queue = map[string]bool{}, map[string]map[string]bool{}
+	varsOf := func(e hclsyntax.Expression) map[string]bool {
+		out := map[string]bool{}
+		for _, tr := range e.Variables() {
+			if tr.RootName() == "var" && len(tr) > 1 {
+				if a, ok := tr[1].(hcl.TraverseAttr); ok {
+					out[a.Name] = true
+				}
+			}
+		}
+		return out
+	}
+	for _, name := range sortedKeys(m.localExpr) {
+		hclsyntax.VisitAll(m.localExpr[name], func(n hclsyntax.Node) hcl.Diagnostics {
+			tup, ok := n.(*hclsyntax.TupleConsExpr)
+			if !ok {
+				return nil
+			}
+			for i := 0; i+1 < len(tup.Exprs); i++ {
+				if v, diags := tup.Exprs[i].Value(nil); !diags.HasErrors() && v.Type() == cty.String && v.AsString() == "--visibility" {
+					for k := range varsOf(tup.Exprs[i+1]) {
+						worker[k] = true
+					}
+				}
+			}
+			return nil
+		})
+	}
+	_, dlqs, _ := queues(m)
+	for _, r := range m.all("aws_sqs_queue") {
+		if dlqs[r.name] {
+			continue
+		}
+		queue[r.name] = map[string]bool{}
+		if a, ok := r.block.Body.Attributes["visibility_timeout_seconds"]; ok {
+			queue[r.name] = varsOf(a.Expr)
+		}
+	}
+	return worker, queue
+}
+
+// checkOneVisibilityVariable: the workers' --visibility and every work
+// queue's visibility timeout come from one and the same variable.
+func checkOneVisibilityVariable(m *module) []string {
+	worker, queue := visibilityVars(m)
+	if len(worker) != 1 {
+		return []string{fmt.Sprintf("worker --visibility values come from variables %v, want exactly one", sortedKeys(worker))}
+	}
+	var p []string
+	for _, q := range sortedKeys(queue) {
+		if vs := queue[q]; len(vs) != 1 || !vs[sortedKeys(worker)[0]] {
+			p = append(p, fmt.Sprintf("queue %s visibility timeout comes from %v, the workers' --visibility from %v: not one variable",
+				q, sortedKeys(vs), sortedKeys(worker)))
 		}
 	}
 	return p
@@ -1147,7 +1212,10 @@ func TestTerraformFixturesRejected(t *testing.T) {
 			"aws_sqs_queue.live (fifo true) redrives to jobs_dlq (fifo false)",
 			"aws_sqs_queue.jobs: maxReceiveCount 0",
 		}},
-		{"visibility", "visibility", []string{"queue jobs visibility timeout 120s < 3 x heartbeat interval 100s (worker --visibility 300s)"}},
+		{"visibility", "visibility", []string{
+			"queue jobs visibility timeout 120s < 3 x heartbeat interval 100s (worker --visibility 300s)",
+			"queue jobs visibility timeout comes from [queue_visibility_seconds], the workers' --visibility from [worker_visibility_seconds]: not one variable",
+		}},
 		{"buckets", "buckets", []string{
 			"aws_s3_bucket.open has no public access block",
 			"has restrict_public_buckets not true",
