@@ -19,6 +19,8 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -90,6 +92,7 @@ type Server struct {
 	out     *storage.Bucket
 	src     *storage.Bucket
 	outRoot string // cfg.Output without a trailing slash
+	rootDir string // the output root's real path, for a file:// root
 	log     *zap.Logger
 	hub     *hub
 	hlsjs   bool
@@ -119,6 +122,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	var err error
 	if s.out, err = storage.Open(ctx, cfg.Output); err != nil {
 		return nil, fmt.Errorf("%w: output %s: %v", ErrConfig, cfg.Output, err)
+	}
+	if u, err := url.Parse(s.outRoot); err == nil && u.Scheme == "file" {
+		if real, err := filepath.EvalSymlinks(filepath.FromSlash(u.Path)); err == nil {
+			s.rootDir = real
+		}
 	}
 	if cfg.Sources != "" {
 		if s.src, err = storage.Open(ctx, cfg.Sources); err != nil {

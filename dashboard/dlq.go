@@ -119,16 +119,20 @@ func (d *QueueDeadLetters) Redrive(ctx context.Context, id string) error {
 			break
 		}
 		fresh := 0
-		for _, m := range ms {
-			dl := queue.DeadLetterOf(m)
-			if dl.ID != id && m.ID != id {
-				if !seen[m.ID] {
-					fresh++
-				}
-				seen[m.ID] = true
-				held = append(held, m)
+		var target *queue.Message
+		for i, m := range ms {
+			if target == nil && (queue.DeadLetterOf(m).ID == id || m.ID == id) {
+				target = &ms[i]
 				continue
 			}
+			if !seen[m.ID] {
+				fresh++
+			}
+			seen[m.ID] = true
+			held = append(held, m) // released by the deferred loop
+		}
+		if target != nil {
+			m := *target
 			attrs := map[string]string{}
 			for k, v := range m.Attributes {
 				if k != queue.AttrReason && k != queue.AttrOriginalID {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/hlsfleet/hlsfleet/storage"
@@ -37,6 +38,10 @@ func (s *Server) handleMedia(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
+	if err := s.insideRoot(key); err != nil {
+		httpError(w, http.StatusForbidden, "%v", err)
+		return
+	}
 	a, err := s.out.Stat(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotExist) {
@@ -65,4 +70,22 @@ func (s *Server) handleMedia(w http.ResponseWriter, r *http.Request) {
 		h.Set("ETag", `"`+strings.Trim(a.ETag, `"`)+`"`)
 	}
 	http.ServeContent(w, r, path.Base(key), a.ModTime, rs)
+}
+
+// insideRoot refuses, for a file:// output root, a key whose real path
+// (symbolic links resolved) lies outside the root's real path. A missing
+// file passes (the storage then answers not found).
+func (s *Server) insideRoot(key string) error {
+	if s.rootDir == "" {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(s.rootDir, filepath.FromSlash(key)))
+	if err != nil {
+		return nil
+	}
+	rel, err := filepath.Rel(s.rootDir, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return fmt.Errorf("%w: %q leads outside the output root", errBadPath, key)
+	}
+	return nil
 }
