@@ -99,6 +99,36 @@ try {
   if (!res.w) fail('the player shows no video frames (videoWidth 0)');
   ok(`the player plays the output (${res.engine}, currentTime ${res.t.toFixed(2)} s, ${res.w} px wide, no media error)`);
 
+  // 2b. The same output through the embedded hls.js, as in a browser
+  // without native HLS (canPlayType says no).
+  const info = await (await page.request.get(new URL('/api/state', base).href)).json();
+  if (info.info.hlsjs) {
+    const p2 = await browser.newPage();
+    p2.on('pageerror', (e) => logs.push(`pageerror (hls.js page): ${e.message}`));
+    await p2.addInitScript(() => {
+      const orig = HTMLMediaElement.prototype.canPlayType;
+      HTMLMediaElement.prototype.canPlayType = function (t) { return /mpegurl/i.test(t) ? '' : orig.call(this, t); };
+    });
+    await p2.goto(base);
+    await p2.waitForSelector(`#jobs tr[data-job-id="${goodID}"] button.play`);
+    await p2.click(`#jobs tr[data-job-id="${goodID}"] button.play`);
+    const r2 = await (await p2.waitForFunction(() => {
+      const v = document.querySelector('#player');
+      if (v.error) return { error: `media error ${v.error.code}: ${v.error.message}` };
+      const st = document.querySelector('#player-status');
+      if (st.className === 'error') return { error: st.textContent };
+      return v.currentTime > 1.5 ? { t: v.currentTime, engine: v.dataset.engine } : false;
+    }, null, { timeout: 60000 })).jsonValue();
+    if (r2.error) fail('hls.js playback failed: ' + r2.error);
+    if (r2.engine !== 'hls.js') fail(`engine ${r2.engine}, want hls.js`);
+    ok(`hls.js plays the output too (currentTime ${r2.t.toFixed(2)} s)`);
+    await p2.close();
+  } else if (process.env.REQUIRE_HLSJS) {
+    fail('hls.js is not embedded in this build (run scripts/setup.sh before building)');
+  } else {
+    console.log('skip - hls.js is not embedded in this build; only native HLS was checked');
+  }
+
   // 3. A file that is not media is refused with a clear message.
   await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello, not a video\n') });
   const refusal = await page.waitForSelector('#uploads li:first-child .error');
