@@ -111,6 +111,9 @@ type hub struct {
 	closed  bool
 }
 
+// MaxJobs is the most jobs a snapshot carries (the most recently updated).
+const MaxJobs = 500
+
 // subscriberBuffer is how many events a slow stream may fall behind.
 const subscriberBuffer = 256
 
@@ -166,6 +169,19 @@ func (h *hub) unsubscribe(ch chan []byte) {
 	}
 }
 
+// EndStreams ends every event stream (the pages reconnect); a server about
+// to shut down calls it so that open streams do not hold the shutdown up.
+func (s *Server) EndStreams() { s.hub.endStreams() }
+
+func (h *hub) endStreams() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		delete(h.subs, ch)
+		close(ch)
+	}
+}
+
 func (h *hub) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -193,6 +209,9 @@ func (h *hub) stateLocked() State {
 		}
 		return st.Jobs[a].ID < st.Jobs[b].ID
 	})
+	if len(st.Jobs) > MaxJobs {
+		st.Jobs = st.Jobs[:MaxJobs]
+	}
 	if st.DeadLetters == nil {
 		st.DeadLetters = []DeadLetter{}
 	}

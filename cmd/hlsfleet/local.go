@@ -108,6 +108,7 @@ func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logge
 	go dash.Run(ctx)
 	go func() {
 		<-ctx.Done()
+		dash.EndStreams()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)

@@ -57,6 +57,7 @@ func runServe(args []string) error {
 	}
 	var handler http.Handler
 	var what string
+	endStreams := func() {}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if want == 1 {
@@ -81,6 +82,7 @@ func runServe(args []string) error {
 		defer closeAll()
 		go dash.Run(ctx)
 		handler, what = dash.Handler(), "the dashboard of "+*output
+		endStreams = dash.EndStreams
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -90,6 +92,7 @@ func runServe(args []string) error {
 	fmt.Printf("serving %s at http://%s/ (Ctrl-C to stop)\n", what, ln.Addr())
 	go func() {
 		<-ctx.Done()
+		endStreams()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)

@@ -7,7 +7,7 @@
 //   CHROMIUM       the browser (default /usr/bin/chromium)
 // Prints "ok - ..." per check; exits 1 with the reason on the first failure.
 import { chromium } from 'playwright-core';
-import { readFileSync, copyFileSync } from 'node:fs';
+import { readFileSync, copyFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 const base = process.env.HLSFLEET_URL;
@@ -44,21 +44,24 @@ try {
   ok('dashboard loaded and its event stream is live');
 
   // Record every value each job's progress bar takes (no sampling races).
+  // Each progress value is rendered in its own task (one SSE message each),
+  // and the observer also keeps every attribute's old value, so no value is
+  // lost even if records were batched.
   await page.evaluate(() => {
     window.__progress = {};
-    const note = (tr) => {
-      const bar = tr.querySelector('progress');
-      if (!bar) return;
-      const id = tr.dataset.jobId;
-      (window.__progress[id] ||= []).push([Number(bar.getAttribute('value')), tr.dataset.state]);
-    };
+    const push = (tr, v) => (window.__progress[tr.dataset.jobId] ||= []).push(v);
     new MutationObserver((muts) => {
       for (const m of muts) {
-        const tr = m.target.closest && m.target.closest('tr[data-job-id]');
-        if (tr) note(tr);
-        for (const n of m.addedNodes || []) if (n.matches && n.matches('tr[data-job-id]')) note(n);
+        if (m.type === 'attributes' && m.target.matches('progress')) {
+          const tr = m.target.closest('tr[data-job-id]');
+          if (m.oldValue !== null) push(tr, Number(m.oldValue));
+          push(tr, Number(m.target.getAttribute('value')));
+        }
+        for (const n of m.addedNodes || []) {
+          if (n.matches && n.matches('tr[data-job-id]')) push(n, Number(n.querySelector('progress').getAttribute('value')));
+        }
       }
-    }).observe(document.querySelector('#jobs tbody'), { subtree: true, childList: true, attributes: true, attributeFilter: ['value', 'data-state'] });
+    }).observe(document.querySelector('#jobs tbody'), { subtree: true, childList: true, attributes: true, attributeOldValue: true, attributeFilter: ['value'] });
   });
 
   // 1. Drop a file on the drop zone.
@@ -78,7 +81,8 @@ try {
   ok('the job appears in the list');
   await page.waitForSelector(`#jobs tr[data-job-id="${goodID}"][data-state="published"]`, { timeout: 180000 });
   const seen = await page.evaluate((id) => window.__progress[id] || [], goodID);
-  const vals = seen.map(([v]) => v);
+  // Consecutive duplicates come from old values recorded next to new ones.
+  const vals = seen.filter((v, i) => i === 0 || v !== seen[i - 1]);
   const mid = vals.filter((v) => v > 0 && v < 100);
   if (!mid.length) fail(`the progress bar never showed a value between 0 and 100: ${JSON.stringify(seen)}`);
   for (let i = 1; i < vals.length; i++) if (vals[i] < vals[i - 1]) fail(`the progress bar went back: ${JSON.stringify(seen)}`);
@@ -128,6 +132,30 @@ try {
   } else {
     console.log('skip - hls.js is not embedded in this build; only native HLS was checked');
   }
+
+  // 2c. Extras next to an output (as the storyboard and quality steps write
+  // them) show up: the quality figures in the row, the storyboard strip and
+  // the quality table under the player.
+  const goodPath = info.jobs.find((j) => j.id === goodID).path;
+  const outDir = join(data, 'out', goodPath);
+  const doc = JSON.parse(readFileSync(join(outDir, 'job.json'), 'utf8'));
+  doc.quality = [{ rendition: '360p', ssim: 0.991, psnr: 44.1 }, { rendition: '240p', ssim: 0.975, psnr: 40.3 }];
+  writeFileSync(join(outDir, 'job.json'), JSON.stringify(doc));
+  let vtt = 'WEBVTT\n\n';
+  for (let i = 0; i < 6; i++) {
+    const t = (s) => `00:00:${String(s).padStart(2, '0')}.000`;
+    vtt += `${t(2 * i)} --> ${t(2 * i + 2)}\nposter.jpg#xywh=${(i % 3) * 80},0,80,45\n\n`;
+  }
+  writeFileSync(join(outDir, 'storyboard.vtt'), vtt);
+  const q = await page.waitForSelector(`#jobs tr[data-job-id="${goodID}"] .quality`, { timeout: 20000 });
+  const qText = await q.textContent();
+  if (!/SSIM ≥ 0\.975/.test(qText) || !/PSNR ≥ 40\.3/.test(qText)) fail('quality summary: ' + qText);
+  ok('the quality report of job.json shows in the row: ' + qText);
+  await page.click(`#jobs tr[data-job-id="${goodID}"] button.play`);
+  await page.waitForFunction(() => document.querySelectorAll('#storyboard .tile').length === 6);
+  const qRows = await page.$$eval('#quality tbody tr', (rs) => rs.length);
+  if (qRows !== 2) fail(`quality table has ${qRows} rows, want 2`);
+  ok('the player shows the storyboard strip (6 tiles) and the quality table');
 
   // 3. A file that is not media is refused with a clear message.
   await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello, not a video\n') });
