@@ -716,3 +716,32 @@ func TestQueueDeadLettersSQS(t *testing.T) {
 	defer dlq.Close()
 	runQueueDeadLetters(t, src, dlq)
 }
+
+// A page that stops reading never holds a job up: its stream is dropped once
+// it falls subscriberBuffer events behind, and JobEvent returns at once.
+func TestSlowStreamDoesNotBlockEvents(t *testing.T) {
+	f := newFixture(t, nil)
+	ch, _ := f.s.hub.subscribe()
+	j := job.New("file:///src/a.mp4", "file://"+f.out+"/a")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t0 := time.Now()
+		for i := range subscriberBuffer * 3 {
+			f.s.JobEvent(worker.Event{Type: worker.EventProgress, Time: t0.Add(time.Duration(i) * time.Millisecond), Job: j,
+				Status: worker.Status{JobID: j.ID, State: worker.StateRunning, Progress: float64(i) / 10, UpdatedAt: t0.Add(time.Duration(i) * time.Millisecond)}})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("JobEvent blocked on a stream that does not read")
+	}
+	n := 0
+	for range ch { // closed after the buffer filled
+		n++
+	}
+	if n != subscriberBuffer {
+		t.Fatalf("the slow stream got %d events before it was dropped, want %d", n, subscriberBuffer)
+	}
+}
