@@ -81,7 +81,7 @@ function renderJob(j) {
     tr = el('tr', { 'data-job-id': j.id },
       el('td', { class: 'name' }),
       el('td', {}, el('span', { class: 'state' })),
-      el('td', {}, el('progress', { max: '100', value: '0' }), el('span', { class: 'pct' })),
+      el('td', { class: 'prog' }, el('progress', { max: '100', value: '0' }), el('span', { class: 'pct' })),
       el('td', { class: 'details' }),
       el('td', { class: 'actions' }));
     tbody.prepend(tr);
@@ -282,12 +282,12 @@ function renderDead() {
         if (!r.ok) { msg.textContent = (await r.json().catch(() => ({}))).error || `HTTP ${r.status}`; btn.disabled = false; }
       } catch (e) { msg.textContent = String(e); btn.disabled = false; }
     });
-    const job = d.job_id ? `${d.job_id}\n${d.source}` : (d.body || '(not a job)');
+    const job = d.job_id ? jobName({ id: d.job_id, output: d.output, source: d.source }) : (d.body || '(not a job)');
     tbody.append(el('tr', { 'data-message-id': d.id, 'data-job-id': d.job_id || '' },
-      el('td', { class: 'name' }, d.id),
-      el('td', { class: 'name' }, job),
+      el('td', { class: 'name', title: d.id }, d.id.length > 12 ? d.id.slice(0, 12) + '…' : d.id),
+      el('td', { class: 'name', title: d.job_id ? `job ${d.job_id}\nsource ${d.source}\noutput ${d.output}` : '' }, job),
       el('td', { class: 'reason' }, d.reason),
-      el('td', {}, fmtTime(d.at)),
+      el('td', { class: 'when' }, fmtTime(d.at)),
       el('td', {}, btn, msg)));
   }
   $('#dlq-empty').hidden = state.dead.length > 0;
