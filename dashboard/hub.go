@@ -58,7 +58,7 @@ type Stream struct {
 	// Path is the stream's key prefix: the master is /media/<Path>/master.m3u8.
 	Path string `json:"path"`
 	// NewestSegmentAt is the time the newest segment was written;
-	// LatencySeconds is the scan time minus it.
+	// LatencySeconds is the scan time minus it (0 once the stream ended).
 	NewestSegmentAt time.Time `json:"newest_segment_at"`
 	LatencySeconds  float64   `json:"latency_seconds"`
 	Segments        int       `json:"segments"`

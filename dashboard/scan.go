@@ -225,6 +225,9 @@ func (s *Server) scanStreams(ctx context.Context, objs []storage.Attrs, now time
 				st.Ended = strings.Contains(string(data), "#EXT-X-ENDLIST")
 			}
 		}
+		if st.Ended {
+			st.LatencySeconds = 0 // no live edge to be behind
+		}
 		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -7,7 +7,7 @@
 //   CHROMIUM       the browser (default /usr/bin/chromium)
 // Prints "ok - ..." per check; exits 1 with the reason on the first failure.
 import { chromium } from 'playwright-core';
-import { readFileSync, copyFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, copyFileSync, writeFileSync, cpSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 const base = process.env.HLSFLEET_URL;
@@ -156,6 +156,29 @@ try {
   const qRows = await page.$$eval('#quality tbody tr', (rs) => rs.length);
   if (qRows !== 2) fail(`quality table has ${qRows} rows, want 2`);
   ok('the player shows the storyboard strip (6 tiles) and the quality table');
+
+  // 2d. A live stream below <out>/live/ shows with its latency and plays.
+  // (A copy of the published output stands in for a live stream's files;
+  // the segments' write times are what the latency is measured from.)
+  cpSync(outDir, join(data, 'out', 'live', 'cam1'), { recursive: true });
+  rmSync(join(data, 'out', 'live', 'cam1', 'job.json'));
+  for (const d of readdirSync(join(data, 'out', 'live', 'cam1'))) { // not ended: no ENDLIST
+    const pl = join(data, 'out', 'live', 'cam1', d, 'index.m3u8');
+    if (existsSync(pl)) writeFileSync(pl, readFileSync(pl, 'utf8').replace(/#EXT-X-(ENDLIST|PLAYLIST-TYPE:VOD)\r?\n?/g, ''));
+  }
+  const lat = await page.waitForSelector('#live-box:not([hidden]) #streams tr[data-stream="cam1"] .latency', { timeout: 20000 });
+  const latText = (await lat.textContent()).trim();
+  const latS = parseFloat(latText);
+  if (!/^\d+\.\d s$/.test(latText) || !(latS >= 0 && latS < 60)) fail('live latency shows ' + latText);
+  ok(`the live stream is listed with its latency (${latText})`);
+  await page.click('#streams tr[data-stream="cam1"] button');
+  const r3 = await (await page.waitForFunction(() => {
+    const v = document.querySelector('#player');
+    if (v.error) return { error: `media error ${v.error.code}: ${v.error.message}` };
+    return v.readyState >= 2 && document.querySelector('#player-title').textContent === 'live: cam1' ? { t: v.currentTime } : false;
+  }, null, { timeout: 60000 })).jsonValue();
+  if (r3.error) fail('live playback failed: ' + r3.error);
+  ok(`the live stream loads in the player (at ${r3.t.toFixed(2)} s, no media error)`);
 
   // 3. A file that is not media is refused with a clear message.
   await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello, not a video\n') });
