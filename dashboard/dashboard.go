@@ -173,7 +173,13 @@ func (s *Server) routes() {
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(index)
 	})
-	m.Handle("GET /static/", http.StripPrefix("/static", files))
+	m.Handle("GET /static/", http.StripPrefix("/static", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
+		files.ServeHTTP(w, r)
+	})))
 	m.HandleFunc("GET /api/events", s.handleEvents)
 	m.HandleFunc("GET /api/state", s.handleState)
 	m.HandleFunc("POST /api/upload", s.handleUpload)

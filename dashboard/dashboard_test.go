@@ -665,6 +665,16 @@ func TestIndexAndStatic(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("EventSource")) {
 		t.Fatalf("app.js: %d", resp.StatusCode)
 	}
+	for _, p := range []string{"/static/", "/static/vendor/"} {
+		resp, err := http.Get(f.ts.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404 (no listings)", p, resp.StatusCode)
+		}
+	}
 }
 
 func TestSniffMedia(t *testing.T) {
