@@ -30,4 +30,5 @@ demo: done.
   watch it:        bin/hlsfleet serve $out   then open http://127.0.0.1:8080/
                    (Chromium and Safari play HLS natively)
   the fleet:       bin/hlsfleet local --data $out/fleet   (drop files into $out/fleet/inbox)
+  its dashboard:   http://127.0.0.1:8080/ while it runs (jobs, progress, dead letters, players, a drop zone)
 MSG

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(pkg-config gcc curl libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev
-      libswscale-dev libswresample-dev libavdevice-dev ffmpeg)
+      libswscale-dev libswresample-dev libavdevice-dev ffmpeg
+      chromium) # chromium: the dashboard's browser tests (driven by playwright-core)
 
 missing=()
 for p in "${debs[@]}"; do
@@ -39,4 +40,16 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 go mod download
+
+# The dashboard's JavaScript from npm, pinned by dashboard/web/package-lock.json:
+# hls.js is embedded in the binary (copied into dashboard/static/vendor, which
+# git ignores), playwright-core drives Debian's chromium in the browser tests.
+web=dashboard/web
+if ! cmp -s "$web/package-lock.json" "$web/node_modules/.hlsfleet-lock" 2>/dev/null; then
+  echo "setup: npm ci in $web"
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$web/package-lock.json" "$web/node_modules/.hlsfleet-lock"
+fi
+cmp -s "$web/node_modules/hls.js/dist/hls.min.js" dashboard/static/vendor/hls.min.js 2>/dev/null ||
+  cp "$web/node_modules/hls.js/dist/hls.min.js" dashboard/static/vendor/hls.min.js
 echo "setup: ok (FFmpeg libavcodec $avc, $(go version | cut -d' ' -f3))"

@@ -59,6 +59,10 @@ type workerFlags struct {
 	concurrency                              int
 	visibility, drain                        time.Duration
 	maxMemoryMiB                             int64
+	// setup, when set, runs once the queue is open and before the worker
+	// starts; the sink it returns receives the worker's job events (the
+	// dashboard of `hlsfleet local`).
+	setup func(ctx context.Context, q queue.Queue, log *zap.Logger) (worker.EventSink, error)
 }
 
 func (f *workerFlags) register(fs *flag.FlagSet) {
@@ -109,6 +113,12 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 			return err
 		}
 	}
+	var events worker.EventSink
+	if f.setup != nil {
+		if events, err = f.setup(ctx, q, log); err != nil {
+			return err
+		}
+	}
 	host, _ := os.Hostname()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -117,6 +127,7 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		Runner:      &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20},
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
+		Events: events,
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,11 +13,13 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hlsfleet/hlsfleet/dashboard"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
+	"github.com/hlsfleet/hlsfleet/worker"
 )
 
-const localSynopsis = "local [--data DIR] [--inbox DIR] [--out DIR] [--workers N] [--metrics-addr ADDR]"
+const localSynopsis = "local [--data DIR] [--inbox DIR] [--out DIR] [--workers N] [--http 127.0.0.1:8080] [--metrics-addr ADDR]"
 
 // runLocal is the whole fleet on one machine: an embedded durable queue,
 // file storage, a worker with N job slots (each job in its own process) and
@@ -28,10 +32,14 @@ func runLocal(args []string) error {
 	out := fs.String("out", "", "where outputs are published (default DATA/out)")
 	ladder := fs.String("ladder", "", "ladder preset for inbox files (default: default)")
 	fs.IntVar(&f.concurrency, "workers", 0, "jobs at once (default: half the cores, at least 1)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "dashboard address (loopback by default; empty = off)")
+	maxUpload := fs.Int64("max-upload", dashboard.DefaultMaxUpload>>20, "largest dashboard upload in MiB")
 	f.register(fs)
 	if _, err := parseCommand(fs, args, localSynopsis, 0); err != nil {
 		return err
 	}
+	httpSet := false
+	fs.Visit(func(fl *flag.Flag) { httpSet = httpSet || fl.Name == "http" })
 	dataDir, err := filepath.Abs(*data)
 	if err != nil {
 		return err
@@ -53,7 +61,62 @@ func runLocal(args []string) error {
 	fmt.Fprintf(os.Stderr, "hlsfleet local: drop media files into %s; outputs appear in %s/<name>/master.m3u8\n", inboxDir, outDir)
 	fmt.Fprintf(os.Stderr, "hlsfleet local: queue %s (submit with: hlsfleet submit --queue %s INPUT OUTPUT)\n", f.queue, f.queue)
 	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder}
+	if *httpAddr != "" {
+		d := localDashboard{addr: *httpAddr, explicit: httpSet, maxUpload: *maxUpload << 20, inbox: w, cfg: dashboard.Config{
+			Output:  "file://" + filepath.ToSlash(outDir),
+			Sources: "file://" + filepath.ToSlash(filepath.Join(dataDir, "sources")),
+			Ladder:  *ladder,
+		}}
+		f.setup = d.start
+	}
 	return serveWorker(f, w.run)
+}
+
+// localDashboard starts the dashboard of `hlsfleet local` once the queue is
+// open; it receives the worker's events and the inbox's submissions.
+type localDashboard struct {
+	addr      string
+	explicit  bool // --http was given: failing to listen is an error
+	maxUpload int64
+	inbox     *inboxWatcher
+	cfg       dashboard.Config
+}
+
+func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logger) (worker.EventSink, error) {
+	ln, err := net.Listen("tcp", d.addr)
+	if err != nil {
+		if d.explicit {
+			return nil, fmt.Errorf("dashboard: listening on %s: %w", d.addr, err)
+		}
+		log.Warn("dashboard not started (pass --http ADDR for another address, or --http '' to turn it off)", zap.String("addr", d.addr), zap.Error(err))
+		fmt.Fprintf(os.Stderr, "hlsfleet local: dashboard not started: %v\n", err)
+		return nil, nil
+	}
+	cfg := d.cfg
+	cfg.Queue, cfg.MaxUpload, cfg.Logger = q, d.maxUpload, log
+	if lq, ok := q.(*queue.Local); ok {
+		cfg.DeadLetters = dashboard.LocalDeadLetters{Q: lq}
+	}
+	dash, err := dashboard.New(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	d.inbox.onQueued = dash.Queued
+	srv := &http.Server{Handler: dash.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go dash.Run(ctx)
+	go func() {
+		<-ctx.Done()
+		dash.EndStreams()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		srv.Close()
+	}()
+	fmt.Fprintf(os.Stderr, "hlsfleet local: dashboard at http://%s/\n", ln.Addr())
+	log.Info("dashboard listening", zap.String("addr", ln.Addr().String()))
+	return dash, nil
 }
 
 // inboxWatcher turns each file that appears in the inbox (once its size has
@@ -62,6 +125,8 @@ func runLocal(args []string) error {
 type inboxWatcher struct {
 	inbox, sources, out, ladder string
 	seen                        map[string]int64
+	// onQueued, when set, is told of every job sent (the dashboard).
+	onQueued func(*job.Job)
 }
 
 func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger) {
@@ -118,7 +183,9 @@ func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) e
 	if err != nil {
 		return err
 	}
-	_, err = q.Send(ctx, body, queue.SendOptions{})
+	if _, err = q.Send(ctx, body, queue.SendOptions{}); err == nil && w.onQueued != nil {
+		w.onQueued(j)
+	}
 	return err
 }
 

@@ -41,7 +41,7 @@ func commands() []command {
 		{"transcode", "transcode INPUT into an HLS ladder at OUTPUT", runTranscode},
 		{"probe", "describe a media file as JSON", runProbe},
 		{"ladder", "list ladders or show one, optionally applied to a source", runLadder},
-		{"serve", "serve a directory of HLS outputs with a player page on 127.0.0.1", runServe},
+		{"serve", "serve a directory of HLS outputs with a player page, or the fleet dashboard (--output), on 127.0.0.1", runServe},
 		{"worker", "process jobs from a queue (SQS or local) into storage", runWorker},
 		{"submit", "put a transcode job on a queue; --wait follows it", runSubmit},
 		{"local", "the whole fleet on this machine: local queue, file storage, inbox folder", runLocal},

@@ -18,7 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/hlsfleet/hlsfleet/dashboard"
 	"github.com/hlsfleet/hlsfleet/pipeline"
+	"github.com/hlsfleet/hlsfleet/queue"
 )
 
 func init() {
@@ -29,38 +33,135 @@ func init() {
 	_ = mime.AddExtensionType(".mp4", "video/mp4")
 }
 
+const serveSynopsis = "serve DIR [--addr 127.0.0.1:8080] | serve --output URL [--queue URL] [--dlq URL] [--sources URL] [--addr 127.0.0.1:8080]"
+
 func runServe(args []string) error {
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fset.String("addr", "127.0.0.1:8080", "listen address (loopback by default)")
-	pos, err := parseCommand(fset, args, "serve DIR [--addr 127.0.0.1:8080]", 1)
+	output := fset.String("output", "", "dashboard: root of the fleet's outputs (s3://bucket/prefix or a directory)")
+	qflag := fset.String("queue", "", "dashboard: the fleet's queue (SQS URL or local:///dir): figures, uploads")
+	dlq := fset.String("dlq", "", "dashboard: the SQS dead-letter queue to list and retry from")
+	sources := fset.String("sources", "", "dashboard: where uploads are stored (s3://bucket/prefix or a directory; empty = no uploads)")
+	ladder := fset.String("ladder", "", "dashboard: ladder preset of jobs made from uploads")
+	maxUpload := fset.Int64("max-upload", dashboard.DefaultMaxUpload>>20, "dashboard: largest upload in MiB")
+	logLevel := fset.String("log-level", "info", "debug, info, warn or error")
+	want := 1
+	for _, a := range args {
+		if a == "--output" || a == "-output" || strings.HasPrefix(a, "--output=") || strings.HasPrefix(a, "-output=") {
+			want = 0
+		}
+	}
+	pos, err := parseCommand(fset, args, serveSynopsis, want)
 	if err != nil {
 		return err
 	}
-	dir, err := localPath(pos[0])
-	if err != nil {
-		return err
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return usageErr("%s is not a directory", dir)
+	var handler http.Handler
+	var what string
+	endStreams := func() {}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if want == 1 {
+		if *qflag != "" || *dlq != "" || *sources != "" {
+			return usageErr("--queue, --dlq and --sources need --output (the dashboard form): hlsfleet %s", serveSynopsis)
+		}
+		dir, err := localPath(pos[0])
+		if err != nil {
+			return err
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return usageErr("%s is not a directory", dir)
+		}
+		handler, what = newServeHandler(dir), dir
+	} else {
+		log := newLogger(*logLevel)
+		defer log.Sync() //nolint:errcheck
+		dash, closeAll, err := openServeDashboard(ctx, *output, *qflag, *dlq, *sources, *ladder, *maxUpload<<20, log)
+		if err != nil {
+			return err
+		}
+		defer closeAll()
+		go dash.Run(ctx)
+		handler, what = dash.Handler(), "the dashboard of "+*output
+		endStreams = dash.EndStreams
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: newServeHandler(dir), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("serving %s at http://%s/ (Ctrl-C to stop)\n", dir, ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("serving %s at http://%s/ (Ctrl-C to stop)\n", what, ln.Addr())
 	go func() {
 		<-ctx.Done()
+		endStreams()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
+		srv.Close()
 	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// openServeDashboard opens the queues and storage of a remote (or local)
+// fleet for `serve --output`.
+func openServeDashboard(ctx context.Context, output, qflag, dlq, sources, ladder string, maxUpload int64, log *zap.Logger) (*dashboard.Server, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	out, err := toURL(output)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := dashboard.Config{Output: out, Ladder: ladder, MaxUpload: maxUpload, Logger: log}
+	if sources != "" {
+		if cfg.Sources, err = toURL(sources); err != nil {
+			return nil, nil, err
+		}
+	}
+	if qflag != "" {
+		qurl, err := queueURL(qflag)
+		if err != nil {
+			return nil, nil, err
+		}
+		q, err := queue.Open(ctx, qurl, queue.Options{DLQ: dlq})
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening queue %s: %w", qurl, err)
+		}
+		closers = append(closers, func() { q.Close() })
+		cfg.Queue = q
+		if lq, ok := q.(*queue.Local); ok {
+			cfg.DeadLetters = dashboard.LocalDeadLetters{Q: lq}
+		}
+	}
+	if dlq != "" {
+		if cfg.Queue == nil {
+			closeAll()
+			return nil, nil, usageErr("--dlq needs --queue (a retried dead letter goes back to that queue)")
+		}
+		dq, err := queue.Open(ctx, dlq, queue.Options{})
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("opening dead-letter queue %s: %w", dlq, err)
+		}
+		closers = append(closers, func() { dq.Close() })
+		cfg.DeadLetters = &dashboard.QueueDeadLetters{Source: cfg.Queue, DLQ: dq}
+	}
+	if cfg.Sources != "" && cfg.Queue == nil {
+		closeAll()
+		return nil, nil, usageErr("--sources needs --queue (an upload becomes a job on that queue)")
+	}
+	dash, err := dashboard.New(ctx, cfg)
+	if err != nil {
+		closeAll()
+		return nil, nil, usageErr("%v", err)
+	}
+	closers = append(closers, func() { dash.Close() })
+	return dash, closeAll, nil
 }
 
 var servePage = template.Must(template.New("page").Parse(`<!doctype html>

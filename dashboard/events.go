@@ -1,0 +1,79 @@
+package dashboard
+
+import (
+	"strings"
+
+	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/worker"
+)
+
+// JobEvent implements worker.EventSink: the job's row changes as soon as the
+// worker says so. It never blocks (the hub drops streams that fall behind).
+func (s *Server) JobEvent(e worker.Event) {
+	st := e.Status
+	id := st.JobID
+	if e.Job != nil {
+		id = e.Job.ID
+	}
+	if id == "" {
+		return // a message that was not a job: the dead-letter list shows it
+	}
+	v := fromStatus(st)
+	v.ID = id
+	if e.Job != nil {
+		v.Source, v.Output = e.Job.Source, e.Job.Output
+	}
+	v.Path = s.relPath(v.Output)
+	switch e.Type {
+	case worker.EventDeadLettered, worker.EventFailed:
+		v.State = worker.StateFailed
+		if v.Error == "" {
+			v.Error = e.Reason
+		}
+	case worker.EventReleased:
+		v.State = worker.StateQueued
+	case worker.EventPublished:
+		v.State, v.Progress = worker.StatePublished, 100
+	}
+	if e.Time.After(v.UpdatedAt) {
+		v.UpdatedAt = e.Time
+	}
+	s.hub.update(v, false)
+}
+
+// Queued records a job that was just sent to the queue (by an upload or by
+// `hlsfleet local`'s inbox), so it shows before a worker picks it up.
+func (s *Server) Queued(j *job.Job) {
+	s.hub.update(Job{
+		ID: j.ID, State: worker.StateQueued, Source: j.Source, Output: j.Output,
+		Path: s.relPath(j.Output), UpdatedAt: s.cfg.Now(),
+	}, false)
+}
+
+func fromStatus(st worker.Status) Job {
+	v := Job{
+		ID: st.JobID, State: st.State, Progress: st.Progress, Attempt: st.Attempt, Worker: st.Worker,
+		Source: st.Source, Output: st.Output, Error: st.Error, Reason: st.Reason,
+		UpdatedAt: st.UpdatedAt, FinishedAt: st.FinishedAt, RetryAt: st.RetryAt,
+		Duration: st.Duration, Speed: st.Speed, Renditions: st.Renditions, BytesOut: st.BytesOut,
+	}
+	if !st.StartedAt.IsZero() {
+		t := st.StartedAt
+		v.StartedAt = &t
+	}
+	return v
+}
+
+// relPath is output's key prefix below the output root, or "" when output
+// lies elsewhere.
+func (s *Server) relPath(output string) string {
+	output = strings.TrimSuffix(output, "/")
+	if !strings.HasPrefix(output, s.outRoot+"/") {
+		return ""
+	}
+	rel := output[len(s.outRoot)+1:]
+	if validKey(rel+"/x") != nil {
+		return ""
+	}
+	return rel
+}
