@@ -68,7 +68,7 @@ func TestInterruptFinishesWhatFitsAndReleasesTheRest(t *testing.T) {
 	q := &recQueue{Queue: lq, events: make(chan qEvent, 16)}
 	r := &paceRunner{
 		script: map[string]Progress{
-			"file:///short": {Percent: 90, Speed: 4, MediaSeconds: 54}, // 6 s of media left at 4x: 1.5 s
+			"file:///short": {Percent: 90, Speed: 4, MediaSeconds: 54},  // 6 s of media left at 4x: 1.5 s
 			"file:///long":  {Percent: 5, Speed: 0.5, MediaSeconds: 30}, // 570 s of media at 0.5x
 			"file:///new":   {},                                         // no progress yet
 		},
