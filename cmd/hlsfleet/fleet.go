@@ -59,6 +59,7 @@ type workerFlags struct {
 	concurrency                              int
 	visibility, drain                        time.Duration
 	maxMemoryMiB                             int64
+	lifecycle                                lifecycleFlags // worker only
 }
 
 func (f *workerFlags) register(fs *flag.FlagSet) {
@@ -77,6 +78,7 @@ func runWorker(args []string) error {
 	var f workerFlags
 	fs.StringVar(&f.queue, "queue", "", "queue URL: an SQS queue URL or local:///dir")
 	f.register(fs)
+	f.lifecycle.register(fs)
 	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR]", 0); err != nil {
 		return err
 	}
@@ -121,6 +123,10 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 	if err != nil {
 		return err
 	}
+	finishLifecycle, err := f.lifecycle.start(w, log, reg)
+	if err != nil {
+		return err
+	}
 	if f.metricsAddr != "" {
 		ln, err := net.Listen("tcp", f.metricsAddr)
 		if err != nil {
@@ -144,7 +150,7 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		go extra(ctx, q, log)
 	}
 	log.Info("worker started", zap.String("queue", qurl))
-	return w.Run(ctx)
+	return finishLifecycle(w.Run(ctx))
 }
 
 func runSubmit(args []string) error {

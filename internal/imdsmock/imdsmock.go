@@ -47,7 +47,6 @@ func Binary(t testing.TB) string {
 // AWS_EC2_METADATA_SERVICE_ENDPOINT. The mock is stopped at the test's end.
 func Start(t testing.TB, args ...string) string {
 	t.Helper()
-	bin := Binary(t)
 	for attempt := 0; attempt < 5; attempt++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -55,40 +54,65 @@ func Start(t testing.TB, args ...string) string {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		home := t.TempDir() // the mock reads $HOME/aemm-config.json
-		cmd := exec.Command(bin, append(args, "-n", "127.0.0.1", "-p", strconv.Itoa(port))...)
-		cmd.Env = append(os.Environ(), "HOME="+home)
-		cmd.Dir = home
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting %s: %v", bin, err)
+		if endpoint, _, ok := start(t, port, args); ok {
+			return endpoint
 		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			select {
-			case <-exited:
-				deadline = time.Time{}
-				continue
-			default:
-			}
-			resp, err := http.Get(endpoint + "/latest/meta-data/instance-id")
-			if err == nil {
-				resp.Body.Close()
-				t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-				return endpoint
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		_ = cmd.Process.Kill()
-		<-exited
-		t.Logf("ec2-metadata-mock on port %d did not start (attempt %d):\n%s", port, attempt+1, out.String())
 	}
 	t.Fatal("ec2-metadata-mock would not start")
 	return ""
+}
+
+// StartAt runs the mock on 127.0.0.1:port (a port a previous mock of this
+// test used, to change the scenario under a running watcher) and returns
+// its endpoint and a function that stops it (also called at the test's end).
+func StartAt(t testing.TB, port int, args ...string) (endpoint string, stop func()) {
+	t.Helper()
+	for attempt := 0; attempt < 5; attempt++ {
+		if endpoint, stop, ok := start(t, port, args); ok {
+			return endpoint, stop
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("ec2-metadata-mock would not start on port %d", port)
+	return "", nil
+}
+
+func start(t testing.TB, port int, args []string) (endpoint string, stop func(), ok bool) {
+	t.Helper()
+	bin := Binary(t)
+	home := t.TempDir() // the mock reads $HOME/aemm-config.json
+	cmd := exec.Command(bin, append(args, "-n", "127.0.0.1", "-p", strconv.Itoa(port))...)
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	cmd.Dir = home
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	endpoint = "http://127.0.0.1:" + strconv.Itoa(port)
+	var once sync.Once
+	stop = func() { once.Do(func() { _ = cmd.Process.Kill(); <-exited }) }
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			t.Logf("ec2-metadata-mock on port %d exited while starting:\n%s", port, out.String())
+			return "", nil, false
+		default:
+		}
+		resp, err := http.Get(endpoint + "/latest/meta-data/instance-id")
+		if err == nil {
+			resp.Body.Close()
+			t.Cleanup(stop)
+			return endpoint, stop, true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	t.Logf("ec2-metadata-mock on port %d did not answer in 10 s:\n%s", port, out.String())
+	return "", nil, false
 }
 
 // InstanceID is the mock's instance id.
