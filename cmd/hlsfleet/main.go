@@ -44,6 +44,7 @@ func commands() []command {
 		{"serve", "serve a directory of HLS outputs with a player page on 127.0.0.1", runServe},
 		{"worker", "process jobs from a queue (SQS or local) into storage", runWorker},
 		{"submit", "put a transcode job on a queue; --wait follows it", runSubmit},
+		{"scale", "show the capacity the queue backlog needs; --apply, --publish, --simulate", runScale},
 		{"local", "the whole fleet on this machine: local queue, file storage, inbox folder", runLocal},
 		{"job-exec", "(internal) run one job read as JSON from stdin; used by workers", runJobExec},
 	}
