@@ -31,6 +31,7 @@ const (
 	DefaultInterval       = 5 * time.Second
 	DefaultMargin         = 30 * time.Second
 	DefaultProtectionIdle = 30 * time.Second
+	DefaultHookHeartbeat  = time.Minute
 	// spotDefaultLead is the deadline assumed when a notice has no time.
 	spotDefaultLead = 2 * time.Minute
 )
@@ -54,6 +55,10 @@ type Config struct {
 	// runs and lifts it after ProtectionIdle without jobs.
 	ScaleInProtection bool
 	ProtectionIdle    time.Duration // 0: DefaultProtectionIdle
+	// HookHeartbeat is how often a drain after a scale-in records a
+	// lifecycle action heartbeat, so a drain longer than the hook's
+	// heartbeat timeout is not cut short (0: DefaultHookHeartbeat).
+	HookHeartbeat time.Duration
 	// Interval is the metadata poll period (0: DefaultInterval); EC2 asks
 	// for at least every 5 seconds for spot notices.
 	Interval time.Duration
@@ -93,6 +98,8 @@ type Controller struct {
 	rebalanced  bool
 	protected   bool
 	idleSince   time.Time
+	stopBeat    chan struct{} // closed by Finish: ends the hook heartbeats
+	beatDone    chan struct{}
 }
 
 // NewController checks cfg and fills in its defaults.
@@ -121,6 +128,9 @@ func NewController(cfg Config) (*Controller, error) {
 	}
 	if c.cfg.Margin <= 0 {
 		c.cfg.Margin = DefaultMargin
+	}
+	if c.cfg.HookHeartbeat <= 0 {
+		c.cfg.HookHeartbeat = DefaultHookHeartbeat
 	}
 	if c.cfg.ProtectionIdle <= 0 {
 		c.cfg.ProtectionIdle = DefaultProtectionIdle
@@ -276,6 +286,42 @@ func (c *Controller) onTerminating() {
 	c.log.Warn("auto scaling is terminating this instance: draining", zap.Int("running", c.cfg.Worker.Running()),
 		zap.String("lifecycle_hook", c.cfg.LifecycleHook))
 	c.cfg.Worker.Stop()
+	if c.cfg.LifecycleHook != "" {
+		stop, done := make(chan struct{}), make(chan struct{})
+		c.mu.Lock()
+		c.stopBeat, c.beatDone = stop, done
+		c.mu.Unlock()
+		go c.heartbeat(stop, done)
+	}
+}
+
+// heartbeat records a lifecycle action heartbeat every HookHeartbeat until
+// stop is closed, keeping the instance in Terminating:Wait while it drains.
+func (c *Controller) heartbeat(stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(c.cfg.HookHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cl, err := c.client(ctx)
+		if err == nil {
+			_, err = cl.RecordLifecycleActionHeartbeat(ctx, &autoscaling.RecordLifecycleActionHeartbeatInput{
+				AutoScalingGroupName: aws.String(c.cfg.ASG), LifecycleHookName: aws.String(c.cfg.LifecycleHook),
+				InstanceId: aws.String(c.InstanceID()),
+			})
+		}
+		cancel()
+		if err != nil {
+			c.log.Warn("recording a lifecycle action heartbeat failed", zap.Error(err))
+		} else {
+			c.log.Debug("lifecycle action heartbeat recorded", zap.Int("running", c.cfg.Worker.Running()))
+		}
+	}
 }
 
 // client returns the Auto Scaling client, making it on first use.
@@ -348,7 +394,13 @@ func (c *Controller) protect(ctx context.Context) error {
 func (c *Controller) Finish(ctx context.Context) error {
 	c.mu.Lock()
 	terminating, id := c.terminating, c.instanceID
+	stop, done := c.stopBeat, c.beatDone
+	c.stopBeat = nil
 	c.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
 	if !terminating || c.cfg.LifecycleHook == "" {
 		return nil
 	}

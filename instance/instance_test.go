@@ -297,7 +297,7 @@ func TestLifecycleTerminationDrainsThenCompletes(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imdsmock.Start(t, "asglifecycle"))
 	m := NewMetrics(nil)
 	c, err := NewController(Config{Worker: w, ASG: "hlsfleet-cpu", LifecycleHook: "hlsfleet-drain",
-		Interval: 200 * time.Millisecond, Logger: zaptest.NewLogger(t).Named("lifecycle"), Metrics: m})
+		HookHeartbeat: 500 * time.Millisecond, Interval: 200 * time.Millisecond, Logger: zaptest.NewLogger(t).Named("lifecycle"), Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,8 +311,10 @@ func TestLifecycleTerminationDrainsThenCompletes(t *testing.T) {
 	case <-time.After(waitLimit):
 		t.Fatal("the worker did not drain")
 	}
-	if len(rec.Calls()) != 0 {
-		t.Fatalf("Auto Scaling called before the drain ended: %+v", rec.Calls())
+	for _, call := range rec.Calls() {
+		if call.Action != "RecordLifecycleActionHeartbeat" {
+			t.Fatalf("%s called before the drain ended", call.Action)
+		}
 	}
 	if err := c.Finish(context.Background()); err != nil {
 		t.Fatal(err)
@@ -320,9 +322,18 @@ func TestLifecycleTerminationDrainsThenCompletes(t *testing.T) {
 	if got := r.list(&r.finished); len(got) != 1 || got[0] != "file:///a" {
 		t.Fatalf("finished %v, want the running job only", got)
 	}
-	calls := rec.Calls()
-	if len(calls) != 1 || calls[0].Action != "CompleteLifecycleAction" {
-		t.Fatalf("calls %+v, want one CompleteLifecycleAction", calls)
+	all := rec.Calls()
+	if len(all) < 2 || all[0].Action != "RecordLifecycleActionHeartbeat" || all[0].Params.Get("InstanceId") != imdsmock.InstanceID ||
+		all[0].Params.Get("LifecycleHookName") != "hlsfleet-drain" {
+		t.Fatalf("calls %+v: want lifecycle heartbeats for the instance during the ~5 s drain", all)
+	}
+	calls := all[len(all)-1:]
+	if calls[0].Action != "CompleteLifecycleAction" {
+		t.Fatalf("last call %s, want CompleteLifecycleAction", calls[0].Action)
+	}
+	time.Sleep(time.Second)
+	if n := len(rec.Calls()); n != len(all) {
+		t.Fatalf("%d more calls after the lifecycle action was completed: heartbeats did not stop", n-len(all))
 	}
 	p := calls[0].Params
 	for k, want := range map[string]string{"AutoScalingGroupName": "hlsfleet-cpu", "LifecycleHookName": "hlsfleet-drain",
