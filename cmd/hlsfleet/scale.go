@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,6 +20,8 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/scaling"
@@ -36,6 +41,8 @@ type scaleFlags struct {
 	latency, warmup, cooldown        time.Duration
 	interruptEvery, duration, sample time.Duration
 	apply, publish                   bool
+	every                            time.Duration
+	metricsAddr                      string
 }
 
 func runScale(args []string) error {
@@ -50,6 +57,8 @@ func runScale(args []string) error {
 	fs.DurationVar(&f.latency, "latency", 5*time.Minute, "the acceptable time a job waits for a worker")
 	fs.BoolVar(&f.apply, "apply", false, "set the group's desired capacity to the recommendation (needs --asg)")
 	fs.BoolVar(&f.publish, "publish", false, "put BacklogPerInstance to CloudWatch (namespace hlsfleet, dimension AutoScalingGroupName; needs --asg)")
+	fs.DurationVar(&f.every, "every", 0, "repeat every so often until SIGTERM (0 = once): with --publish, the metric publisher")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "with --every: serve hlsfleet_backlog_per_instance and friends on /metrics here")
 	fs.StringVar(&f.simulate, "simulate", "", "replay an arrival curve CSV (minute,uploads_per_minute) under target tracking instead")
 	fs.IntVar(&f.start, "start", 0, "simulation: instances in service at the start (default: --min)")
 	fs.DurationVar(&f.warmup, "warmup", 3*time.Minute, "simulation: launch to in service")
@@ -57,7 +66,7 @@ func runScale(args []string) error {
 	fs.DurationVar(&f.interruptEvery, "interrupt-every", 0, "simulation: interrupt one spot instance this often (0 = never)")
 	fs.DurationVar(&f.duration, "duration", 0, "simulation: how long (default: the curve's last minute + 30 min)")
 	fs.DurationVar(&f.sample, "sample", time.Minute, "simulation: print a row this often")
-	if _, err := parseCommand(fs, args, "scale (--queue URL [--asg NAME | --instances N] [--apply] [--publish] | --simulate ARRIVALS.csv) [--seconds-per-job S] [--latency D]", 0); err != nil {
+	if _, err := parseCommand(fs, args, "scale (--queue URL [--asg NAME | --instances N] [--apply] [--publish] [--every D [--metrics-addr ADDR]] | --simulate ARRIVALS.csv) [--seconds-per-job S] [--latency D]", 0); err != nil {
 		return err
 	}
 	if f.simulate != "" {
@@ -76,6 +85,9 @@ func scaleNow(f scaleFlags) error {
 	if f.asg == "" && f.instances < 0 {
 		return usageErr("scale needs --asg NAME or --instances N")
 	}
+	if f.metricsAddr != "" && f.every <= 0 {
+		return usageErr("--metrics-addr needs --every")
+	}
 	qurl, err := queueURL(f.queue)
 	if err != nil {
 		return err
@@ -87,20 +99,89 @@ func scaleNow(f scaleFlags) error {
 		return fmt.Errorf("opening queue %s: %w", qurl, err)
 	}
 	defer q.Close()
-	st, err := q.Stats(ctx)
+	s := &scaler{f: f, q: qurl, queue: q}
+	if f.asg != "" {
+		if s.cfg, err = config.LoadDefaultConfig(ctx); err != nil {
+			return fmt.Errorf("AWS configuration: %w", err)
+		}
+		s.asc = autoscaling.NewFromConfig(s.cfg)
+	}
+	if f.every <= 0 {
+		return s.once(ctx, os.Stdout)
+	}
+	reg := prometheus.NewRegistry()
+	s.gauges = newScaleGauges(reg)
+	if f.metricsAddr != "" {
+		ln, err := net.Listen("tcp", f.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		fmt.Fprintf(os.Stderr, "metrics on http://%s/metrics\n", ln.Addr())
+	}
+	t := time.NewTicker(f.every)
+	defer t.Stop()
+	for {
+		// A failed round is reported and retried at the next tick: a
+		// publisher must outlive a throttled or unreachable API.
+		if err := s.once(ctx, os.Stdout); err != nil {
+			if errors.Is(err, errUsage) {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			fmt.Fprintf(os.Stderr, "hlsfleet: scale: %v (retrying in %s)\n", err, f.every)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// scaler does one round of hlsfleet scale.
+type scaler struct {
+	f      scaleFlags
+	q      string
+	queue  queue.Queue
+	cfg    aws.Config
+	asc    *autoscaling.Client
+	gauges *scaleGauges
+}
+
+type scaleGauges struct {
+	perInstance, backlog, recommended, inService prometheus.Gauge
+}
+
+func newScaleGauges(reg prometheus.Registerer) *scaleGauges {
+	g := &scaleGauges{
+		perInstance: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hlsfleet_backlog_per_instance",
+			Help: "Jobs waiting or in flight per instance in service (the scaling metric; CloudWatch hlsfleet/BacklogPerInstance)."}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hlsfleet_backlog_jobs",
+			Help: "Jobs waiting or in flight in the queue."}),
+		recommended: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hlsfleet_recommended_instances",
+			Help: "Instances the backlog needs within the latency, within the group's min and max."}),
+		inService: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hlsfleet_instances_in_service",
+			Help: "Instances in service in the group (or --instances)."}),
+	}
+	reg.MustRegister(g.perInstance, g.backlog, g.recommended, g.inService)
+	return g
+}
+
+func (s *scaler) once(ctx context.Context, w io.Writer) error {
+	f := s.f
+	st, err := s.queue.Stats(ctx)
 	if err != nil {
 		return fmt.Errorf("queue stats: %w", err)
 	}
 	in := scaling.Inputs{Visible: st.Visible, InFlight: st.InFlight, SecondsPerJob: f.secondsPerJob, Latency: f.latency,
 		InService: max(f.instances, 0), Desired: max(f.instances, 0), Min: max(f.min, 0), Max: max(f.max, 0)}
-	var asc *autoscaling.Client
-	var cfg aws.Config
-	if f.asg != "" {
-		if cfg, err = config.LoadDefaultConfig(ctx); err != nil {
-			return fmt.Errorf("AWS configuration: %w", err)
-		}
-		asc = autoscaling.NewFromConfig(cfg)
-		out, err := asc.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{f.asg}})
+	if s.asc != nil {
+		out, err := s.asc.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{f.asg}})
 		if err != nil {
 			return fmt.Errorf("describing Auto Scaling group %s: %w", f.asg, err)
 		}
@@ -126,25 +207,34 @@ func scaleNow(f scaleFlags) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	fmt.Printf("queue %s: %d visible, %d in flight", qurl, st.Visible, st.InFlight)
-	if st.OldestAge > 0 {
-		fmt.Printf(", oldest %s", st.OldestAge.Round(time.Second))
+	if s.f.every > 0 {
+		fmt.Fprintf(w, "-- %s\n", time.Now().UTC().Format(time.RFC3339))
 	}
-	fmt.Println()
+	fmt.Fprintf(w, "queue %s: %d visible, %d in flight", s.q, st.Visible, st.InFlight)
+	if st.OldestAge > 0 {
+		fmt.Fprintf(w, ", oldest %s", st.OldestAge.Round(time.Second))
+	}
+	fmt.Fprintln(w)
 	if f.asg != "" {
-		fmt.Printf("group %s: %d in service, desired %d, min %d, max %d\n", f.asg, in.InService, in.Desired, in.Min, in.Max)
+		fmt.Fprintf(w, "group %s: %d in service, desired %d, min %d, max %d\n", f.asg, in.InService, in.Desired, in.Min, in.Max)
 	}
 	for _, l := range p.Lines {
-		fmt.Println(l)
+		fmt.Fprintln(w, l)
+	}
+	// CloudWatch and Prometheus take no infinity: with no instance in
+	// service the backlog itself stands in, which is above any target.
+	v := p.BacklogPerInstance
+	if math.IsInf(v, 0) {
+		v = float64(p.Backlog)
+	}
+	if s.gauges != nil {
+		s.gauges.perInstance.Set(v)
+		s.gauges.backlog.Set(float64(p.Backlog))
+		s.gauges.recommended.Set(float64(p.Recommended))
+		s.gauges.inService.Set(float64(in.InService))
 	}
 	if f.publish {
-		// CloudWatch takes no infinity: with no instance in service the
-		// backlog itself is published, which is above any target.
-		v := p.BacklogPerInstance
-		if math.IsInf(v, 0) {
-			v = float64(p.Backlog)
-		}
-		cw := cloudwatch.NewFromConfig(cfg)
+		cw := cloudwatch.NewFromConfig(s.cfg)
 		_, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{
 			Namespace: aws.String(metricNamespace),
 			MetricData: []cwtypes.MetricDatum{{
@@ -158,20 +248,20 @@ func scaleNow(f scaleFlags) error {
 		if err != nil {
 			return fmt.Errorf("publishing %s: %w", metricBacklog, err)
 		}
-		fmt.Printf("published %s/%s{%s=%s} = %g\n", metricNamespace, metricBacklog, metricDimASG, f.asg, v)
+		fmt.Fprintf(w, "published %s/%s{%s=%s} = %g\n", metricNamespace, metricBacklog, metricDimASG, f.asg, v)
 	}
 	if f.apply {
 		if p.Recommended == in.Desired {
-			fmt.Printf("desired capacity already %d: nothing to apply\n", in.Desired)
+			fmt.Fprintf(w, "desired capacity already %d: nothing to apply\n", in.Desired)
 			return nil
 		}
-		_, err := asc.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
+		_, err := s.asc.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
 			AutoScalingGroupName: aws.String(f.asg), DesiredCapacity: aws.Int32(int32(p.Recommended)), HonorCooldown: aws.Bool(false),
 		})
 		if err != nil {
 			return fmt.Errorf("setting the desired capacity of %s: %w", f.asg, err)
 		}
-		fmt.Printf("desired capacity of %s set to %d (was %d)\n", f.asg, p.Recommended, in.Desired)
+		fmt.Fprintf(w, "desired capacity of %s set to %d (was %d)\n", f.asg, p.Recommended, in.Desired)
 	}
 	return nil
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hlsfleet/hlsfleet/internal/imdsmock"
 	"github.com/hlsfleet/hlsfleet/queue"
@@ -142,4 +145,58 @@ func TestScaleSimulate(t *testing.T) {
 	}
 	bad := filepath.Join(t.TempDir(), "bad.csv")
 	expectFailure(t, runCLI(t, nil, "scale", "--simulate", bad), 2)
+}
+
+// TestScaleEveryServesMetrics: with --every the command repeats, serving
+// hlsfleet_backlog_per_instance, until SIGTERM (exit 0).
+func TestScaleEveryServesMetrics(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "queue")
+	q, err := queue.OpenLocal(dir, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	send := func(n int) {
+		for range n {
+			if _, err := q.Send(context.Background(), []byte(`{"x":1}`), queue.SendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send(30)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	p := startHLSFleet(t, nil, "scale", "--queue", "local://"+dir, "--instances", "2", "--seconds-per-job", "60",
+		"--latency", "5m", "--every", "200ms", "--metrics-addr", addr)
+	scrape := func() string {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	waitFor(t, 20*time.Second, "backlog per instance 15 on /metrics", func() bool {
+		return strings.Contains(scrape(), "\nhlsfleet_backlog_per_instance 15\n")
+	})
+	send(10)
+	waitFor(t, 20*time.Second, "backlog per instance 20 after 10 more jobs", func() bool {
+		m := scrape()
+		return strings.Contains(m, "\nhlsfleet_backlog_per_instance 20\n") && strings.Contains(m, "\nhlsfleet_recommended_instances 8\n")
+	})
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.err:
+		p.err <- err
+		if err != nil {
+			t.Fatalf("scale --every exited with %v on SIGTERM, want 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("scale --every did not stop on SIGTERM")
+	}
 }
