@@ -42,10 +42,17 @@ func (r *running) progress() Progress {
 	return r.last
 }
 
-// track records that lease l runs job j; untrack forgets it.
+// track records that lease l runs job j; untrack forgets it. After an
+// Interrupt no job starts: track cancels the lease at once, so runJob
+// releases the message (a later job of a message whose earlier job was kept
+// to finish; a published earlier job is acknowledged as a duplicate on the
+// next delivery).
 func (w *Worker) track(l *lease, j *job.Job) *running {
 	r := &running{l: l, j: j, started: w.now()}
 	w.tracked.Store(l, r)
+	if w.interrupting.Load() {
+		l.cancel(errInterrupted)
+	}
 	return r
 }
 
@@ -106,6 +113,7 @@ func EstimateRemaining(p Progress, elapsed time.Duration) (d time.Duration, ok b
 // second stage). Interrupt returns its decisions, in job-start order; Run
 // returns once the kept jobs are done or released.
 func (w *Worker) Interrupt(deadline time.Time, margin time.Duration) []Decision {
+	w.interrupting.Store(true)
 	w.mu.Lock()
 	first := !w.stopping
 	w.mu.Unlock()

@@ -207,3 +207,68 @@ func TestInterruptReleasesOverrunningJobAtDeadline(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 }
+
+// TestInterruptStartsNoFurtherJobOfAMessage: a message of two jobs (an S3
+// event with two records) whose first job is kept to finish; the second
+// does not start, and the message is released for another worker.
+func TestInterruptStartsNoFurtherJobOfAMessage(t *testing.T) {
+	lq, err := queue.OpenLocal(t.TempDir(), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lq.Close()
+	q := &recQueue{Queue: lq, events: make(chan qEvent, 16)}
+	r := &paceRunner{
+		script: map[string]Progress{
+			"s3://media-in/up/a.mp4": {Percent: 90, Speed: 4, MediaSeconds: 54},
+			"s3://media-in/up/b.mp4": {Percent: 1, Speed: 4, MediaSeconds: 1},
+		},
+		release: map[string]chan struct{}{"s3://media-in/up/a.mp4": make(chan struct{}), "s3://media-in/up/b.mp4": make(chan struct{})},
+		started: make(chan string, 2),
+	}
+	close(r.release["s3://media-in/up/b.mp4"])
+	w, err := New(Config{Queue: q, Runner: r, Concurrency: 1, DrainTimeout: time.Hour, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(key string) string {
+		return `{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"media-in"},` +
+			`"object":{"key":"` + key + `","size":1048576,"eTag":"d41d8cd98f00b204e9800998ecf8427e"}}}`
+	}
+	body := `{"Records":[` + rec("up/a.mp4") + `,` + rec("up/b.mp4") + `]}`
+	if _, err := lq.Send(context.Background(), []byte(body), queue.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- w.Run(context.Background()) }()
+	select {
+	case src := <-r.started:
+		if src != "s3://media-in/up/a.mp4" {
+			t.Fatalf("first job %s, want a.mp4", src)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the first job did not start")
+	}
+	if ds := w.Interrupt(time.Now().Add(2*time.Minute), 30*time.Second); len(ds) != 1 || !ds[0].Finish {
+		t.Fatalf("decisions %+v, want the first job kept", ds)
+	}
+	close(r.release["s3://media-in/up/a.mp4"])
+	select {
+	case ev := <-q.events:
+		if ev.op != "release" || ev.delay != 0 {
+			t.Fatalf("got %s delay %v, want the message released with no delay", ev.op, ev.delay)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the message was not released")
+	}
+	select {
+	case <-runDone:
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return")
+	}
+	select {
+	case src := <-r.started:
+		t.Fatalf("%s started after the interruption", src)
+	default:
+	}
+}

@@ -198,6 +198,8 @@ type Worker struct {
 
 	running atomic.Int64 // messages being handled
 	tracked sync.Map     // *lease -> *running: jobs in runJob (Interrupt)
+	// interrupting is set by Interrupt: no further job of a message starts.
+	interrupting atomic.Bool
 }
 
 // New checks cfg, fills in its defaults and returns a Worker.
