@@ -115,6 +115,8 @@ type mediaRunner struct {
 	started  []string
 	finished []string
 	startCh  chan string
+	// hold, when set, keeps each job at 1% until it is closed.
+	hold chan struct{}
 }
 
 func (r *mediaRunner) Run(ctx context.Context, j *job.Job, progress func(worker.Progress)) (*worker.Outcome, error) {
@@ -125,6 +127,14 @@ func (r *mediaRunner) Run(ctx context.Context, j *job.Job, progress func(worker.
 		r.startCh <- j.Source
 	}
 	total := r.media[j.Source]
+	if r.hold != nil {
+		progress(worker.Progress{Percent: 1, Speed: r.speed, MediaSeconds: total / 100})
+		select {
+		case <-r.hold:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
 	start := time.Now()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -282,8 +292,10 @@ func TestLifecycleTerminationDrainsThenCompletes(t *testing.T) {
 	}
 	defer lq.Close()
 	q := &ackTimes{Queue: lq}
-	// 24 media s at 4x: 6 s, so the job is still running at the notice.
-	r := &mediaRunner{media: map[string]float64{"file:///a": 24, "file:///b": 1}, speed: 4, startCh: make(chan string, 2)}
+	// The job holds until the controller has seen the termination, then
+	// runs 8 media s at 4x: 2 s of drain.
+	r := &mediaRunner{media: map[string]float64{"file:///a": 8, "file:///b": 1}, speed: 4, startCh: make(chan string, 2),
+		hold: make(chan struct{})}
 	sendJob(t, lq, "file:///a")
 	w, err := worker.New(worker.Config{Queue: q, Runner: r, Concurrency: 1, DrainTimeout: time.Minute,
 		Logger: zaptest.NewLogger(t).Named("worker")})
@@ -297,7 +309,7 @@ func TestLifecycleTerminationDrainsThenCompletes(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imdsmock.Start(t, "asglifecycle"))
 	m := NewMetrics(nil)
 	c, err := NewController(Config{Worker: w, ASG: "hlsfleet-cpu", LifecycleHook: "hlsfleet-drain",
-		HookHeartbeat: 500 * time.Millisecond, Interval: 200 * time.Millisecond, Logger: zaptest.NewLogger(t).Named("lifecycle"), Metrics: m})
+		HookHeartbeat: 300 * time.Millisecond, Interval: 200 * time.Millisecond, Logger: zaptest.NewLogger(t).Named("lifecycle"), Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,6 +318,7 @@ func TestLifecycleTerminationDrainsThenCompletes(t *testing.T) {
 	go func() { _ = c.Run(ctx) }()
 	waitUntil(t, "the controller saw the termination", c.Terminating)
 	sendJob(t, lq, "file:///b") // not received: the worker drains
+	close(r.hold)
 	select {
 	case <-runDone:
 	case <-time.After(waitLimit):
@@ -325,7 +338,7 @@ func TestLifecycleTerminationDrainsThenCompletes(t *testing.T) {
 	all := rec.Calls()
 	if len(all) < 2 || all[0].Action != "RecordLifecycleActionHeartbeat" || all[0].Params.Get("InstanceId") != imdsmock.InstanceID ||
 		all[0].Params.Get("LifecycleHookName") != "hlsfleet-drain" {
-		t.Fatalf("calls %+v: want lifecycle heartbeats for the instance during the ~5 s drain", all)
+		t.Fatalf("calls %+v: want lifecycle heartbeats for the instance during the 2 s drain", all)
 	}
 	calls := all[len(all)-1:]
 	if calls[0].Action != "CompleteLifecycleAction" {
