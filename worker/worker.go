@@ -197,6 +197,9 @@ type Worker struct {
 	runCtx   context.Context
 
 	running atomic.Int64 // messages being handled
+	tracked sync.Map     // *lease -> *running: jobs in runJob (Interrupt)
+	// interrupting is set by Interrupt: no further job of a message starts.
+	interrupting atomic.Bool
 }
 
 // New checks cfg, fills in its defaults and returns a Worker.
@@ -596,6 +599,8 @@ func (w *Worker) release(log *zap.Logger, m queue.Message, delay time.Duration, 
 // runJob runs one job of message m under lease l.
 func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) (result, string) {
 	ctx := l.ctx
+	rj := w.track(l, j)
+	defer w.untrack(l)
 	if ctx.Err() != nil {
 		return w.interrupted(l, log), ""
 	}
@@ -623,7 +628,7 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	w.emit(EventStarted, j, st, "")
 	log.Info("job started", zap.String("source", j.Source), zap.String("output", j.Output))
 	p := &progressTracker{w: w, ctx: ctx, j: j, st: st, log: log, lastWrite: start}
-	out, err := w.runner.Run(ctx, j, p.update)
+	out, err := w.runner.Run(ctx, j, rj.wrap(p.update))
 	st = p.close()
 	if err == nil && out == nil {
 		err = errors.New("the runner reported no outcome")

@@ -62,7 +62,8 @@ type workerFlags struct {
 	// setup, when set, runs once the queue is open and before the worker
 	// starts; the sink it returns receives the worker's job events (the
 	// dashboard of `hlsfleet local`).
-	setup func(ctx context.Context, q queue.Queue, log *zap.Logger) (worker.EventSink, error)
+	setup     func(ctx context.Context, q queue.Queue, log *zap.Logger) (worker.EventSink, error)
+	lifecycle lifecycleFlags // worker only
 }
 
 func (f *workerFlags) register(fs *flag.FlagSet) {
@@ -81,6 +82,7 @@ func runWorker(args []string) error {
 	var f workerFlags
 	fs.StringVar(&f.queue, "queue", "", "queue URL: an SQS queue URL or local:///dir")
 	f.register(fs)
+	f.lifecycle.register(fs)
 	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR]", 0); err != nil {
 		return err
 	}
@@ -132,6 +134,10 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 	if err != nil {
 		return err
 	}
+	finishLifecycle, err := f.lifecycle.start(w, log, reg)
+	if err != nil {
+		return err
+	}
 	if f.metricsAddr != "" {
 		ln, err := net.Listen("tcp", f.metricsAddr)
 		if err != nil {
@@ -155,7 +161,7 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		go extra(ctx, q, log)
 	}
 	log.Info("worker started", zap.String("queue", qurl))
-	return w.Run(ctx)
+	return finishLifecycle(w.Run(ctx))
 }
 
 func runSubmit(args []string) error {

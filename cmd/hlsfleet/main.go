@@ -44,6 +44,8 @@ func commands() []command {
 		{"serve", "serve a directory of HLS outputs with a player page, or the fleet dashboard (--output), on 127.0.0.1", runServe},
 		{"worker", "process jobs from a queue (SQS or local) into storage", runWorker},
 		{"submit", "put a transcode job on a queue; --wait follows it", runSubmit},
+		{"scale", "show the capacity the queue backlog needs; --apply, --publish, --simulate", runScale},
+		{"dlq", "list dead letters with their reasons, or redrive them to the queue", runDLQ},
 		{"local", "the whole fleet on this machine: local queue, file storage, inbox folder", runLocal},
 		{"job-exec", "(internal) run one job read as JSON from stdin; used by workers", runJobExec},
 	}
