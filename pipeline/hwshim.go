@@ -15,6 +15,7 @@ package pipeline
 #include <libavutil/frame.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/mem.h>
+#include <libavutil/opt.h>
 #include <libavcodec/avcodec.h>
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersrc.h>
@@ -70,6 +71,19 @@ static int hf_graph_set_hw_device(void *g, void *dev) {
 	return 0;
 }
 static int hf_frame_copy_props(void *dst, void *src) { return av_frame_copy_props((AVFrame *)dst, (const AVFrame *)src); }
+// hf_encoder_has_option: 1 when the named encoder or AVCodecContext
+// itself has option opt, 0 when not, -1 when there is no such encoder.
+static int hf_encoder_has_option(const char *enc, const char *opt) {
+	const AVCodec *c = avcodec_find_encoder_by_name(enc);
+	if (!c) return -1;
+	const AVClass *cc = avcodec_get_class();
+	if (av_opt_find(&cc, opt, NULL, 0, AV_OPT_SEARCH_FAKE_OBJ)) return 1;
+	if (c->priv_class) {
+		const AVClass *pc = c->priv_class;
+		if (av_opt_find(&pc, opt, NULL, 0, AV_OPT_SEARCH_FAKE_OBJ)) return 1;
+	}
+	return 0;
+}
 static void *hf_buffersink_hw_frames(void *fc) { return av_buffersink_get_hw_frames_ctx((AVFilterContext *)fc); }
 static int hf_buffersink_format(void *fc) { return av_buffersink_get_format((AVFilterContext *)fc); }
 */
@@ -202,6 +216,16 @@ func downloadFrame(dst, src *astiav.Frame) error {
 		return fmt.Errorf("copying frame properties: %w", astiav.Error(ret))
 	}
 	return nil
+}
+
+// encoderHasOption says whether this libavcodec's encoder (or the generic
+// codec context) knows option opt; ok is false when there is no encoder.
+func encoderHasOption(encoder, opt string) (has, ok bool) {
+	ce, co := C.CString(encoder), C.CString(opt)
+	defer C.free(unsafe.Pointer(ce))
+	defer C.free(unsafe.Pointer(co))
+	r := C.hf_encoder_has_option(ce, co)
+	return r == 1, r >= 0
 }
 
 // layout probes used by TestAstiavLayout.
