@@ -279,18 +279,29 @@ func Plan(accel Accel, c *Caps, in Input, codecs []string, gpuSessions int) Rout
 			r.Reasons = append(r.Reasons, "rotation, HDR or interlacing: frames are filtered on the CPU")
 		}
 	}
+	r.name(accel)
+	return r
+}
+
+// name sets Name from the encoders and the decode device.
+func (r *Route) name(accel Accel) {
+	used := 0
+	for _, e := range r.Encoders {
+		if e != AccelCPU {
+			used++
+		}
+	}
 	switch {
 	case used == 0 && r.Decode != "":
 		r.Name = string(accel) + "-hybrid"
 		r.GPUScale = false
 	case used == 0:
 		r.Name = string(AccelCPU)
-	case used < len(codecs):
+	case used < len(r.Encoders):
 		r.Name = string(accel) + "+cpu-spill"
 	default:
 		r.Name = string(accel)
 	}
-	return r
 }
 
 // Summary is the probe in one line, for logs and /readyz.

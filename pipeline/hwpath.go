@@ -52,6 +52,7 @@ func (t *transcode) planAccel() error {
 	}
 	in := Input{Codec: vi.Codec, BitDepth: vi.BitDepth, Chroma: vi.Chroma,
 		Prep: vi.Rotation != 0 || vi.HDR || (vi.FieldOrder != "" && vi.FieldOrder != "progressive" && vi.FieldOrder != "unknown")}
+	t.accel = resolved
 	t.route = Plan(resolved, caps, in, codecs, sessions)
 	if dt := t.route.Decode; dt != "" || usesDevice(t.route, AccelVAAPI) {
 		if dt == "" {
@@ -147,17 +148,38 @@ func (t *transcode) openVideoDecoder(extraFrames int) (*astiav.CodecContext, err
 		}
 		return astiav.PixelFormatNone
 	})
-	t.hwDecoder = true
 	opts := astiav.NewDictionary()
 	defer opts.Free()
 	_ = opts.Set("max_pixels", fmt.Sprint(MaxDimension*MaxDimension), 0)
 	if err := cc.Open(codec, opts); err != nil {
 		cc.SetPixelFormatCallback(nil)
 		cc.Free()
-		t.hwDecoder = false
-		return nil, inputErr(ErrUnsupported, "cannot open the %s decoder on %s: %v", codec.Name(), t.hw.name, err)
+		// The device, not the input, refused: decode on the CPU. The
+		// renditions follow the frames they get (filterSpec).
+		why := fmt.Sprintf("the %s decoder did not open on %s (%v): decoded on the CPU", codec.Name(), t.hw.name, err)
+		t.log.Warn("accel fallback", zap.String("reason", why))
+		t.route.Reasons = append(t.route.Reasons, why)
+		t.route.Decode, t.route.GPUScale = "", false
+		return openDecoder(t.in.video, 1)
 	}
+	t.hwDecoder = true
 	return cc, nil
+}
+
+// hwExtraFrames is how many decoded surfaces may be held downstream at
+// once: per rendition fed by the decoder (the others scale from a larger
+// rung), its queue, the frame in its filter, the end marker and one held by
+// fps; plus the poster frame. NVDEC maps its decode surfaces as output
+// frames and has at most 32 of them, the stream's DPB included, so the
+// count is capped.
+func hwExtraFrames(ws []*renditionWorker) int {
+	roots := 0
+	for _, w := range ws {
+		if w.parent == nil {
+			roots++
+		}
+	}
+	return min(cap(ws[0].frames)*roots+4*roots+2, 20)
 }
 
 // freeHW releases what the accelerated path holds; called by transcode.free
@@ -212,6 +234,45 @@ func (t *transcode) posterToSystem() error {
 	t.poster.Free()
 	t.poster = sw
 	return nil
+}
+
+// reopenOnCPU replaces a device encoder that did not open (sessions taken
+// by another process, a driver limit) with the CPU one: the job goes on,
+// this rendition's frames are downloaded and scaled on the CPU.
+func (w *renditionWorker) reopenOnCPU(f *astiav.Frame, cause error) error {
+	w.fallback = fmt.Sprintf("rendition %s: %v: encoded on the CPU", w.out.Name, cause)
+	libavLogger.Load().Warn("accel fallback", zap.String("reason", w.fallback))
+	w.accel, w.gpuScale = AccelCPU, false
+	if w.graph != nil {
+		w.graph.free()
+		w.graph = nil
+	}
+	g, err := newVideoGraph(w.filterSpec(f), videoSrc{
+		width: f.Width(), height: f.Height(), pixFmt: f.PixelFormat(),
+		timeBase: w.srcTB, sar: f.SampleAspectRatio(), frameRate: w.srcRate, hw: w.graphHW(f),
+	}, 1)
+	if err != nil {
+		return fmt.Errorf("rendition %s: %w", w.out.Name, err)
+	}
+	w.graph = g
+	w.tb = g.timeBase()
+	return nil
+}
+
+// noteFallbacks folds the renditions' run-time fallbacks into the route.
+func (t *transcode) noteFallbacks() {
+	changed := false
+	for i, w := range t.videos {
+		if w.fallback == "" || i >= len(t.route.Encoders) {
+			continue
+		}
+		t.route.Encoders[i] = AccelCPU
+		t.route.Reasons = append(t.route.Reasons, w.fallback)
+		changed = true
+	}
+	if changed {
+		t.route.name(t.accel)
+	}
 }
 
 // filterSpec is the rendition's filter chain for frames like f.

@@ -23,6 +23,7 @@ type renditionWorker struct {
 	frames       chan *astiav.Frame
 	dev          *hwDevice // the job's device (VAAPI hwupload); nil on the CPU path
 	gpuScale     bool      // scale device frames on the device
+	fallback     string    // why a device encoder was replaced by the CPU one
 
 	// Cascade: a rung whose input is another rung's scaled frames instead
 	// of the decoded ones (see cascade).
@@ -183,6 +184,11 @@ func (w *renditionWorker) open(f *astiav.Frame) error {
 	fps := astiav.NewRational(w.out.FPS.Num, w.out.FPS.Den)
 	w.frameD = max(1, astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), w.tb))
 	w.enc, err = openVideoEncoder(w.accel, encodeParams{out: w.out, gop: gopFrames(w.gopDur, w.out.FPS), threads: w.threads, hw: encoderInput(g)}, w.tb, w.globalHeader)
+	if err != nil && w.accel != AccelCPU {
+		if err = w.reopenOnCPU(f, err); err == nil {
+			w.enc, err = openVideoEncoder(w.accel, encodeParams{out: w.out, gop: gopFrames(w.gopDur, w.out.FPS), threads: w.threads}, w.tb, w.globalHeader)
+		}
+	}
 	if err != nil {
 		return err
 	}

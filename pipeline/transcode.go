@@ -166,6 +166,7 @@ type transcode struct {
 	videoPackets       int
 
 	// accelerated paths (hwpath.go)
+	accel     Accel // resolved
 	route     Route
 	hw        *hwDevice
 	hwDecoder bool
@@ -237,7 +238,7 @@ func (t *transcode) plan() error {
 			t.videos = append(t.videos, w)
 		}
 		cascade(t.videos)
-		dec, err := t.openVideoDecoder(4*len(outs) + 8)
+		dec, err := t.openVideoDecoder(hwExtraFrames(t.videos))
 		if err != nil {
 			return err
 		}
@@ -610,6 +611,7 @@ func (t *transcode) publish() (*Result, error) {
 		Input: t.in.info, Duration: math.Max(t.videoEnd, t.audioEnd),
 	}
 	if t.route.Name != "" {
+		t.noteFallbacks()
 		res.Accel = &t.route
 	}
 	version := 3
