@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/job"
@@ -127,6 +128,37 @@ type AccelRunner struct {
 	Pool   *Sessions // nil: the accelerator has no session limit (hybrid decode, or cpu)
 	Policy Policy
 	Logger *zap.Logger
+
+	spilled prometheus.Counter // renditions sent to CPU encoders for lack of sessions
+	toCPU   prometheus.Counter // whole jobs run on the CPU for lack of sessions
+}
+
+// Register adds the session metrics to reg.
+func (r *AccelRunner) Register(reg prometheus.Registerer) error {
+	r.spilled = prometheus.NewCounter(prometheus.CounterOpts{Name: "hlsfleet_gpu_spilled_renditions_total",
+		Help: "Renditions encoded on the CPU because the GPU's encoder sessions were taken."})
+	r.toCPU = prometheus.NewCounter(prometheus.CounterOpts{Name: "hlsfleet_gpu_jobs_on_cpu_total",
+		Help: "Jobs run wholly on the CPU because the GPU's encoder sessions were taken."})
+	cs := []prometheus.Collector{r.spilled, r.toCPU}
+	if p := r.Pool; p != nil {
+		cs = append(cs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hlsfleet_gpu_encoder_sessions", Help: "Encoder sessions the GPU gives this worker."},
+				func() float64 { return float64(p.Total()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hlsfleet_gpu_encoder_sessions_in_use", Help: "Encoder sessions held by running jobs."},
+				func() float64 { return float64(p.InUse()) }))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func inc(c prometheus.Counter, n int) {
+	if c != nil && n > 0 {
+		c.Add(float64(n))
+	}
 }
 
 // Run implements Runner.
@@ -169,9 +201,11 @@ func (r *AccelRunner) admit(ctx context.Context, j *job.Job) (accel string, sess
 	switch {
 	case took == 0:
 		log.Info("encoder sessions full: job runs on the CPU", fields...)
+		inc(r.toCPU, 1)
 		return "cpu", 0, release, nil
 	case took < want:
 		log.Info("encoder sessions short: renditions spill to CPU encoders", fields...)
+		inc(r.spilled, want-took)
 	default:
 		log.Debug("encoder sessions taken", fields...)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/hlsfleet/hlsfleet/job"
@@ -143,5 +144,41 @@ func TestParsePolicy(t *testing.T) {
 	}
 	if _, err := ParsePolicy("drop"); !errors.Is(err, ErrBadPolicy) {
 		t.Errorf("ParsePolicy(drop) = %v", err)
+	}
+}
+
+func TestAccelRunnerMetrics(t *testing.T) {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	pool := NewSessions(6)
+	r := &AccelRunner{Base: &ProcessRunner{}, Accel: "nvidia", Pool: pool, Policy: PolicySpill}
+	if err := r.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	j := job.New("file:///in.mp4", "file:///out", job.WithLadder("default")) // 5 rungs
+	_, _, rel1, _ := r.admit(ctx, j) // 5 on the GPU
+	_, _, rel2, _ := r.admit(ctx, j) // 1 on the GPU, 4 spilled
+	_, _, rel3, _ := r.admit(ctx, j) // none left: the job on the CPU
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		got[mf.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	want := map[string]float64{"hlsfleet_gpu_spilled_renditions_total": 4, "hlsfleet_gpu_jobs_on_cpu_total": 1,
+		"hlsfleet_gpu_encoder_sessions": 6, "hlsfleet_gpu_encoder_sessions_in_use": 6}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	rel1()
+	rel2()
+	rel3()
+	if pool.InUse() != 0 {
+		t.Errorf("%d sessions still held", pool.InUse())
 	}
 }

@@ -135,6 +135,11 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 	host, _ := os.Hostname()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if ar, ok := runner.(*worker.AccelRunner); ok {
+		if err := ar.Register(reg); err != nil {
+			return err
+		}
+	}
 	w, err := worker.New(worker.Config{
 		Queue: q, Rules: rules, Outputs: worker.StorageOutputs{},
 		Runner:      runner,
