@@ -156,9 +156,9 @@ func TestAccelRunnerMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := job.New("file:///in.mp4", "file:///out", job.WithLadder("default")) // 5 rungs
-	_, _, rel1, _ := r.admit(ctx, j) // 5 on the GPU
-	_, _, rel2, _ := r.admit(ctx, j) // 1 on the GPU, 4 spilled
-	_, _, rel3, _ := r.admit(ctx, j) // none left: the job on the CPU
+	_, _, rel1, _ := r.admit(ctx, j)                                         // 5 on the GPU
+	_, _, rel2, _ := r.admit(ctx, j)                                         // 1 on the GPU, 4 spilled
+	_, _, rel3, _ := r.admit(ctx, j)                                         // none left: the job on the CPU
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
