@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,25 @@ var (
 func AccelCaps() *Caps {
 	capsOnce.Do(func() { cachedCaps = ProbeAccel(ProbeOptions{}) })
 	return cachedCaps
+}
+
+// gpuNodes are the device nodes a GPU shows up as: NVIDIA's (and WSL's
+// /dev/dxg, through which CUDA runs there) and DRM render nodes (VAAPI,
+// QSV).
+var gpuNodes = []string{"/dev/nvidia[0-9]*", "/dev/dxg", "/dev/dri/renderD*"}
+
+// NoGPU answers without touching libav when this machine has no GPU device
+// node at all (no device could open): the capabilities that say so, and
+// true. Otherwise nil, false, and a real probe is needed. It lets a worker
+// on a CPU instance skip the probe process.
+func NoGPU() (*Caps, bool) {
+	for _, pat := range gpuNodes {
+		if m, _ := filepath.Glob(pat); len(m) > 0 {
+			return nil, false
+		}
+	}
+	why := "no GPU device node (" + strings.Join(gpuNodes, ", ") + ")"
+	return &Caps{Devices: []DeviceCaps{{Type: "cuda", Error: why}, {Type: "vaapi", Error: why}, {Type: "qsv", Error: why}}}, true
 }
 
 // probe geometry: small, but above every encoder's minimum size (NVENC

@@ -197,9 +197,37 @@ func TestProbeAccel(t *testing.T) {
 	}
 }
 
+// NoGPU agrees with the probe: when it says no device node exists, no
+// device opens either.
+func TestNoGPU(t *testing.T) {
+	quick, none := NoGPU()
+	if !none {
+		t.Skipf("this machine has a GPU device node: the probe decides")
+	}
+	if got := quick.Summary(); got != "no GPU: only cpu path" {
+		t.Errorf("NoGPU summary %q", got)
+	}
+	if a, err := Resolve(AccelAuto, quick); err != nil || a != AccelCPU {
+		t.Errorf("auto with NoGPU caps = %s, %v", a, err)
+	}
+	for _, d := range ProbeAccel(ProbeOptions{SessionCap: 1}).Devices {
+		if d.Opened {
+			t.Errorf("NoGPU said no device node, but the %s device opened", d.Type)
+		}
+	}
+}
+
 func TestAccelCapsCached(t *testing.T) {
 	a, b := AccelCaps(), AccelCaps()
 	if a == nil || a != b {
 		t.Fatalf("AccelCaps is not cached: %p, %p", a, b)
+	}
+}
+
+// BenchmarkProbeAccel is the cost the probe adds to a worker's start (in
+// process; the worker runs it in a child, which adds one process start).
+func BenchmarkProbeAccel(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		ProbeAccel(ProbeOptions{})
 	}
 }

@@ -176,6 +176,9 @@ func resolveAccel(ctx context.Context, a pipeline.Accel) (pipeline.Accel, *pipel
 	}
 	c := capsFromEnv()
 	if c == nil {
+		c, _ = pipeline.NoGPU() // no device node: nothing to probe, no process to start
+	}
+	if c == nil {
 		var err error
 		if c, err = probeAccelIsolated(ctx); err != nil {
 			if a == pipeline.AccelAuto {
