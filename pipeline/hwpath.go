@@ -129,7 +129,12 @@ func (t *transcode) openVideoDecoder(extraFrames int) (*astiav.CodecContext, err
 	}
 	cc.SetTimeBase(s.TimeBase())
 	cc.SetThreadCount(1)
-	cc.SetExtraHardwareFrames(extraFrames)
+	if t.hw.name == "vaapi" {
+		// VAAPI hands out its decode surfaces (a fixed pool) as frames.
+		// FFmpeg 5.1's NVDEC copies each picture into a growable CUDA pool,
+		// and more decode surfaces only push it toward its limit of 32.
+		cc.SetExtraHardwareFrames(extraFrames)
+	}
 	if err := attachHWDevice(cc, t.hw); err != nil {
 		cc.Free()
 		return nil, fmt.Errorf("attaching the %s device to the decoder: %w", t.hw.name, err)
@@ -169,9 +174,7 @@ func (t *transcode) openVideoDecoder(extraFrames int) (*astiav.CodecContext, err
 // hwExtraFrames is how many decoded surfaces may be held downstream at
 // once: per rendition fed by the decoder (the others scale from a larger
 // rung), its queue, the frame in its filter, the end marker and one held by
-// fps; plus the poster frame. NVDEC maps its decode surfaces as output
-// frames and has at most 32 of them, the stream's DPB included, so the
-// count is capped.
+// fps; plus the poster frame and one in the shared filters.
 func hwExtraFrames(ws []*renditionWorker) int {
 	roots := 0
 	for _, w := range ws {
@@ -179,7 +182,7 @@ func hwExtraFrames(ws []*renditionWorker) int {
 			roots++
 		}
 	}
-	return min(cap(ws[0].frames)*roots+4*roots+2, 20)
+	return cap(ws[0].frames)*roots + 4*roots + 2
 }
 
 // freeHW releases what the accelerated path holds; called by transcode.free
