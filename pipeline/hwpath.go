@@ -129,12 +129,14 @@ func (t *transcode) openVideoDecoder(extraFrames int) (*astiav.CodecContext, err
 	}
 	cc.SetTimeBase(s.TimeBase())
 	cc.SetThreadCount(1)
-	if t.hw.name == "vaapi" {
-		// VAAPI hands out its decode surfaces (a fixed pool) as frames.
-		// FFmpeg 5.1's NVDEC copies each picture into a growable CUDA pool,
-		// and more decode surfaces only push it toward its limit of 32.
-		cc.SetExtraHardwareFrames(extraFrames)
+	// VAAPI and FFmpeg 5.1's NVDEC hand out their decode surfaces as
+	// frames (NVDEC maps them; copying out came with 6.0), so surfaces held
+	// downstream must be added to the pool. NVDEC takes at most 32 decode
+	// surfaces, the stream's DPB (up to 16) + 2 included.
+	if t.hw.name == "cuda" {
+		extraFrames = min(extraFrames, 14)
 	}
+	cc.SetExtraHardwareFrames(extraFrames)
 	if err := attachHWDevice(cc, t.hw); err != nil {
 		cc.Free()
 		return nil, fmt.Errorf("attaching the %s device to the decoder: %w", t.hw.name, err)

@@ -471,6 +471,9 @@ func (t *transcode) decodeVideo(ctx context.Context, p *astiav.Packet, f *astiav
 			if errors.Is(err, astiav.ErrInvaliddata) {
 				continue
 			}
+			if t.hwDecoder { // e.g. no decoder surface left: the device's fault, retried
+				return fmt.Errorf("hardware video decoder (%s): %w", t.hw.name, err)
+			}
 			return inputErr(ErrCorrupt, "decoding video: %v", err)
 		}
 		err = t.onDecoded(ctx, f)
