@@ -133,8 +133,16 @@ func (t *transcode) openVideoDecoder(extraFrames int) (*astiav.CodecContext, err
 	// frames (NVDEC maps them; copying out came with 6.0), so surfaces held
 	// downstream must be added to the pool. NVDEC takes at most 32 decode
 	// surfaces, the stream's DPB (up to 16) + 2 included.
-	if t.hw.name == "cuda" {
-		extraFrames = min(extraFrames, 14)
+	if t.hw.name == "cuda" && extraFrames > 14 {
+		extraFrames = 14
+		if t.route.GPUScale {
+			// Too many frames would sit on decode surfaces: copy each
+			// frame to memory at once instead (the hybrid's download).
+			why := "more renditions fed by the decoder than NVDEC has surfaces for: frames scaled on the CPU"
+			t.route.GPUScale = false
+			t.route.Reasons = append(t.route.Reasons, why)
+			t.log.Info("accel route change", zap.String("reason", why))
+		}
 	}
 	cc.SetExtraHardwareFrames(extraFrames)
 	if err := attachHWDevice(cc, t.hw); err != nil {
