@@ -31,6 +31,7 @@ type encodeParams struct {
 	out     ladders.Output
 	gop     int // frames
 	threads int
+	hw      *hwEncInput // device frames in (nil: system memory, the entry's pixFmt)
 }
 
 // encoders is the table issue F extends: encoders[accel][codec].
@@ -104,6 +105,10 @@ func openVideoEncoder(accel Accel, p encodeParams, timeBase astiav.Rational, glo
 	cc.SetWidth(p.out.Width)
 	cc.SetHeight(p.out.Height)
 	cc.SetPixelFormat(ve.pixFmt)
+	if err := p.hw.apply(cc); err != nil {
+		cc.Free()
+		return nil, fmt.Errorf("%s for %s: %w", ve.name, p.out.Name, err)
+	}
 	cc.SetSampleAspectRatio(astiav.NewRational(1, 1))
 	cc.SetTimeBase(timeBase)
 	cc.SetFramerate(astiav.NewRational(p.out.FPS.Num, p.out.FPS.Den))

@@ -22,6 +22,7 @@ type videoSrc struct {
 	timeBase      astiav.Rational
 	sar           astiav.Rational
 	frameRate     astiav.Rational
+	hw            *graphHW // device frames in, or a device for hwupload; nil for the CPU path
 }
 
 func newVideoGraph(spec string, in videoSrc, threads int) (*graph, error) {
@@ -38,7 +39,7 @@ func newVideoGraph(spec string, in videoSrc, threads int) (*graph, error) {
 	if in.frameRate.Num() > 0 && in.frameRate.Den() > 0 {
 		args["frame_rate"] = in.frameRate.String()
 	}
-	return newGraph("buffer", "buffersink", args, spec, threads)
+	return newGraph("buffer", "buffersink", args, spec, threads, in.hw)
 }
 
 // audioSrc describes frames entering an audio graph.
@@ -61,10 +62,10 @@ func newAudioGraph(spec string, in audioSrc) (*graph, error) {
 	} else {
 		args["channels"] = strconv.Itoa(in.channels)
 	}
-	return newGraph("abuffer", "abuffersink", args, spec, 1)
+	return newGraph("abuffer", "abuffersink", args, spec, 1, nil)
 }
 
-func newGraph(srcName, sinkName string, args astiav.FilterArgs, spec string, threads int) (_ *graph, err error) {
+func newGraph(srcName, sinkName string, args astiav.FilterArgs, spec string, threads int, hw *graphHW) (_ *graph, err error) {
 	g := &graph{g: astiav.AllocFilterGraph()}
 	if g.g == nil {
 		return nil, errors.New("allocating filter graph failed")
@@ -77,6 +78,9 @@ func newGraph(srcName, sinkName string, args astiav.FilterArgs, spec string, thr
 	g.g.SetThreadCount(threads)
 	if g.src, err = g.g.NewFilterContext(astiav.FindFilterByName(srcName), "in", args); err != nil {
 		return nil, fmt.Errorf("filter source %v: %w", args, err)
+	}
+	if err = hw.source(g.src); err != nil {
+		return nil, err
 	}
 	if g.sink, err = g.g.NewFilterContext(astiav.FindFilterByName(sinkName), "out", nil); err != nil {
 		return nil, fmt.Errorf("filter sink: %w", err)
@@ -95,6 +99,9 @@ func newGraph(srcName, sinkName string, args astiav.FilterArgs, spec string, thr
 	inputs.SetNext(nil)
 	if err = g.g.Parse(spec, inputs, outputs); err != nil {
 		return nil, fmt.Errorf("filter %q: %w", spec, err)
+	}
+	if err = hw.parsed(g.g); err != nil {
+		return nil, err
 	}
 	if err = g.g.Configure(); err != nil {
 		return nil, fmt.Errorf("configuring filter %q: %w", spec, err)

@@ -16,6 +16,9 @@ func (t *transcode) encodePoster() error {
 	if t.poster == nil || len(t.outs) == 0 {
 		return nil
 	}
+	if err := t.posterToSystem(); err != nil {
+		return err
+	}
 	o := t.outs[0]
 	g, err := newVideoGraph(fmt.Sprintf("scale=w=%d:h=%d:flags=bicubic,setsar=1,format=yuvj420p", o.Width, o.Height), videoSrc{
 		width: t.poster.Width(), height: t.poster.Height(), pixFmt: t.poster.PixelFormat(),

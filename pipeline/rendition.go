@@ -21,6 +21,9 @@ type renditionWorker struct {
 	segDur       float64
 	seg          *segmenter
 	frames       chan *astiav.Frame
+	dev          *hwDevice // the job's device (VAAPI hwupload); nil on the CPU path
+	gpuScale     bool      // scale device frames on the device
+	fallback     string    // why a device encoder was replaced by the CPU one
 
 	// Cascade: a rung whose input is another rung's scaled frames instead
 	// of the decoded ones (see cascade).
@@ -165,9 +168,9 @@ func (w *renditionWorker) pushEnd() error {
 
 // open builds the filter graph from the first frame and opens the encoder.
 func (w *renditionWorker) open(f *astiav.Frame) error {
-	g, err := newVideoGraph(renditionFilter(w.out), videoSrc{
+	g, err := newVideoGraph(w.filterSpec(f), videoSrc{
 		width: f.Width(), height: f.Height(), pixFmt: f.PixelFormat(),
-		timeBase: w.srcTB, sar: f.SampleAspectRatio(), frameRate: w.srcRate,
+		timeBase: w.srcTB, sar: f.SampleAspectRatio(), frameRate: w.srcRate, hw: w.graphHW(f),
 	}, 1)
 	if err != nil {
 		return fmt.Errorf("rendition %s: %w", w.out.Name, err)
@@ -180,7 +183,12 @@ func (w *renditionWorker) open(f *astiav.Frame) error {
 	}
 	fps := astiav.NewRational(w.out.FPS.Num, w.out.FPS.Den)
 	w.frameD = max(1, astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), w.tb))
-	w.enc, err = openVideoEncoder(w.accel, encodeParams{out: w.out, gop: gopFrames(w.gopDur, w.out.FPS), threads: w.threads}, w.tb, w.globalHeader)
+	w.enc, err = openVideoEncoder(w.accel, encodeParams{out: w.out, gop: gopFrames(w.gopDur, w.out.FPS), threads: w.threads, hw: encoderInput(g)}, w.tb, w.globalHeader)
+	if err != nil && w.accel != AccelCPU {
+		if err = w.reopenOnCPU(f, err); err == nil {
+			w.enc, err = openVideoEncoder(w.accel, encodeParams{out: w.out, gop: gopFrames(w.gopDur, w.out.FPS), threads: w.threads}, w.tb, w.globalHeader)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,13 @@ type Options struct {
 	InputSize   int64           // bytes behind Reader
 	Ladder      *ladders.Ladder // validated ladder; SegmentSeconds already overridden by the caller
 	SegmentType SegmentType     // ts (default) or fmp4
-	Accel       Accel           // "" = cpu
+	Accel       Accel           // "" = cpu; auto resolves against Caps
+	// Caps is the capability probe the accel is resolved against; nil:
+	// AccelCaps() (probed once per process).
+	Caps *Caps
+	// GPUSessions caps how many renditions use the device's encoders; the
+	// rest are encoded on the CPU (spill). 0: no cap.
+	GPUSessions int
 	Limits      Limits
 	Cores       int // cores to plan threads for; 0 = runtime.NumCPU()
 	// Progress, when set, is called from the demux goroutine as media is
@@ -53,6 +59,7 @@ type Result struct {
 	Input          *Info             `json:"input"`
 	Elapsed        float64           `json:"elapsed_seconds"`
 	Speed          float64           `json:"speed_x_realtime"`
+	Accel          *Route            `json:"accel,omitempty"`
 }
 
 // RenditionResult describes one media playlist of the presentation.
@@ -157,6 +164,14 @@ type transcode struct {
 	frames             int64
 	decodeErrors       int
 	videoPackets       int
+
+	// accelerated paths (hwpath.go)
+	accel     Accel // resolved
+	route     Route
+	hw        *hwDevice
+	hwDecoder bool
+	needSW    bool
+	swFrame   *astiav.Frame
 }
 
 func (t *transcode) free() {
@@ -169,6 +184,7 @@ func (t *transcode) free() {
 	for _, s := range t.audioSeg {
 		s.close()
 	}
+	t.freeHW()
 	if t.vdec != nil {
 		t.vdec.Free()
 	}
@@ -178,6 +194,7 @@ func (t *transcode) free() {
 	if t.poster != nil {
 		t.poster.Free()
 	}
+	t.freeHWDevice()
 }
 
 // plan chooses renditions, opens decoders and encoders and wires segmenters.
@@ -202,13 +219,18 @@ func (t *transcode) plan() error {
 			return fmt.Errorf("selecting renditions: %w", err)
 		}
 		t.outs = outs
+		if err := t.planAccel(); err != nil {
+			return err
+		}
 		threads := encoderThreads(outs, t.opt.Cores)
 		for i, o := range outs {
-			if _, err := lookupEncoder(t.opt.Accel, o.Codec); err != nil {
+			acc := t.route.Encoders[i]
+			if _, err := lookupEncoder(acc, o.Codec); err != nil {
 				return err
 			}
 			w := &renditionWorker{
-				out: o, accel: t.opt.Accel, threads: threads[i], globalHeader: globalHeader,
+				out: o, accel: acc, threads: threads[i], globalHeader: globalHeader,
+				dev: t.hw, gpuScale: t.route.GPUScale && acc != AccelCPU,
 				gopDur: l.GOPSeconds, segDur: l.SegmentSeconds,
 				seg:    newSegmenter(o.Name, t.opt.SegmentType, t.sink, l.SegmentSeconds),
 				frames: make(chan *astiav.Frame, 2),
@@ -216,11 +238,7 @@ func (t *transcode) plan() error {
 			t.videos = append(t.videos, w)
 		}
 		cascade(t.videos)
-		// One decoder thread: the renditions already keep every core busy,
-		// and frame-threaded decoding holds more frames (measured on an 8 s
-		// bench4 run: 17 MB less peak RSS with one thread, CPU the same
-		// within this machine's noise).
-		dec, err := openDecoder(t.in.video, 1)
+		dec, err := t.openVideoDecoder(hwExtraFrames(t.videos))
 		if err != nil {
 			return err
 		}
@@ -453,6 +471,9 @@ func (t *transcode) decodeVideo(ctx context.Context, p *astiav.Packet, f *astiav
 			if errors.Is(err, astiav.ErrInvaliddata) {
 				continue
 			}
+			if t.hwDecoder { // e.g. no decoder surface left: the device's fault, retried
+				return fmt.Errorf("hardware video decoder (%s): %w", t.hw.name, err)
+			}
 			return inputErr(ErrCorrupt, "decoding video: %v", err)
 		}
 		err = t.onDecoded(ctx, f)
@@ -483,6 +504,13 @@ func (t *transcode) onDecoded(ctx context.Context, f *astiav.Frame) error {
 	t.frames++
 	if t.opt.Progress != nil {
 		t.opt.Progress(Progress{Seconds: sec, Duration: t.in.info.Duration, Frames: t.frames})
+	}
+	if t.prepTB.Den() == 0 {
+		t.needSW = t.prepSpec != "" || frameInterlaced(f.UnsafePointer())
+	}
+	f, err := t.toSystemMemory(f, t.needSW)
+	if err != nil {
+		return err
 	}
 	if t.prep == nil && t.prepTB.Den() == 0 {
 		spec := t.prepSpec
@@ -584,6 +612,10 @@ func (t *transcode) publish() (*Result, error) {
 	res := &Result{
 		Master: MasterName, SegmentType: t.opt.SegmentType, SegmentSeconds: l.SegmentSeconds,
 		Input: t.in.info, Duration: math.Max(t.videoEnd, t.audioEnd),
+	}
+	if t.route.Name != "" {
+		t.noteFallbacks()
+		res.Accel = &t.route
 	}
 	version := 3
 	if t.opt.SegmentType == SegmentFMP4 {

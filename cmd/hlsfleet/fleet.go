@@ -64,6 +64,9 @@ type workerFlags struct {
 	// dashboard of `hlsfleet local`).
 	setup     func(ctx context.Context, q queue.Queue, log *zap.Logger) (worker.EventSink, error)
 	lifecycle lifecycleFlags // worker only
+	// accelerators (accel.go)
+	accel, fallbackQueue, whenFull string
+	gpuSessions                    int
 }
 
 func (f *workerFlags) register(fs *flag.FlagSet) {
@@ -75,6 +78,10 @@ func (f *workerFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxMemoryMiB, "max-memory", 0, "per-job memory limit in MiB (0 = none)")
 	fs.StringVar(&f.rules, "rules", "", "JSON file of S3-event rules (default: the built-in rules)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto, cpu, nvidia, vaapi or qsv (probed at start)")
+	fs.StringVar(&f.fallbackQueue, "fallback-queue", "", "second queue read when --queue is idle (a GPU worker helping the CPU queue)")
+	fs.IntVar(&f.gpuSessions, "gpu-sessions", 0, "encoder sessions the device may run at once (0 = as the probe counted)")
+	fs.StringVar(&f.whenFull, "when-full", "spill", "when the device's sessions are taken: spill (renditions to CPU encoders) or wait")
 }
 
 func runWorker(args []string) error {
@@ -83,7 +90,7 @@ func runWorker(args []string) error {
 	fs.StringVar(&f.queue, "queue", "", "queue URL: an SQS queue URL or local:///dir")
 	f.register(fs)
 	f.lifecycle.register(fs)
-	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR]", 0); err != nil {
+	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR] [--accel auto|cpu|nvidia|vaapi|qsv] [--fallback-queue URL]", 0); err != nil {
 		return err
 	}
 	return serveWorker(f, nil)
@@ -105,6 +112,22 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		return fmt.Errorf("opening queue %s: %w", qurl, err)
 	}
 	defer q.Close()
+	if f.fallbackQueue != "" {
+		furl, err := queueURL(f.fallbackQueue)
+		if err != nil {
+			return err
+		}
+		fq, err := queue.Open(ctx, furl, queue.Options{DLQ: f.dlq})
+		if err != nil {
+			return fmt.Errorf("opening the fallback queue %s: %w", furl, err)
+		}
+		q = queue.WithFallback(q, fq) // closes fq with q
+		log.Info("fallback queue", zap.String("queue", furl))
+	}
+	runner, accelLine, err := workerAccel(ctx, f, &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20}, log)
+	if err != nil {
+		return err
+	}
 	rules := job.DefaultRules()
 	if f.rules != "" {
 		data, err := os.ReadFile(f.rules)
@@ -124,9 +147,14 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 	host, _ := os.Hostname()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if ar, ok := runner.(*worker.AccelRunner); ok {
+		if err := ar.Register(reg); err != nil {
+			return err
+		}
+	}
 	w, err := worker.New(worker.Config{
 		Queue: q, Rules: rules, Outputs: worker.StorageOutputs{},
-		Runner:      &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20},
+		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
 		Events: events,
@@ -143,7 +171,7 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		if err != nil {
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		srv := &http.Server{Handler: worker.Handler(w, reg), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: withAccelReadyz(worker.Handler(w, reg), accelLine), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 		log.Info("metrics listening", zap.String("addr", ln.Addr().String()))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,8 +26,17 @@ import (
 // stdin, progress and the result as JSON lines on stdout (worker.ExecEvent),
 // logs on stderr, exit 0 / 2 (input fault) / 1 like every command.
 func runJobExec(args []string) error {
-	if len(args) != 0 {
-		return usageErr("job-exec takes the job as JSON on stdin and no arguments")
+	// --accel and --gpu-sessions come from the worker's session admission
+	// (worker.AccelRunner); the probe comes in HLSFLEET_ACCEL_CAPS.
+	fs := flag.NewFlagSet("job-exec", flag.ContinueOnError)
+	accelFlag := fs.String("accel", "cpu", "accelerator for this job")
+	gpuSessions := fs.Int("gpu-sessions", 0, "renditions that may use the device's encoders (0: no cap)")
+	if _, err := parseCommand(fs, args, "job-exec [--accel A] [--gpu-sessions N] < job.json", 0); err != nil {
+		return err
+	}
+	accel, err := parseAccelFlag(*accelFlag)
+	if err != nil {
+		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(os.Stdin, job.MaxSize+1))
 	if err != nil {
@@ -44,7 +54,7 @@ func runJobExec(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ev := newEventWriter(os.Stdout)
-	published, res, err := execJob(ctx, j, log, ev.progress)
+	published, res, err := execJobAccel(ctx, j, log, ev.progress, jobAccel{accel: accel, gpuSessions: *gpuSessions})
 	if err != nil {
 		log.Warn("job failed", zap.Error(err))
 		return fmt.Errorf("job %s: %w", j.ID, err)
@@ -61,6 +71,17 @@ func runJobExec(args []string) error {
 
 // execJob transcodes one job from its source URL to its output URL.
 func execJob(ctx context.Context, j *job.Job, log *zap.Logger, progress func(pipeline.Progress)) (bool, *pipeline.Result, error) {
+	return execJobAccel(ctx, j, log, progress, jobAccel{accel: pipeline.AccelCPU})
+}
+
+// jobAccel is the accelerator a job runs with and how many renditions may
+// use the device's encoders (0: no cap).
+type jobAccel struct {
+	accel       pipeline.Accel
+	gpuSessions int
+}
+
+func execJobAccel(ctx context.Context, j *job.Job, log *zap.Logger, progress func(pipeline.Progress), ax jobAccel) (bool, *pipeline.Result, error) {
 	if j.Kind != job.KindVOD {
 		return false, nil, fmt.Errorf("%w: job kind %q is not handled by this worker yet", job.ErrPermanent, j.Kind)
 	}
@@ -80,6 +101,7 @@ func execJob(ctx context.Context, j *job.Job, log *zap.Logger, progress func(pip
 	opt := pipeline.Options{
 		Input: j.Source, Ladder: ladder, SegmentType: pipeline.SegmentType(j.SegmentType),
 		Progress: progress, Logger: log,
+		Accel: ax.accel, GPUSessions: ax.gpuSessions, Caps: capsFromEnv(),
 	}
 	if isS3(j.Source) {
 		closeSrc, err := openS3Source(ctx, j.Source, &opt)

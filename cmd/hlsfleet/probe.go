@@ -6,12 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/hlsfleet/hlsfleet/internal/isolate"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 )
 
 func runProbe(args []string) error {
+	for _, a := range args {
+		if a == "--accel" || a == "-accel" || strings.HasPrefix(a, "--accel=") {
+			return runProbeAccel(args)
+		}
+	}
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	maxDur := fs.Float64("max-duration", pipeline.DefaultMaxDuration, "refuse inputs longer than this many seconds")
 	noIsolate := fs.Bool("no-isolate", false, "run libav in this process instead of a child (debugging)")

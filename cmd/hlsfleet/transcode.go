@@ -24,7 +24,7 @@ import (
 	"github.com/hlsfleet/hlsfleet/worker"
 )
 
-const transcodeSynopsis = "transcode [--ladder NAME|FILE] [--segment-seconds S] [--segment-type ts|fmp4] [--json] INPUT OUTPUT"
+const transcodeSynopsis = "transcode [--ladder NAME|FILE] [--segment-seconds S] [--segment-type ts|fmp4] [--accel auto|cpu|nvidia|vaapi|qsv] [--json] INPUT OUTPUT"
 
 // envStaging passes the parent's staging directory to the isolated child.
 const envStaging = "HLSFLEET_STAGING_DIR"
@@ -55,7 +55,7 @@ func runTranscode(args []string) error {
 	fs.BoolVar(&f.allAudio, "all-audio", false, "keep every audio track (as an EXT-X-MEDIA audio group) instead of the first")
 	fs.Float64Var(&f.maxDuration, "max-duration", pipeline.DefaultMaxDuration, "refuse inputs longer than this many seconds")
 	fs.Int64Var(&f.maxMemoryMiB, "max-memory", 0, "stop the transcode if it uses more than this many MiB of memory (0 = no limit)")
-	fs.StringVar(&f.accel, "accel", "cpu", "encoder family: cpu")
+	fs.StringVar(&f.accel, "accel", "cpu", "accelerator: auto, cpu, nvidia, vaapi or qsv (see hlsfleet probe --accel)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.noIsolate, "no-isolate", false, "run libav in this process instead of a child (debugging)")
 	pos, err := parseCommand(fs, args, transcodeSynopsis, 2)
@@ -80,10 +80,24 @@ func runTranscode(args []string) error {
 	if err != nil {
 		return err
 	}
+	accel, err := parseAccelFlag(f.accel)
+	if err != nil {
+		return err
+	}
 	if isolate.InChild() || f.noIsolate {
 		return transcodeHere(f, ladder, inPath, outDir)
 	}
-	return transcodeIsolated(args, inPath, outDir, f.maxMemoryMiB<<20)
+	// Resolve the accelerator before any output exists; the child gets the
+	// probe and does not repeat it.
+	var env []string
+	if accel != pipeline.AccelCPU {
+		if _, caps, err := resolveAccel(context.Background(), accel); err != nil {
+			return err
+		} else if caps != nil {
+			env = append(env, capsEnv(caps))
+		}
+	}
+	return transcodeIsolated(args, inPath, outDir, f.maxMemoryMiB<<20, env...)
 }
 
 func joinNames() string {
@@ -99,8 +113,7 @@ func joinNames() string {
 
 // transcodeIsolated runs this same command in a child process and turns a
 // crash into one clear line; the staged output of a crashed child is removed.
-func transcodeIsolated(args []string, inPath, outDir string, memLimit int64) error {
-	var env []string
+func transcodeIsolated(args []string, inPath, outDir string, memLimit int64, env ...string) error {
 	if !isS3(outDir) {
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
 			return fmt.Errorf("output directory: %w", err)
@@ -151,7 +164,8 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 		Input:       inPath,
 		Ladder:      ladder,
 		SegmentType: pipeline.SegmentType(f.segType),
-		Accel:       pipeline.Accel(f.accel),
+		Accel:       pipeline.Accel(strings.ToLower(strings.TrimSpace(f.accel))),
+		Caps:        capsFromEnv(),
 		Limits:      pipeline.Limits{MaxDuration: f.maxDuration, AllAudioTracks: f.allAudio},
 		Logger:      log,
 	}
