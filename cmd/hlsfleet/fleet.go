@@ -59,6 +59,7 @@ type workerFlags struct {
 	concurrency                              int
 	visibility, drain                        time.Duration
 	maxMemoryMiB                             int64
+	events                                   eventFlags
 }
 
 func (f *workerFlags) register(fs *flag.FlagSet) {
@@ -70,6 +71,7 @@ func (f *workerFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxMemoryMiB, "max-memory", 0, "per-job memory limit in MiB (0 = none)")
 	fs.StringVar(&f.rules, "rules", "", "JSON file of S3-event rules (default: the built-in rules)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.events.register(fs, true)
 }
 
 func runWorker(args []string) error {
@@ -85,7 +87,7 @@ func runWorker(args []string) error {
 
 // serveWorker runs a worker until SIGINT/SIGTERM (two-stage: drain, then
 // release). extra, when set, runs beside it until it stops (the inbox watcher).
-func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, log *zap.Logger)) error {
+func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, log *zap.Logger, ev *jobEvents)) error {
 	log := newLogger(f.logLevel)
 	defer log.Sync() //nolint:errcheck
 	qurl, err := queueURL(f.queue)
@@ -112,11 +114,17 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 	host, _ := os.Hostname()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ev, err := f.events.open(ctx, log, reg, qurl)
+	if err != nil {
+		return err
+	}
+	defer ev.close(eventsDrain)
 	w, err := worker.New(worker.Config{
 		Queue: q, Rules: rules, Outputs: worker.StorageOutputs{},
 		Runner:      &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20},
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
+		Events: ev.sink(),
 	})
 	if err != nil {
 		return err
@@ -141,7 +149,7 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		w.Stop()
 	}()
 	if extra != nil {
-		go extra(ctx, q, log)
+		go extra(ctx, q, log, ev)
 	}
 	log.Info("worker started", zap.String("queue", qurl))
 	return w.Run(ctx)
@@ -154,6 +162,8 @@ func runSubmit(args []string) error {
 	segType := fs.String("segment-type", "", "ts or fmp4")
 	segSeconds := fs.Float64("segment-seconds", 0, "segment duration in seconds")
 	wait := fs.Bool("wait", false, "wait until the job is published or failed, showing progress")
+	var evf eventFlags
+	evf.register(fs, false)
 	timeout := fs.Duration("timeout", 0, "with --wait, give up after this long (0 = never)")
 	pos, err := parseCommand(fs, args, "submit --queue URL [--ladder NAME] INPUT OUTPUT [--wait]", 2)
 	if err != nil {
@@ -193,10 +203,19 @@ func runSubmit(args []string) error {
 		return fmt.Errorf("opening queue %s: %w", qurl, err)
 	}
 	defer q.Close()
+	// A failed delivery of the "queued" event is a warning, never a failed
+	// submit: the job is queued.
+	ev, err := evf.open(ctx, newLogger("warn"), nil, qurl)
+	if err != nil {
+		return err
+	}
 	if _, err := q.Send(ctx, body, queue.SendOptions{}); err != nil {
+		ev.close(0)
 		return fmt.Errorf("sending the job: %w", err)
 	}
 	fmt.Println(j.ID)
+	ev.queued(j)
+	ev.close(eventsDrain)
 	if !*wait {
 		return nil
 	}

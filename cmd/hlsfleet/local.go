@@ -50,6 +50,9 @@ func runLocal(args []string) error {
 		}
 	}
 	f.queue = "local://" + filepath.Join(dataDir, "queue")
+	if f.events.spool == "" {
+		f.events.spool = filepath.Join(dataDir, "events")
+	}
 	fmt.Fprintf(os.Stderr, "hlsfleet local: drop media files into %s; outputs appear in %s/<name>/master.m3u8\n", inboxDir, outDir)
 	fmt.Fprintf(os.Stderr, "hlsfleet local: queue %s (submit with: hlsfleet submit --queue %s INPUT OUTPUT)\n", f.queue, f.queue)
 	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder}
@@ -62,9 +65,11 @@ func runLocal(args []string) error {
 type inboxWatcher struct {
 	inbox, sources, out, ladder string
 	seen                        map[string]int64
+	events                      *jobEvents
 }
 
-func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger) {
+func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger, ev *jobEvents) {
+	w.events = ev
 	w.seen = map[string]int64{}
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
@@ -118,8 +123,11 @@ func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) e
 	if err != nil {
 		return err
 	}
-	_, err = q.Send(ctx, body, queue.SendOptions{})
-	return err
+	if _, err = q.Send(ctx, body, queue.SendOptions{}); err != nil {
+		return err
+	}
+	w.events.queued(j)
+	return nil
 }
 
 // safeName keeps letters, digits, '-', '_' and '.' of a file stem.
