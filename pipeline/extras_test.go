@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -272,7 +273,7 @@ func TestQualityReportAndGate(t *testing.T) {
 		t.Errorf("flat: gated presentation: %v", err)
 	}
 
-	_, res, err = runTranscode(t, ctx, pipeline.Options{Input: noisy, Ladder: gateLadder(t, 0.005), Cores: 2,
+	dir, res, err = runTranscode(t, ctx, pipeline.Options{Input: noisy, Ladder: gateLadder(t, 0.005), Cores: 2,
 		Storyboard: pipeline.StoryboardOptions{Disabled: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -291,6 +292,23 @@ func TestQualityReportAndGate(t *testing.T) {
 	}
 	hi, lo := qualityOf(res, "360p"), qualityOf(res, "180p")
 	if hi == nil || lo == nil || hi.SSIM <= lo.SSIM {
-		t.Errorf("noisy: 360p must score above 180p: %+v %+v", hi, lo)
+		t.Fatalf("noisy: 360p must score above 180p: %+v %+v", hi, lo)
+	}
+	// Oracle: the ffmpeg CLI's ssim over every frame of the 360p rung (the
+	// source's own size, so no scaling on either side) agrees with the
+	// sampled figure.
+	out, err := exec.Command("ffmpeg", "-nostdin", "-hide_banner", "-i", filepath.Join(dir, "360p", "index.m3u8"), "-i", noisy,
+		"-lavfi", "[0:v]setpts=PTS-STARTPTS[d];[1:v]setpts=PTS-STARTPTS[r];[d][r]ssim", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg ssim: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`SSIM Y:.* All:([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no SSIM line in ffmpeg's output:\n%s", out)
+	}
+	oracle, _ := strconv.ParseFloat(string(m[1]), 64)
+	t.Logf("360p: sampled SSIM %v, ffmpeg over all frames %v", hi.SSIM, oracle)
+	if math.Abs(hi.SSIM-oracle) > 0.01 {
+		t.Errorf("360p: sampled SSIM %v, ffmpeg's %v over all frames", hi.SSIM, oracle)
 	}
 }

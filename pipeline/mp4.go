@@ -91,13 +91,32 @@ func (m *mp4Writer) open(tracks []*track, pkts []pkt) error {
 		return fmt.Errorf("mp4 output: %w", err)
 	}
 	fc.SetPb(m.ioc)
-	if m.streams, err = addStreams(fc, tracks, func(t *track) astiav.Rational {
+	// Video first, as players and editors expect; m.streams stays indexed
+	// by track.
+	order := make([]*track, 0, len(tracks))
+	for _, video := range []bool{true, false} {
+		for _, t := range tracks {
+			if (t.cp.MediaType() == astiav.MediaTypeVideo) == video {
+				order = append(order, t)
+			}
+		}
+	}
+	ordered, err := addStreams(fc, order, func(t *track) astiav.Rational {
 		if t.cp.MediaType() == astiav.MediaTypeAudio {
 			return astiav.NewRational(1, t.cp.SampleRate())
 		}
 		return astiav.NewRational(1, 90000)
-	}); err != nil {
+	})
+	if err != nil {
 		return err
+	}
+	m.streams = make([]*astiav.Stream, len(tracks))
+	for i, t := range tracks {
+		for j, o := range order {
+			if o == t {
+				m.streams[i] = ordered[j]
+			}
+		}
 	}
 	for i, t := range tracks {
 		cp := m.streams[i].CodecParameters()

@@ -58,6 +58,7 @@ type storyboard struct {
 	g            *graph
 	out          *astiav.Frame
 	tile         *image.YCbCr
+	buf          []byte
 	sheet        *image.YCbCr
 	inSheet      int // tiles placed in the current sheet
 	next         float64
@@ -126,9 +127,22 @@ func (s *storyboard) frame(f *astiav.Frame, tb astiav.Rational, sec float64) err
 	}
 	got := false
 	err := s.g.drain(s.out, func(o *astiav.Frame) error {
-		if err := o.Data().ToImage(s.tile); err != nil {
+		// Packed planes (align 1): Y, then Cb and Cr at half size. (go-astiav's
+		// FrameData.ToImage reads chroma planes at full height: past the end.)
+		n, err := o.ImageBufferSize(1)
+		if err != nil || n != len(s.tile.Y)+len(s.tile.Cb)+len(s.tile.Cr) {
+			return fmt.Errorf("storyboard tile: %d bytes for a %dx%d 4:2:0 picture: %v", n, s.tileW, s.tileH, err)
+		}
+		if cap(s.buf) < n {
+			s.buf = make([]byte, n)
+		}
+		if _, err := o.ImageCopyToBuffer(s.buf[:n], 1); err != nil {
 			return fmt.Errorf("storyboard tile: %w", err)
 		}
+		b := s.buf[:n]
+		b = b[copy(s.tile.Y, b):]
+		b = b[copy(s.tile.Cb, b):]
+		copy(s.tile.Cr, b)
 		got = true
 		return nil
 	})
