@@ -213,6 +213,7 @@ type qualityProbe struct {
 	dec   *astiav.CodecContext
 	frame *astiav.Frame
 	done  map[int]bool
+	key   float64 // time of the last key packet
 
 	ssimSum, mseSum float64
 	n               int
@@ -266,6 +267,7 @@ func (p *qualityProbe) packet(pk *astiav.Packet) {
 	}
 	if pk.Flags().Has(astiav.PacketFlagKey) {
 		t := float64(pk.Pts()) * p.tb.Float64()
+		p.key = t
 		if !p.refs.wants(t-p.tol, t+p.refs.gop+0.5, p.done) {
 			if p.dec != nil {
 				p.drain(nil)
@@ -341,6 +343,12 @@ func (p *qualityProbe) drain(pk *astiav.Packet) {
 				p.done[i] = true
 				err = p.compare(p.frame, ref)
 				ref.Free()
+				if err == nil && pk != nil && !p.refs.wants(p.key-p.tol, p.key+p.refs.gop+0.5, p.done) {
+					// Nothing more to measure in this GOP: skip the rest of it.
+					p.frame.Unref()
+					p.closeDecoder()
+					return
+				}
 			}
 		}
 		p.frame.Unref()
