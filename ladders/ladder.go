@@ -89,6 +89,18 @@ type Ladder struct {
 	QualityGate *QualityGate `json:"quality_gate,omitempty" yaml:"quality_gate,omitempty"`
 }
 
+// HasRung reports whether choice names a rendition: its name ("720p") or
+// its height ("720").
+func (l *Ladder) HasRung(choice string) bool {
+	h, err := strconv.Atoi(strings.TrimSuffix(choice, "p"))
+	for _, r := range l.Renditions {
+		if r.Name == choice || (err == nil && r.Height == h) {
+			return true
+		}
+	}
+	return false
+}
+
 // QualityGate drops a rung whose mean SSIM against the source is less than
 // MinSSIMGain above the next lower rung kept (see pipeline.Quality).
 type QualityGate struct {
@@ -405,8 +417,8 @@ func (l *Ladder) Validate() error {
 	if g := l.QualityGate; g != nil && !(g.MinSSIMGain > 0 && g.MinSSIMGain < 1) {
 		add("quality_gate.min_ssim_gain", "%v is not in (0, 1)", g.MinSSIMGain)
 	}
-	if len(l.MP4Rendition) > maxNameLen {
-		add("mp4_rendition", "longer than %d characters", maxNameLen)
+	if l.MP4Rendition != "" && !l.HasRung(l.MP4Rendition) {
+		add("mp4_rendition", "%q names no rendition (want a name such as 720p or a height such as 720)", l.MP4Rendition)
 	}
 
 	if l.Audio.Codec != "aac" {

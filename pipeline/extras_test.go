@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"image/jpeg"
 	"math"
@@ -185,8 +186,8 @@ func TestMP4RejectsUnknownRung(t *testing.T) {
 	requireTools(t)
 	src := testmedia.Generate(t, testmedia.Spec{Duration: 1})
 	_, _, err := runTranscode(t, context.Background(), pipeline.Options{Input: src, Ladder: loadSmallLadder(t), MP4: "1080"})
-	if err == nil || !strings.Contains(err.Error(), "no 1080p rung") {
-		t.Fatalf("err = %v, want ErrNoMP4Rendition", err)
+	if !errors.Is(err, pipeline.ErrNoMP4Rendition) || !errors.Is(err, ladders.ErrInvalid) {
+		t.Fatalf("err = %v, want ErrNoMP4Rendition (a ladders.ErrInvalid)", err)
 	}
 }
 

@@ -14,8 +14,9 @@ import (
 	"github.com/hlsfleet/hlsfleet/ladders"
 )
 
-// ErrNoMP4Rendition rejects an MP4 choice that names no rung of the ladder.
-var ErrNoMP4Rendition = errors.New("no such rendition for the MP4")
+// ErrNoMP4Rendition rejects an MP4 choice that names no rung of the ladder
+// (a request fault: it wraps ladders.ErrInvalid).
+var ErrNoMP4Rendition = fmt.Errorf("%w: no such rendition for the MP4", ladders.ErrInvalid)
 
 // MP4Result describes the progressive MP4 download.
 type MP4Result struct {
@@ -38,13 +39,7 @@ func pickMP4Rung(choice string, l *ladders.Ladder, outs []ladders.Output) (int, 
 	if err != nil || h <= 0 {
 		return 0, fmt.Errorf("%w: %q (want a rendition name such as 720p or a height such as 720)", ErrNoMP4Rendition, choice)
 	}
-	inLadder := false
-	for _, r := range l.Renditions {
-		if r.Height == h || r.Name == choice {
-			inLadder = true
-		}
-	}
-	if !inLadder {
+	if !l.HasRung(choice) {
 		return 0, fmt.Errorf("%w: the ladder has no %dp rung", ErrNoMP4Rendition, h)
 	}
 	for i, o := range outs {

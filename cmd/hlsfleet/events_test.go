@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,5 +152,21 @@ func TestLocalDeadWebhookNeverHoldsAJob(t *testing.T) {
 	defer mu.Unlock()
 	if held == 0 || answered != 0 {
 		t.Errorf("receiver held %d requests and answered %d; want the first event still held when the job published", held, answered)
+	}
+}
+
+// TestExtrasFlagErrors: bad extras flags are request faults (exit 2, one line).
+func TestExtrasFlagErrors(t *testing.T) {
+	clip := needClip(t)
+	for _, args := range [][]string{
+		{"transcode", "--mp4", "4320", clip, t.TempDir()},
+		{"transcode", "--quality-gate", "2", clip, t.TempDir()},
+		{"worker", "--queue", t.TempDir(), "--events-webhook", "ftp://example.com/hook"},
+		{"worker", "--queue", t.TempDir(), "--events-sns", "topic-without-arn"},
+	} {
+		r := runCLI(t, nil, args...)
+		if r.code != 2 || !strings.HasPrefix(lastLine(r.stderr), "hlsfleet: ") {
+			t.Errorf("hlsfleet %v: exit %d, last line %q; want 2 and one hlsfleet: line", args, r.code, lastLine(r.stderr))
+		}
 	}
 }

@@ -97,6 +97,9 @@ func runTranscode(args []string) error {
 	if err != nil {
 		return err
 	}
+	if f.mp4 != "" && !ladder.HasRung(f.mp4) {
+		return usageErr("--mp4 %q: ladder %s has no such rendition (want a name such as 720p or a height such as 720)", f.mp4, ladder.Name)
+	}
 	if isolate.InChild() || f.noIsolate {
 		return transcodeHere(f, ladder, inPath, outDir)
 	}
