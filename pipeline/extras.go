@@ -12,8 +12,10 @@ import (
 )
 
 // Remover is implemented by sinks that can delete a file they created; the
-// quality gate uses it to delete the segments of a rung it drops. With a
-// sink that cannot, the dropped rung's segments stay, unreferenced.
+// quality gate uses it to delete the segments of a rung it dropped, once the
+// master (which does not name the rung) is written: a worker that lost a
+// publish race deletes nothing, so it can never remove files of the master
+// that won. With a sink that cannot delete, the segments stay, unreferenced.
 type Remover interface {
 	Remove(name string) error
 }
@@ -152,27 +154,26 @@ func (t *transcode) qualityGate(res *Result) ([]*renditionWorker, error) {
 		}
 		t.log.Info("quality gate dropped a rendition", zap.String("rendition", w.out.Name),
 			zap.Float64("ssim", qs[i].SSIM), zap.Float64("ssim_gain", *qs[i].SSIMGain), zap.Float64("min_ssim_gain", gate))
-		if err := t.removeRung(w); err != nil {
-			return nil, err
-		}
+		t.dropped = append(t.dropped, w)
 	}
 	return kept, nil
 }
 
-// removeRung deletes a dropped rung's segments (its playlist was never
-// written).
-func (t *transcode) removeRung(w *renditionWorker) error {
+// removeDropped deletes the segments of the rungs the gate dropped (their
+// playlists were never written). Called after the master is written; a
+// failure leaves unreferenced files and is only logged.
+func (t *transcode) removeDropped() {
 	r, ok := t.sink.(Remover)
 	if !ok {
-		return nil
+		return
 	}
-	names := w.seg.fileNames()
-	for _, n := range names {
-		if err := r.Remove(n); err != nil {
-			return err
+	for _, w := range t.dropped {
+		for _, n := range w.seg.fileNames() {
+			if err := r.Remove(n); err != nil {
+				t.log.Warn("removing a dropped rendition's file", zap.String("file", n), zap.Error(err))
+			}
 		}
 	}
-	return nil
 }
 
 // fileNames lists the files the segmenter wrote.

@@ -160,9 +160,10 @@ type transcode struct {
 	posterDone  bool
 	posterBytes []byte
 
-	sb    *storyboard
-	qrefs *qualityRefs
-	mp4   *mp4Writer
+	sb      *storyboard
+	qrefs   *qualityRefs
+	mp4     *mp4Writer
+	dropped []*renditionWorker // rungs the quality gate removed
 
 	videoEnd, audioEnd float64
 	frames             int64
@@ -689,6 +690,7 @@ func (t *transcode) publish() (*Result, error) {
 	if err := writeFile(t.sink, MasterName, master.Encode()); err != nil {
 		return nil, err
 	}
+	t.removeDropped()
 	return res, nil
 }
 
