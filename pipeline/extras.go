@@ -78,6 +78,7 @@ func (t *transcode) planExtras() error {
 		}
 	}
 	t.qrefs = newQualityRefs(n, top.Width, top.Height, t.in.info.Duration, t.opt.Ladder.GOPSeconds, astiav.NewRational(low.Num, low.Den))
+	t.qrefs.users = len(t.videos)
 	for _, w := range t.videos {
 		w.qrefs, w.log = t.qrefs, t.log
 	}

@@ -80,6 +80,10 @@ type qualityRefs struct {
 
 	mu   sync.Mutex
 	refs []qualityRef
+	// users is the number of probes; a reference is freed once every probe
+	// has measured or passed it (released[instant] == users).
+	users    int
+	released map[int]int
 }
 
 type qualityRef struct {
@@ -92,7 +96,7 @@ type qualityRef struct {
 // 5 s), snapped to the frame grid of fps (the lowest rung frame rate) so
 // every rung has a frame at each sample.
 func newQualityRefs(n, w, h int, duration, gop float64, fps astiav.Rational) *qualityRefs {
-	q := &qualityRefs{w: w, h: h, gop: gop}
+	q := &qualityRefs{w: w, h: h, gop: gop, released: map[int]int{}}
 	for k := 0; k < n; k++ {
 		t := float64(k)*5 + 0.5
 		if duration > 0 {
@@ -189,6 +193,41 @@ func (q *qualityRefs) lookup(t, tol float64, done map[int]bool) (int, *astiav.Fr
 	return 0, nil
 }
 
+// release records that one probe is done with instant i (measured, passed
+// or given up) and frees the reference when no probe needs it any more.
+func (q *qualityRefs) release(i int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.released[i]++
+	if q.users <= 0 || q.released[i] < q.users {
+		return
+	}
+	kept := q.refs[:0]
+	for _, r := range q.refs {
+		if r.instant == i {
+			r.f.Free()
+			continue
+		}
+		kept = append(kept, r)
+	}
+	q.refs = kept
+}
+
+// passed lists the captured instants not in done whose reference lies
+// before t: a probe whose stream has reached a key packet at t can no
+// longer produce a frame for them.
+func (q *qualityRefs) passed(t float64, done map[int]bool) []int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []int
+	for _, r := range q.refs {
+		if !done[r.instant] && r.t < t {
+			out = append(out, r.instant)
+		}
+	}
+	return out
+}
+
 // wants reports whether an instant not in done lies in [lo, hi].
 func (q *qualityRefs) wants(lo, hi float64, done map[int]bool) bool {
 	for i, t := range q.instants {
@@ -258,6 +297,22 @@ func (p *qualityProbe) fail(err error) {
 	p.log.Warn("quality measurement failed", zap.String("rendition", p.name), zap.Error(err))
 	p.failed = true
 	p.closeDecoder()
+	p.releaseAll()
+}
+
+// markDone records instant i as finished for this probe.
+func (p *qualityProbe) markDone(i int) {
+	if !p.done[i] {
+		p.done[i] = true
+		p.refs.release(i)
+	}
+}
+
+// releaseAll gives up every instant not yet finished.
+func (p *qualityProbe) releaseAll() {
+	for i := range p.refs.instants {
+		p.markDone(i)
+	}
 }
 
 // packet offers one encoded packet (not consumed) in decode order.
@@ -268,6 +323,9 @@ func (p *qualityProbe) packet(pk *astiav.Packet) {
 	if pk.Flags().Has(astiav.PacketFlagKey) {
 		t := float64(pk.Pts()) * p.tb.Float64()
 		p.key = t
+		for _, i := range p.refs.passed(t-p.tol, p.done) {
+			p.markDone(i)
+		}
 		if !p.refs.wants(t-p.tol, t+p.refs.gop+0.5, p.done) {
 			if p.dec != nil {
 				p.drain(nil)
@@ -293,6 +351,7 @@ func (p *qualityProbe) finish() {
 		p.drain(nil)
 	}
 	p.closeDecoder()
+	p.releaseAll()
 }
 
 func (p *qualityProbe) openDecoder() error {
@@ -340,7 +399,7 @@ func (p *qualityProbe) drain(pk *astiav.Packet) {
 		ts := frameBestEffortTS(p.frame.UnsafePointer())
 		if ts != noPTS {
 			if i, ref := p.refs.lookup(float64(ts)*p.tb.Float64(), p.tol, p.done); ref != nil {
-				p.done[i] = true
+				p.markDone(i)
 				err = p.compare(p.frame, ref)
 				ref.Free()
 				if err == nil && pk != nil && !p.refs.wants(p.key-p.tol, p.key+p.refs.gop+0.5, p.done) {
@@ -499,4 +558,11 @@ func newCompareGraph(spec string, dist, ref videoSrc) (_ *compareGraph, err erro
 		return nil, fmt.Errorf("configuring filter %q: %w", spec, err)
 	}
 	return g, nil
+}
+
+// heldReferences is the number of sampled source frames still kept.
+func (q *qualityRefs) heldReferences() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.refs)
 }
