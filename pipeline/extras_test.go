@@ -328,4 +328,3 @@ func TestQualityReportAndGate(t *testing.T) {
 		t.Errorf("360p: SSIM %v, ffmpeg's on the same frames %v", hi.SSIM, oracle)
 	}
 }
-
