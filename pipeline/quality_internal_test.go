@@ -70,3 +70,34 @@ func TestQualityReferencesFreed(t *testing.T) {
 		t.Errorf("%d held after both probes finished, want 0", n)
 	}
 }
+
+// TestStoryboardPlan: the interval grows for long inputs (at most 600
+// thumbnails), tiles follow the top rung's aspect with even sides, and
+// WebVTT times are hh:mm:ss.ttt.
+func TestStoryboardPlan(t *testing.T) {
+	for _, c := range []struct {
+		w, h         int
+		duration     float64
+		interval     float64
+		tileW, tileH int
+	}{
+		{1920, 1080, 60, 2, 160, 90},
+		{1920, 1080, 7200, 12, 160, 90},
+		{1080, 1920, 30, 2, 160, 284},
+		{120, 90, 10, 2, 120, 90},
+		{1280, 720, 0, 2, 160, 90},
+	} {
+		s := newStoryboard(StoryboardOptions{}, nil, c.w, c.h, c.duration)
+		if s.opt.Interval != c.interval || s.tileW != c.tileW || s.tileH != c.tileH {
+			t.Errorf("%dx%d %v s: interval %v tile %dx%d, want %v %dx%d", c.w, c.h, c.duration, s.opt.Interval, s.tileW, s.tileH, c.interval, c.tileW, c.tileH)
+		}
+		if c.duration > 0 && c.duration/s.opt.Interval > maxStoryboardThumbs {
+			t.Errorf("%v s: %v thumbnails", c.duration, c.duration/s.opt.Interval)
+		}
+	}
+	for sec, want := range map[float64]string{0: "00:00:00.000", 1.5: "00:00:01.500", 3725.0125: "01:02:05.013", 59.9996: "00:01:00.000"} {
+		if got := vttTime(sec); got != want {
+			t.Errorf("vttTime(%v) = %s, want %s", sec, got, want)
+		}
+	}
+}
