@@ -150,6 +150,13 @@ func New(t Transport, o Options) (*Sink, error) {
 	s := &Sink{t: t, o: o, log: o.Logger.With(zap.String("sink", t.Name())), m: o.Metrics,
 		sem: make(chan struct{}, o.Concurrency), stop: make(chan struct{}), jobs: map[string][]*Record{}}
 	s.idle = sync.NewCond(&s.mu)
+	// Every series exists from the start, at zero.
+	s.m.Delivered.WithLabelValues(t.Name())
+	s.m.Failures.WithLabelValues(t.Name())
+	s.m.Pending.WithLabelValues(t.Name())
+	for _, r := range []string{"queue_full", "expired", "closed", "format"} {
+		s.m.Dropped.WithLabelValues(t.Name(), r)
+	}
 	s.base, s.kill = context.WithCancel(context.Background())
 	if o.SpoolDir != "" {
 		if err := os.MkdirAll(o.SpoolDir, 0o755); err != nil {
@@ -428,10 +435,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Dropped:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hlsfleet_events_dropped_total", Help: "Job events never delivered, by reason: queue_full, expired, closed, format."}, []string{"sink", "reason"}),
 		Pending:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hlsfleet_events_pending", Help: "Job events accepted and not yet delivered."}, []string{"sink"}),
 	}
+	m.Register(reg)
+	return m
+}
+
+// Register adds the metrics to reg (nil: nothing).
+func (m *Metrics) Register(reg prometheus.Registerer) {
 	if reg != nil {
 		reg.MustRegister(m.Delivered, m.Failures, m.Dropped, m.Pending)
 	}
-	return m
 }
 
 // Sinks fans events out to several sinks and closes them together.

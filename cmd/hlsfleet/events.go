@@ -35,13 +35,30 @@ func (f *eventFlags) register(fs *flag.FlagSet, spool bool) {
 
 // jobEvents is the configured sinks; a nil *jobEvents sends nothing.
 type jobEvents struct {
-	sinks events.Sinks
-	log   *zap.Logger
+	sinks   events.Sinks
+	log     *zap.Logger
+	metrics *events.Metrics
+}
+
+// openEvents opens the sinks of a worker's --events-* flags.
+func (f *workerFlags) openEvents() (*jobEvents, error) {
+	qurl, err := queueURL(f.queue)
+	if err != nil {
+		return nil, err
+	}
+	return f.events.open(context.Background(), newLogger(f.logLevel), qurl)
+}
+
+// register adds the sinks' metrics to reg.
+func (e *jobEvents) register(reg prometheus.Registerer) {
+	if e != nil {
+		e.metrics.Register(reg)
+	}
 }
 
 // open starts one sink per configured target. jobQueue is reported in the
 // SQS/SNS messages' detail.queue.
-func (f *eventFlags) open(ctx context.Context, log *zap.Logger, reg prometheus.Registerer, jobQueue string) (*jobEvents, error) {
+func (f *eventFlags) open(ctx context.Context, log *zap.Logger, jobQueue string) (*jobEvents, error) {
 	if f.webhook == "" && f.sqs == "" && f.sns == "" {
 		return nil, nil
 	}
@@ -74,8 +91,8 @@ func (f *eventFlags) open(ctx context.Context, log *zap.Logger, reg prometheus.R
 		}
 		ts = append(ts, s)
 	}
-	m := events.NewMetrics(reg)
-	je := &jobEvents{log: log}
+	m := events.NewMetrics(nil)
+	je := &jobEvents{log: log, metrics: m}
 	for _, t := range ts {
 		o := events.Options{Logger: log, Metrics: m}
 		if f.spool != "" {

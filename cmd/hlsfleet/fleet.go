@@ -60,6 +60,7 @@ type workerFlags struct {
 	visibility, drain                        time.Duration
 	maxMemoryMiB                             int64
 	events                                   eventFlags
+	jobEvents                                *jobEvents // opened from events by runWorker/runLocal
 }
 
 func (f *workerFlags) register(fs *flag.FlagSet) {
@@ -82,12 +83,18 @@ func runWorker(args []string) error {
 	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR]", 0); err != nil {
 		return err
 	}
+	ev, err := f.openEvents()
+	if err != nil {
+		return err
+	}
+	defer ev.close(eventsDrain)
+	f.jobEvents = ev
 	return serveWorker(f, nil)
 }
 
 // serveWorker runs a worker until SIGINT/SIGTERM (two-stage: drain, then
 // release). extra, when set, runs beside it until it stops (the inbox watcher).
-func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, log *zap.Logger, ev *jobEvents)) error {
+func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, log *zap.Logger)) error {
 	log := newLogger(f.logLevel)
 	defer log.Sync() //nolint:errcheck
 	qurl, err := queueURL(f.queue)
@@ -114,17 +121,13 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 	host, _ := os.Hostname()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ev, err := f.events.open(ctx, log, reg, qurl)
-	if err != nil {
-		return err
-	}
-	defer ev.close(eventsDrain)
+	f.jobEvents.register(reg)
 	w, err := worker.New(worker.Config{
 		Queue: q, Rules: rules, Outputs: worker.StorageOutputs{},
 		Runner:      &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20},
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
-		Events: ev.sink(),
+		Events: f.jobEvents.sink(),
 	})
 	if err != nil {
 		return err
@@ -149,7 +152,7 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		w.Stop()
 	}()
 	if extra != nil {
-		go extra(ctx, q, log, ev)
+		go extra(ctx, q, log)
 	}
 	log.Info("worker started", zap.String("queue", qurl))
 	return w.Run(ctx)
@@ -205,7 +208,7 @@ func runSubmit(args []string) error {
 	defer q.Close()
 	// A failed delivery of the "queued" event is a warning, never a failed
 	// submit: the job is queued.
-	ev, err := evf.open(ctx, newLogger("warn"), nil, qurl)
+	ev, err := evf.open(ctx, newLogger("warn"), qurl)
 	if err != nil {
 		return err
 	}

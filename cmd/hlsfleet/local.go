@@ -55,7 +55,13 @@ func runLocal(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "hlsfleet local: drop media files into %s; outputs appear in %s/<name>/master.m3u8\n", inboxDir, outDir)
 	fmt.Fprintf(os.Stderr, "hlsfleet local: queue %s (submit with: hlsfleet submit --queue %s INPUT OUTPUT)\n", f.queue, f.queue)
-	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder}
+	ev, err := f.openEvents()
+	if err != nil {
+		return err
+	}
+	defer ev.close(eventsDrain)
+	f.jobEvents = ev
+	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder, events: ev}
 	return serveWorker(f, w.run)
 }
 
@@ -68,8 +74,7 @@ type inboxWatcher struct {
 	events                      *jobEvents
 }
 
-func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger, ev *jobEvents) {
-	w.events = ev
+func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger) {
 	w.seen = map[string]int64{}
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
@@ -123,11 +128,11 @@ func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) e
 	if err != nil {
 		return err
 	}
-	if _, err = q.Send(ctx, body, queue.SendOptions{}); err != nil {
-		return err
+	_, err = q.Send(ctx, body, queue.SendOptions{})
+	if err == nil {
+		w.events.queued(j)
 	}
-	w.events.queued(j)
-	return nil
+	return err
 }
 
 // safeName keeps letters, digits, '-', '_' and '.' of a file stem.
