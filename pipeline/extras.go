@@ -97,8 +97,25 @@ func (t *transcode) freeExtras() {
 	}
 }
 
-// tapExtras offers one shared decoded frame (sec seconds) to the taps.
+// tapExtras offers one shared decoded frame (sec seconds) to the taps. A
+// hardware surface (a GPU decoder's frame) is copied to system memory first,
+// only for the few frames a tap takes.
 func (t *transcode) tapExtras(f *astiav.Frame, sec float64) error {
+	sbDue := t.sb != nil && sec >= t.sb.next-eps
+	qDue := t.qrefs != nil && t.qrefs.due(sec)
+	if !sbDue && !qDue {
+		return nil
+	}
+	if pixIsHardware(int(f.PixelFormat())) {
+		sw := astiav.AllocFrame()
+		defer sw.Free()
+		if err := f.TransferHardwareData(sw); err != nil {
+			return fmt.Errorf("copying a frame from the device for the storyboard/quality: %w", err)
+		}
+		sw.SetPts(f.Pts())
+		sw.SetSampleAspectRatio(f.SampleAspectRatio())
+		f = sw
+	}
 	if t.sb != nil {
 		if err := t.sb.frame(f, t.prepTB, sec); err != nil {
 			return err

@@ -129,6 +129,11 @@ func (q *qualityRefs) free() {
 	q.refs = nil
 }
 
+// due reports whether a frame at sec would be captured.
+func (q *qualityRefs) due(sec float64) bool {
+	return q.next < len(q.instants) && sec >= q.instants[q.next]-eps
+}
+
 // capture keeps f (time sec) as the reference of every planned instant it
 // is the first frame at or after.
 func (q *qualityRefs) capture(f *astiav.Frame, tb astiav.Rational, sec float64) error {

@@ -116,6 +116,24 @@ func (e *jobEvents) sink() worker.EventSink {
 	return e.sinks
 }
 
+// combineEvents is one worker.EventSink for the non-nil sinks given (e.g.
+// the dashboard's and the --events-* sinks), nil for none.
+func combineEvents(sinks ...worker.EventSink) worker.EventSink {
+	var out worker.EventSinks
+	for _, s := range sinks {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return out
+}
+
 // queued emits the "queued" event of a job just sent.
 func (e *jobEvents) queued(j *job.Job) {
 	if e == nil {

@@ -127,7 +127,7 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		Runner:      &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20},
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
-		Events: f.jobEvents.sink(),
+		Events: combineEvents(f.jobEvents.sink()),
 	})
 	if err != nil {
 		return err
