@@ -232,7 +232,7 @@ func TestScanStatusDocsAndLiveStreams(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Now = func() time.Time { return now } })
 	dir := filepath.Join(f.out, "movies", "m1")
 	writeStatus(t, dir, worker.Status{JobID: "j1", State: worker.StatePublished, Progress: 100, UpdatedAt: now.Add(-time.Minute), Renditions: 3},
-		map[string]any{"quality": []map[string]any{{"rendition": "720p", "ssim": 0.98, "psnr": 41.2}}})
+		map[string]any{"quality": []map[string]any{{"rendition": "720p", "ssim": 0.98, "psnr_db": 41.2}}})
 	for _, n := range []string{"master.m3u8", "poster.jpg", "storyboard.vtt", "720p.mp4"} {
 		_ = os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644)
 	}

@@ -82,6 +82,29 @@ type Ladder struct {
 	Video          Video       `json:"video" yaml:"video"`
 	Audio          Audio       `json:"audio" yaml:"audio"`
 	Renditions     []Rendition `json:"renditions" yaml:"renditions"`
+	// MP4Rendition names the rung ("720p", or a height "720") of which a
+	// progressive MP4 is written next to the HLS; empty = none.
+	MP4Rendition string `json:"mp4_rendition,omitempty" yaml:"mp4_rendition,omitempty"`
+	// QualityGate, when set, drops rungs that add too little quality.
+	QualityGate *QualityGate `json:"quality_gate,omitempty" yaml:"quality_gate,omitempty"`
+}
+
+// HasRung reports whether choice names a rendition: its name ("720p") or
+// its height ("720").
+func (l *Ladder) HasRung(choice string) bool {
+	h, err := strconv.Atoi(strings.TrimSuffix(choice, "p"))
+	for _, r := range l.Renditions {
+		if r.Name == choice || (err == nil && r.Height == h) {
+			return true
+		}
+	}
+	return false
+}
+
+// QualityGate drops a rung whose mean SSIM against the source is less than
+// MinSSIMGain above the next lower rung kept (see pipeline.Quality).
+type QualityGate struct {
+	MinSSIMGain float64 `json:"min_ssim_gain" yaml:"min_ssim_gain"`
 }
 
 // Limits and defaults.
@@ -391,6 +414,12 @@ func (l *Ladder) Validate() error {
 		}
 	}
 	checkVideo("video.", l.Video.Codec, l.Video.Profile, l.Video.Preset)
+	if g := l.QualityGate; g != nil && !(g.MinSSIMGain > 0 && g.MinSSIMGain < 1) {
+		add("quality_gate.min_ssim_gain", "%v is not in (0, 1)", g.MinSSIMGain)
+	}
+	if l.MP4Rendition != "" && !l.HasRung(l.MP4Rendition) {
+		add("mp4_rendition", "%q names no rendition (want a name such as 720p or a height such as 720)", l.MP4Rendition)
+	}
 
 	if l.Audio.Codec != "aac" {
 		add("audio.codec", "%q is not aac", l.Audio.Codec)

@@ -487,3 +487,30 @@ func TestNamesSorted(t *testing.T) {
 		t.Errorf("Names() = %q", n)
 	}
 }
+
+func TestExtrasFields(t *testing.T) {
+	base := `{"name": "x", "renditions": [{"height": 720, "bitrate_bps": 3000000}, {"name": "small", "height": 360, "bitrate_bps": 800000}]`
+	for _, c := range []struct {
+		extra string
+		ok    bool
+	}{
+		{`, "mp4_rendition": "720p"`, true},
+		{`, "mp4_rendition": "720"`, true},
+		{`, "mp4_rendition": "small"`, true},
+		{`, "mp4_rendition": "1080"`, false},
+		{`, "quality_gate": {"min_ssim_gain": 0.005}`, true},
+		{`, "quality_gate": {"min_ssim_gain": 0}`, false},
+		{`, "quality_gate": {"min_ssim_gain": 1.5}`, false},
+	} {
+		l, err := Parse([]byte(base + c.extra + "}"))
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err %v, want ok=%v", c.extra, err, c.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v does not wrap ErrInvalid", c.extra, err)
+		}
+		if err == nil && strings.Contains(c.extra, "quality_gate") && (l.QualityGate == nil || l.QualityGate.MinSSIMGain != 0.005) {
+			t.Errorf("%s: parsed %+v", c.extra, l.QualityGate)
+		}
+	}
+}

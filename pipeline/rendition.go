@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/asticode/go-astiav"
+	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/ladders"
 )
@@ -43,6 +44,11 @@ type renditionWorker struct {
 	frameD  int64
 	nextGOP float64
 	nextSeg float64
+
+	// Quality report (quality.go): the sampled references, this rung's probe.
+	qrefs *qualityRefs
+	q     *qualityProbe
+	log   *zap.Logger
 }
 
 func (w *renditionWorker) free() {
@@ -57,6 +63,10 @@ func (w *renditionWorker) free() {
 	if w.last != nil {
 		w.last.Free()
 		w.last = nil
+	}
+	if w.q != nil {
+		w.q.free()
+		w.q = nil
 	}
 	w.seg.close()
 }
@@ -140,6 +150,9 @@ func (w *renditionWorker) run(ctx context.Context) error {
 	if err := w.receive(); err != nil {
 		return err
 	}
+	if w.q != nil {
+		w.q.finish()
+	}
 	return w.seg.finishPrimary()
 }
 
@@ -197,7 +210,12 @@ func (w *renditionWorker) open(f *astiav.Frame) error {
 	if err := cp.FromCodecContext(w.enc); err != nil {
 		return fmt.Errorf("rendition %s: encoder parameters: %w", w.out.Name, err)
 	}
-	_, err = w.seg.addTrack(cp, w.tb, true)
+	if _, err = w.seg.addTrack(cp, w.tb, true); err != nil {
+		return err
+	}
+	if w.qrefs != nil {
+		w.q, err = newQualityProbe(w.qrefs, w.out.Name, cp, w.tb, w.out.FPS.Float(), w.log)
+	}
 	return err
 }
 
@@ -248,6 +266,9 @@ func (w *renditionWorker) receive() error {
 		}
 		if p.Duration() <= 0 {
 			p.SetDuration(w.frameD)
+		}
+		if w.q != nil {
+			w.q.packet(p)
 		}
 		if err := w.seg.pushPrimary(p); err != nil {
 			return err

@@ -94,6 +94,9 @@ type segmenter struct {
 
 	videoCodec string // RFC 6381 string from the first key packet's SPS
 	fm         *fmp4Muxer
+	// tap, when set, sees each segment's packets (DTS order) before they
+	// are muxed, e.g. the progressive MP4 (mp4.go); it must not keep them.
+	tap func(tracks []*track, pkts []pkt) error
 
 	segments []hls.Segment
 	sizes    []int64
@@ -234,6 +237,11 @@ func (s *segmenter) write(ps pending, audio []pkt) (err error) {
 		}
 	}()
 	sort.SliceStable(all, func(i, j int) bool { return all[i].dtsSeconds(s.tracks) < all[j].dtsSeconds(s.tracks) })
+	if s.tap != nil {
+		if err := s.tap(s.tracks, all); err != nil {
+			return err
+		}
+	}
 
 	if s.typ == SegmentFMP4 && s.fm == nil {
 		if err := s.openFMP4(); err != nil {

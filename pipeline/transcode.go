@@ -38,6 +38,10 @@ type Options struct {
 	// decoded; it must return quickly.
 	Progress func(Progress)
 	Logger   *zap.Logger
+	// Extras (storyboard.go, quality.go, mp4.go).
+	Storyboard StoryboardOptions
+	Quality    QualityOptions
+	MP4        string // rendition name ("720p") or height ("720") for a progressive MP4; "" = none
 }
 
 // Progress reports how far a transcode is.
@@ -56,6 +60,9 @@ type Result struct {
 	Renditions     []RenditionResult `json:"renditions"`
 	Audio          []RenditionResult `json:"audio,omitempty"`
 	Poster         string            `json:"poster,omitempty"`
+	Storyboard     *StoryboardResult `json:"storyboard,omitempty"`
+	MP4            *MP4Result        `json:"mp4,omitempty"`
+	Quality        []Quality         `json:"quality,omitempty"`
 	Input          *Info             `json:"input"`
 	Elapsed        float64           `json:"elapsed_seconds"`
 	Speed          float64           `json:"speed_x_realtime"`
@@ -160,6 +167,11 @@ type transcode struct {
 	posterDone  bool
 	posterBytes []byte
 
+	sb      *storyboard
+	qrefs   *qualityRefs
+	mp4     *mp4Writer
+	dropped []*renditionWorker // rungs the quality gate removed
+
 	videoEnd, audioEnd float64
 	frames             int64
 	decodeErrors       int
@@ -175,6 +187,7 @@ type transcode struct {
 }
 
 func (t *transcode) free() {
+	t.freeExtras()
 	for _, w := range t.videos {
 		w.free()
 	}
@@ -244,6 +257,9 @@ func (t *transcode) plan() error {
 		}
 		t.vdec = dec
 		t.prepSpec = prepFilter(vi)
+		if err := t.planExtras(); err != nil {
+			return err
+		}
 	}
 
 	for i, s := range audioStreams {
@@ -580,6 +596,9 @@ func (t *transcode) fanOut(ctx context.Context, f *astiav.Frame) error {
 			t.posterDone = true
 		}
 	}
+	if err := t.tapExtras(f, sec); err != nil {
+		return err
+	}
 	for _, w := range t.videos {
 		if w.parent == nil {
 			if err := sendRef(ctx, w.frames, f); err != nil {
@@ -649,7 +668,11 @@ func (t *transcode) publish() (*Result, error) {
 			Channels: fmt.Sprint(t.opt.Ladder.Audio.Channels), Default: i == 0, AutoSelect: true,
 		})
 	}
-	for _, w := range t.videos {
+	kept, err := t.qualityGate(res)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range kept {
 		codecs := []string{w.seg.videoCodec}
 		if w.seg.videoCodec == "" {
 			return nil, fmt.Errorf("rendition %s: could not read the encoder's codec parameters", w.out.Name)
@@ -687,6 +710,9 @@ func (t *transcode) publish() (*Result, error) {
 	if len(master.Variants) == 0 {
 		return nil, inputErr(ErrNoStream, "nothing could be encoded")
 	}
+	if err := t.finishExtras(res); err != nil {
+		return nil, err
+	}
 	if t.posterBytes != nil {
 		if err := writeFile(t.sink, PosterName, t.posterBytes); err != nil {
 			return nil, err
@@ -696,6 +722,7 @@ func (t *transcode) publish() (*Result, error) {
 	if err := writeFile(t.sink, MasterName, master.Encode()); err != nil {
 		return nil, err
 	}
+	t.removeDropped()
 	return res, nil
 }
 

@@ -27,6 +27,7 @@ type ExecEvent struct {
 	Duration     float64 `json:"duration_seconds,omitempty"`
 	Renditions   int     `json:"renditions,omitempty"`
 	BytesOut     int64   `json:"bytes_out,omitempty"`
+	Extras
 }
 
 // ProcessRunner runs each job in a child copy of this executable
@@ -73,7 +74,7 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 					progress(Progress{Percent: ev.Percent, Speed: ev.Speed, MediaSeconds: ev.MediaSeconds})
 				}
 			case "done":
-				out = &Outcome{Published: ev.Published, Duration: ev.Duration, Speed: ev.Speed, Renditions: ev.Renditions, BytesOut: ev.BytesOut}
+				out = &Outcome{Published: ev.Published, Duration: ev.Duration, Speed: ev.Speed, Renditions: ev.Renditions, BytesOut: ev.BytesOut, Extras: ev.Extras}
 			}
 		}
 		_, _ = io.Copy(io.Discard, pr)

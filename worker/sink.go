@@ -30,4 +30,13 @@ func (s *StorageSink) Create(name string) (io.WriteCloser, error) {
 	})
 }
 
-var _ pipeline.Sink = (*StorageSink)(nil)
+// Remove implements pipeline.Remover (the quality gate's dropped rungs,
+// deleted only after this sink published the master).
+func (s *StorageSink) Remove(name string) error {
+	return s.Bucket.Delete(s.Ctx, name)
+}
+
+var (
+	_ pipeline.Sink    = (*StorageSink)(nil)
+	_ pipeline.Remover = (*StorageSink)(nil)
+)

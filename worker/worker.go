@@ -66,6 +66,7 @@ type Outcome struct {
 	Speed      float64 // x realtime
 	Renditions int
 	BytesOut   int64
+	Extras
 }
 
 // ErrCrashed is the error class of a job process that died by a signal or
@@ -124,6 +125,7 @@ type Status struct {
 	Speed      float64 `json:"speed,omitempty"`
 	Renditions int     `json:"renditions,omitempty"`
 	BytesOut   int64   `json:"bytes_out,omitempty"`
+	Extras
 }
 
 // Config configures New. Queue and Runner are required.
@@ -648,6 +650,7 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 			}
 			st.State, st.Progress, st.FinishedAt = StatePublished, 100, &end
 			st.Duration, st.Speed, st.Renditions, st.BytesOut = out.Duration, speed, out.Renditions, out.BytesOut
+			st.Extras = out.Extras
 			w.writeStatus(ctx, j, st, log)
 			w.emit(EventPublished, j, st, "")
 			w.m.Jobs.WithLabelValues(OutcomePublished).Inc()

@@ -67,6 +67,8 @@ type workerFlags struct {
 	// accelerators (accel.go)
 	accel, fallbackQueue, whenFull string
 	gpuSessions                    int
+	events                         eventFlags
+	jobEvents                      *jobEvents // opened from events by runWorker/runLocal
 }
 
 func (f *workerFlags) register(fs *flag.FlagSet) {
@@ -82,6 +84,7 @@ func (f *workerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.fallbackQueue, "fallback-queue", "", "second queue read when --queue is idle (a GPU worker helping the CPU queue)")
 	fs.IntVar(&f.gpuSessions, "gpu-sessions", 0, "encoder sessions the device may run at once (0 = as the probe counted)")
 	fs.StringVar(&f.whenFull, "when-full", "spill", "when the device's sessions are taken: spill (renditions to CPU encoders) or wait")
+	f.events.register(fs, true)
 }
 
 func runWorker(args []string) error {
@@ -93,6 +96,12 @@ func runWorker(args []string) error {
 	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR] [--accel auto|cpu|nvidia|vaapi|qsv] [--fallback-queue URL]", 0); err != nil {
 		return err
 	}
+	ev, err := f.openEvents()
+	if err != nil {
+		return err
+	}
+	defer ev.close(eventsDrain)
+	f.jobEvents = ev
 	return serveWorker(f, nil)
 }
 
@@ -152,12 +161,13 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 			return err
 		}
 	}
+	f.jobEvents.register(reg)
 	w, err := worker.New(worker.Config{
 		Queue: q, Rules: rules, Outputs: worker.StorageOutputs{},
 		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
-		Events: events,
+		Events: combineEvents(events, f.jobEvents.sink()),
 	})
 	if err != nil {
 		return err
@@ -199,6 +209,8 @@ func runSubmit(args []string) error {
 	segType := fs.String("segment-type", "", "ts or fmp4")
 	segSeconds := fs.Float64("segment-seconds", 0, "segment duration in seconds")
 	wait := fs.Bool("wait", false, "wait until the job is published or failed, showing progress")
+	var evf eventFlags
+	evf.register(fs, false)
 	timeout := fs.Duration("timeout", 0, "with --wait, give up after this long (0 = never)")
 	pos, err := parseCommand(fs, args, "submit --queue URL [--ladder NAME] INPUT OUTPUT [--wait]", 2)
 	if err != nil {
@@ -238,10 +250,19 @@ func runSubmit(args []string) error {
 		return fmt.Errorf("opening queue %s: %w", qurl, err)
 	}
 	defer q.Close()
+	// A failed delivery of the "queued" event is a warning, never a failed
+	// submit: the job is queued.
+	ev, err := evf.open(ctx, newLogger("warn"), qurl)
+	if err != nil {
+		return err
+	}
 	if _, err := q.Send(ctx, body, queue.SendOptions{}); err != nil {
+		ev.close(0)
 		return fmt.Errorf("sending the job: %w", err)
 	}
 	fmt.Println(j.ID)
+	ev.queued(j)
+	ev.close(eventsDrain)
 	if !*wait {
 		return nil
 	}

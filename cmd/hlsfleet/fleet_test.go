@@ -201,8 +201,21 @@ func checkPublished(t *testing.T, ctx context.Context, e fleetEnv, jobs []*job.J
 			}
 		}
 		b.Close()
-		if st, ok := readStatus(ctx, e, j); !ok || st.State != worker.StatePublished || st.JobID != j.ID {
+		st, ok := readStatus(ctx, e, j)
+		if !ok || st.State != worker.StatePublished || st.JobID != j.ID {
 			t.Errorf("job %d: status %+v, want published", i, st)
+		}
+		// The quality report and the extras travel from job-exec to job.json.
+		if len(st.Quality) != len(m.Variants) {
+			t.Errorf("job %d: job.json has %d quality entries for %d variants", i, len(st.Quality), len(m.Variants))
+		}
+		for _, q := range st.Quality {
+			if q.Frames == 0 || q.SSIM <= 0.5 || q.SSIM > 1 || q.PSNR < 20 {
+				t.Errorf("job %d: quality %+v out of range", i, q)
+			}
+		}
+		if st.Storyboard != pipeline.StoryboardName || st.Poster != pipeline.PosterName {
+			t.Errorf("job %d: job.json names storyboard %q and poster %q", i, st.Storyboard, st.Poster)
 		}
 	}
 	if st, ok := readStatus(ctx, e, jobs[5]); !ok || st.State != worker.StateFailed || st.Attempt != 1 {

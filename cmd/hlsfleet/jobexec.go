@@ -65,6 +65,7 @@ func runJobExec(args []string) error {
 		for _, r := range append(res.Renditions, res.Audio...) {
 			done.BytesOut += r.Bytes
 		}
+		done.Extras = extrasOf(res)
 	}
 	return ev.write(done)
 }
@@ -165,4 +166,16 @@ func (e *eventWriter) progress(p pipeline.Progress) {
 		ev.Speed = p.Seconds / el
 	}
 	_ = e.write(ev)
+}
+
+// extrasOf is what job.json reports of a result besides the playlists.
+func extrasOf(res *pipeline.Result) worker.Extras {
+	e := worker.Extras{Quality: res.Quality, Poster: res.Poster}
+	if res.Storyboard != nil {
+		e.Storyboard = res.Storyboard.VTT
+	}
+	if res.MP4 != nil {
+		e.MP4 = res.MP4.Name
+	}
+	return e
 }

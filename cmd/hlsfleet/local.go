@@ -58,9 +58,18 @@ func runLocal(args []string) error {
 		}
 	}
 	f.queue = "local://" + filepath.Join(dataDir, "queue")
+	if f.events.spool == "" {
+		f.events.spool = filepath.Join(dataDir, "events")
+	}
 	fmt.Fprintf(os.Stderr, "hlsfleet local: drop media files into %s; outputs appear in %s/<name>/master.m3u8\n", inboxDir, outDir)
 	fmt.Fprintf(os.Stderr, "hlsfleet local: queue %s (submit with: hlsfleet submit --queue %s INPUT OUTPUT)\n", f.queue, f.queue)
-	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder}
+	ev, err := f.openEvents()
+	if err != nil {
+		return err
+	}
+	defer ev.close(eventsDrain)
+	f.jobEvents = ev
+	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder, events: ev}
 	if *httpAddr != "" {
 		d := localDashboard{addr: *httpAddr, explicit: httpSet, maxUpload: *maxUpload << 20, inbox: w, cfg: dashboard.Config{
 			Output:  "file://" + filepath.ToSlash(outDir),
@@ -127,6 +136,7 @@ type inboxWatcher struct {
 	seen                        map[string]int64
 	// onQueued, when set, is told of every job sent (the dashboard).
 	onQueued func(*job.Job)
+	events   *jobEvents
 }
 
 func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger) {
@@ -183,8 +193,12 @@ func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) e
 	if err != nil {
 		return err
 	}
-	if _, err = q.Send(ctx, body, queue.SendOptions{}); err == nil && w.onQueued != nil {
-		w.onQueued(j)
+	_, err = q.Send(ctx, body, queue.SendOptions{})
+	if err == nil {
+		w.events.queued(j)
+		if w.onQueued != nil {
+			w.onQueued(j)
+		}
 	}
 	return err
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/hlsfleet/hlsfleet/worker"
 )
 
-const transcodeSynopsis = "transcode [--ladder NAME|FILE] [--segment-seconds S] [--segment-type ts|fmp4] [--accel auto|cpu|nvidia|vaapi|qsv] [--json] INPUT OUTPUT"
+const transcodeSynopsis = "transcode [--ladder NAME|FILE] [--segment-seconds S] [--segment-type ts|fmp4] [--accel auto|cpu|nvidia|vaapi|qsv] [--mp4 RUNG] [--quality-gate GAIN] [--json] INPUT OUTPUT"
 
 // envStaging passes the parent's staging directory to the isolated child.
 const envStaging = "HLSFLEET_STAGING_DIR"
@@ -43,6 +43,12 @@ type transcodeFlags struct {
 	accel        string
 	logLevel     string
 	noIsolate    bool
+	// Extras (issue G).
+	mp4           string
+	qualityGate   float64
+	noQuality     bool
+	noStoryboard  bool
+	storyInterval float64
 }
 
 func runTranscode(args []string) error {
@@ -58,6 +64,11 @@ func runTranscode(args []string) error {
 	fs.StringVar(&f.accel, "accel", "cpu", "accelerator: auto, cpu, nvidia, vaapi or qsv (see hlsfleet probe --accel)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.noIsolate, "no-isolate", false, "run libav in this process instead of a child (debugging)")
+	fs.StringVar(&f.mp4, "mp4", "", "also write a progressive (faststart) MP4 of this rung, by name (720p) or height (720); default: the ladder's mp4_rendition")
+	fs.Float64Var(&f.qualityGate, "quality-gate", 0, "drop a rung whose SSIM is less than this above the next lower rung (e.g. 0.005); default: the ladder's quality_gate")
+	fs.BoolVar(&f.noQuality, "no-quality", false, "skip the SSIM/PSNR quality report")
+	fs.BoolVar(&f.noStoryboard, "no-storyboard", false, "skip the storyboard sprites and storyboard.vtt")
+	fs.Float64Var(&f.storyInterval, "storyboard-interval", 0, "seconds between storyboard thumbnails (default 2; longer inputs get more, at most 600 thumbnails)")
 	pos, err := parseCommand(fs, args, transcodeSynopsis, 2)
 	if err != nil {
 		return err
@@ -67,6 +78,12 @@ func runTranscode(args []string) error {
 	}
 	if f.segSeconds < 0 || f.segSeconds > 60 {
 		return usageErr("--segment-seconds %g: want a value in (0, 60]", f.segSeconds)
+	}
+	if f.qualityGate < 0 || f.qualityGate >= 1 {
+		return usageErr("--quality-gate %g: want a value in (0, 1)", f.qualityGate)
+	}
+	if f.storyInterval < 0 {
+		return usageErr("--storyboard-interval %g: want a positive number of seconds", f.storyInterval)
 	}
 	inPath, err := location(pos[0])
 	if err != nil {
@@ -79,6 +96,9 @@ func runTranscode(args []string) error {
 	ladder, err := loadLadder(f.ladder, f.segSeconds)
 	if err != nil {
 		return err
+	}
+	if f.mp4 != "" && !ladder.HasRung(f.mp4) {
+		return usageErr("--mp4 %q: ladder %s has no such rendition (want a name such as 720p or a height such as 720)", f.mp4, ladder.Name)
 	}
 	accel, err := parseAccelFlag(f.accel)
 	if err != nil {
@@ -168,6 +188,9 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 		Caps:        capsFromEnv(),
 		Limits:      pipeline.Limits{MaxDuration: f.maxDuration, AllAudioTracks: f.allAudio},
 		Logger:      log,
+		MP4:         f.mp4,
+		Quality:     pipeline.QualityOptions{Disabled: f.noQuality, MinSSIMGain: f.qualityGate},
+		Storyboard:  pipeline.StoryboardOptions{Disabled: f.noStoryboard, Interval: f.storyInterval},
 	}
 	if isS3(inPath) {
 		closeSrc, err := openS3Source(ctx, inPath, &opt)
@@ -191,6 +214,9 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 	res.Master = joinLocation(outDir, pipeline.MasterName)
 	if res.Poster != "" {
 		res.Poster = joinLocation(outDir, res.Poster)
+	}
+	if res.MP4 != nil {
+		res.MP4.Name = joinLocation(outDir, res.MP4.Name)
 	}
 	log.Info("transcode done", zap.String("master", res.Master), zap.Int("renditions", len(res.Renditions)),
 		zap.Float64("duration_seconds", res.Duration), zap.Float64("elapsed_seconds", res.Elapsed), zap.Float64("speed", res.Speed))

@@ -131,7 +131,7 @@ function qualitySummary(q) {
   for (const r of rows) {
     if (r && typeof r === 'object') {
       if (typeof r.ssim === 'number') ssim = Math.min(ssim, r.ssim);
-      if (typeof r.psnr === 'number') psnr = Math.min(psnr, r.psnr);
+      if (typeof r.psnr_db === 'number') psnr = Math.min(psnr, r.psnr_db);
     }
   }
   const out = [];

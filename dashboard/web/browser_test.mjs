@@ -139,7 +139,7 @@ try {
   const goodPath = info.jobs.find((j) => j.id === goodID).path;
   const outDir = join(data, 'out', goodPath);
   const doc = JSON.parse(readFileSync(join(outDir, 'job.json'), 'utf8'));
-  doc.quality = [{ rendition: '360p', ssim: 0.991, psnr: 44.1 }, { rendition: '240p', ssim: 0.975, psnr: 40.3 }];
+  doc.quality = [{ rendition: '360p', ssim: 0.991, psnr_db: 44.1 }, { rendition: '240p', ssim: 0.975, psnr_db: 40.3 }];
   writeFileSync(join(outDir, 'job.json'), JSON.stringify(doc));
   let vtt = 'WEBVTT\n\n';
   for (let i = 0; i < 6; i++) {
