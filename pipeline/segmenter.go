@@ -94,6 +94,10 @@ type segmenter struct {
 
 	videoCodec string // RFC 6381 string from the first key packet's SPS
 	fm         *fmp4Muxer
+	// offsetMicros is added to every timestamp written: timelineOffsetMicros
+	// for VOD; a live segment sets its source start, so the output keeps the
+	// source timeline (see live.go).
+	offsetMicros int64
 
 	segments []hls.Segment
 	sizes    []int64
@@ -102,7 +106,7 @@ type segmenter struct {
 }
 
 func newSegmenter(dir string, typ SegmentType, sink Sink, segDur float64) *segmenter {
-	return &segmenter{dir: dir, typ: typ, sink: sink, segDur: segDur, primary: -1, audioT: -1}
+	return &segmenter{dir: dir, typ: typ, sink: sink, segDur: segDur, primary: -1, audioT: -1, offsetMicros: timelineOffsetMicros}
 }
 
 // addTrack registers a stream before its first packet; it copies cp.
@@ -249,7 +253,7 @@ func (s *segmenter) write(ps pending, audio []pkt) (err error) {
 	if s.typ == SegmentFMP4 {
 		err = s.fm.fragment(cw, all)
 	} else {
-		err = writeTS(cw, s.tracks, all)
+		err = writeTS(cw, s.tracks, all, s.offsetMicros)
 	}
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing %s: %w", name, cerr)
@@ -270,6 +274,9 @@ func (s *segmenter) openFMP4() error {
 	}
 	cw := &countingWriter{w: w}
 	fm, err := newFMP4Muxer(s.tracks, cw)
+	if fm != nil {
+		fm.offsetMicros = s.offsetMicros
+	}
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -393,14 +400,14 @@ func addStreams(fc *astiav.FormatContext, tracks []*track, tbFor func(*track) as
 }
 
 // writePackets rescales each packet to its stream, adds the timeline offset
-// and writes it in the given (DTS) order.
-func writePackets(fc *astiav.FormatContext, streams []*astiav.Stream, tracks []*track, pkts []pkt) error {
+// (offsetMicros) and writes it in the given (DTS) order.
+func writePackets(fc *astiav.FormatContext, streams []*astiav.Stream, tracks []*track, pkts []pkt, offsetMicros int64) error {
 	for _, k := range pkts {
 		st := streams[k.track]
 		p := k.p
 		p.SetStreamIndex(st.Index())
 		p.RescaleTs(tracks[k.track].tb, st.TimeBase())
-		off := astiav.RescaleQ(timelineOffsetMicros, microTB, st.TimeBase())
+		off := astiav.RescaleQ(offsetMicros, microTB, st.TimeBase())
 		if p.Pts() != noPTS {
 			p.SetPts(p.Pts() + off)
 		}
@@ -416,7 +423,7 @@ func writePackets(fc *astiav.FormatContext, streams []*astiav.Stream, tracks []*
 
 // writeTS writes one self-contained MPEG-TS segment: a fresh muxer per
 // segment, no mux delay, timestamps never shifted by the muxer.
-func writeTS(w io.Writer, tracks []*track, pkts []pkt) error {
+func writeTS(w io.Writer, tracks []*track, pkts []pkt, offsetMicros int64) error {
 	fc, err := astiav.AllocOutputFormatContext(nil, "mpegts", "")
 	if err != nil {
 		return fmt.Errorf("mpegts muxer: %w", err)
@@ -439,7 +446,7 @@ func writeTS(w io.Writer, tracks []*track, pkts []pkt) error {
 	if err := fc.WriteHeader(opts); err != nil {
 		return fmt.Errorf("mpegts header: %w", err)
 	}
-	if err := writePackets(fc, streams, tracks, pkts); err != nil {
+	if err := writePackets(fc, streams, tracks, pkts, offsetMicros); err != nil {
 		return err
 	}
 	if err := fc.WriteTrailer(); err != nil {
@@ -459,6 +466,8 @@ type fmp4Muxer struct {
 	streams []*astiav.Stream
 	tracks  []*track
 	header  bool
+
+	offsetMicros int64
 }
 
 func newFMP4Muxer(tracks []*track, init io.Writer) (_ *fmp4Muxer, err error) {
@@ -502,7 +511,7 @@ func newFMP4Muxer(tracks []*track, init io.Writer) (_ *fmp4Muxer, err error) {
 func (m *fmp4Muxer) fragment(w io.Writer, pkts []pkt) error {
 	m.w = w
 	defer func() { m.w = nil }()
-	if err := writePackets(m.fc, m.streams, m.tracks, pkts); err != nil {
+	if err := writePackets(m.fc, m.streams, m.tracks, pkts, m.offsetMicros); err != nil {
 		return err
 	}
 	if err := m.fc.WriteFrame(nil); err != nil {
