@@ -78,11 +78,11 @@ type Config struct {
 	Window int
 	// Event makes the live playlists EVENT playlists that keep every segment.
 	Event bool
-	// SegmentSeconds is the nominal segment duration: the floor of
-	// EXT-X-TARGETDURATION and the unit of the default GapTimeout.
+	// SegmentSeconds is the nominal segment duration, the floor of
+	// EXT-X-TARGETDURATION; 0 takes the segments' own durations.
 	SegmentSeconds float64
 	// GapTimeout is how long later segments wait for a missing one before it
-	// is skipped (0 = 3 segment durations, at least 3 s).
+	// is skipped (0 = 3 target durations, at least 3 s).
 	GapTimeout time.Duration
 	// Now and Sleep replace the clock (tests).
 	Now   func() time.Time
@@ -175,10 +175,15 @@ func Open(b *storage.Bucket, cfg Config) *Stream {
 		cfg.Window = DefaultWindow
 	}
 	cfg.Window = min(cfg.Window, MaxWindow)
-	if cfg.GapTimeout <= 0 {
-		cfg.GapTimeout = max(3*time.Second, time.Duration(3*cfg.SegmentSeconds*float64(time.Second)))
-	}
 	return &Stream{b: b, cfg: cfg}
+}
+
+// gapTimeout is the configured GapTimeout or 3 target durations (>= 3 s).
+func (s *Stream) gapTimeout(st *State) time.Duration {
+	if s.cfg.GapTimeout > 0 {
+		return s.cfg.GapTimeout
+	}
+	return max(3*time.Second, 3*time.Duration(st.TargetDuration)*time.Second)
 }
 
 // Read returns the stream's state; a stream with no state yet gives a zero
@@ -358,6 +363,9 @@ func (s *Stream) update(ctx context.Context, change func(st *State, now time.Tim
 		if first {
 			st.Window, st.Event = s.cfg.Window, s.cfg.Event
 			st.TargetDuration = max(1, int(math.Ceil(s.cfg.SegmentSeconds-0.0005)))
+			if s.cfg.SegmentSeconds <= 0 {
+				st.TargetDuration = 0 // from the segments, below
+			}
 		}
 		before := countSkipped(st)
 		changed, err := change(st, now)
@@ -369,14 +377,15 @@ func (s *Stream) update(ctx context.Context, change func(st *State, now time.Tim
 			res.Version, res.Published = st.Version, st.published()
 			return st, res, s.writePlaylists(ctx, st)
 		}
-		st.resolveGaps(now, s.cfg.GapTimeout, st.Ended)
-		res.Skipped = countSkipped(st) - before
-		st.Version++
 		for _, seg := range st.Segments {
 			if seg.Skipped == "" {
 				st.TargetDuration = max(st.TargetDuration, int(math.Round(math.Round(seg.Duration*1000)/1000)))
 			}
 		}
+		st.TargetDuration = max(st.TargetDuration, 1)
+		st.resolveGaps(now, s.gapTimeout(st), st.Ended)
+		res.Skipped = countSkipped(st) - before
+		st.Version++
 		data, err := json.MarshalIndent(st, "", " ")
 		if err != nil {
 			return nil, Result{}, err
@@ -487,12 +496,13 @@ func (s *Stream) End(ctx context.Context) (Result, error) {
 		// Record the gaps (a no-op write when there are none).
 		probe := *st
 		probe.Segments = append([]Segment(nil), st.Segments...)
-		probe.resolveGaps(s.cfg.Now().UTC(), s.cfg.GapTimeout, false)
+		timeout := s.gapTimeout(st)
+		probe.resolveGaps(s.cfg.Now().UTC(), timeout, false)
 		oldest := probe.oldestGap()
 		if oldest.IsZero() {
 			break
 		}
-		wait := s.cfg.GapTimeout - s.cfg.Now().Sub(oldest)
+		wait := timeout - s.cfg.Now().Sub(oldest)
 		if wait <= 0 {
 			break
 		}

@@ -66,6 +66,12 @@ type Outcome struct {
 	Speed      float64 // x realtime
 	Renditions int
 	BytesOut   int64
+	// Live-segment jobs (see ExecEvent): latency from the source object to
+	// the playlists updated, transcode wall seconds per media second, and
+	// segments skipped by this job's playlist update.
+	LiveLatency        float64
+	LiveRealtimeFactor float64
+	LiveSkipped        int
 }
 
 // ErrCrashed is the error class of a job process that died by a signal or
@@ -633,6 +639,7 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	wall := end.Sub(start).Seconds()
 
 	if err == nil {
+		w.observeLive(j, out)
 		if !out.Published {
 			log.Info("output published by someone else meanwhile: acknowledging")
 			w.m.Jobs.WithLabelValues(OutcomeDuplicate).Inc()
@@ -672,6 +679,9 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	st.Error = err.Error()
 	switch {
 	case errors.Is(err, job.ErrPermanent):
+		if j.Kind == job.KindLiveSegment && j.Live != nil && !j.Live.End {
+			w.m.LiveSkipped.Inc() // the job process recorded it skipped in the playlists
+		}
 		fp := w.out.Fingerprint(context.WithoutCancel(ctx), j)
 		if fp == "" {
 			fp = "unknown"
@@ -695,6 +705,22 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	w.emit(EventRetrying, j, st, err.Error())
 	log.Warn("job failed; it will be retried", zap.Error(err), zap.String("class", st.Reason))
 	return resRetry, ""
+}
+
+// observeLive records a live-segment job's metrics.
+func (w *Worker) observeLive(j *job.Job, out *Outcome) {
+	if j.Kind != job.KindLiveSegment {
+		return
+	}
+	if out.LiveLatency > 0 {
+		w.m.LiveLatency.Observe(out.LiveLatency)
+	}
+	if out.LiveRealtimeFactor > 0 {
+		w.m.LiveRealtimeFactor.Observe(out.LiveRealtimeFactor)
+	}
+	if out.LiveSkipped > 0 {
+		w.m.LiveSkipped.Add(float64(out.LiveSkipped))
+	}
 }
 
 // interrupted classifies a job whose lease context ended: the lease was

@@ -15,7 +15,7 @@ import (
 	"github.com/hlsfleet/hlsfleet/queue"
 )
 
-const localSynopsis = "local [--data DIR] [--inbox DIR] [--out DIR] [--workers N] [--metrics-addr ADDR]"
+const localSynopsis = "local [--data DIR] [--inbox DIR] [--out DIR] [--workers N] [--live-window N] [--live-event] [--metrics-addr ADDR]"
 
 // runLocal is the whole fleet on one machine: an embedded durable queue,
 // file storage, a worker with N job slots (each job in its own process) and
@@ -27,6 +27,8 @@ func runLocal(args []string) error {
 	inbox := fs.String("inbox", "", "folder watched for new files (default DATA/inbox)")
 	out := fs.String("out", "", "where outputs are published (default DATA/out)")
 	ladder := fs.String("ladder", "", "ladder preset for inbox files (default: default)")
+	liveWindow := fs.Int("live-window", 0, "live playlists' sliding window in segments (default 6)")
+	liveEvent := fs.Bool("live-event", false, "live playlists of type EVENT, keeping every segment")
 	fs.IntVar(&f.concurrency, "workers", 0, "jobs at once (default: half the cores, at least 1)")
 	f.register(fs)
 	if _, err := parseCommand(fs, args, localSynopsis, 0); err != nil {
@@ -52,7 +54,10 @@ func runLocal(args []string) error {
 	f.queue = "local://" + filepath.Join(dataDir, "queue")
 	fmt.Fprintf(os.Stderr, "hlsfleet local: drop media files into %s; outputs appear in %s/<name>/master.m3u8\n", inboxDir, outDir)
 	fmt.Fprintf(os.Stderr, "hlsfleet local: queue %s (submit with: hlsfleet submit --queue %s INPUT OUTPUT)\n", f.queue, f.queue)
-	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder}
+	fmt.Fprintf(os.Stderr, "hlsfleet local: live segments into %s/live/<stream>/<seq>.ts (and END); playlists at %s/live/<stream>/master.m3u8\n", inboxDir, outDir)
+	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder,
+		live: &liveInbox{dir: filepath.Join(inboxDir, "live"), sources: filepath.Join(dataDir, "sources"), out: outDir,
+			ladder: *ladder, window: *liveWindow, event: *liveEvent}}
 	return serveWorker(f, w.run)
 }
 
@@ -62,6 +67,7 @@ func runLocal(args []string) error {
 type inboxWatcher struct {
 	inbox, sources, out, ladder string
 	seen                        map[string]int64
+	live                        *liveInbox // INBOX/live/<stream>/ segments
 }
 
 func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger) {
@@ -73,6 +79,9 @@ func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger) 
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if w.live != nil {
+			w.live.scan(ctx, q, log)
 		}
 		entries, err := os.ReadDir(w.inbox)
 		if err != nil {

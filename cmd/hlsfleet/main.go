@@ -45,6 +45,7 @@ func commands() []command {
 		{"worker", "process jobs from a queue (SQS or local) into storage", runWorker},
 		{"submit", "put a transcode job on a queue; --wait follows it", runSubmit},
 		{"local", "the whole fleet on this machine: local queue, file storage, inbox folder", runLocal},
+		{"live", "live push: cut INPUT into live source segments at real-time pace (an ingest stand-in)", runLive},
 		{"job-exec", "(internal) run one job read as JSON from stdin; used by workers", runJobExec},
 	}
 }
