@@ -159,6 +159,12 @@ type Config struct {
 	Clock    func() time.Time
 	// Events receives every job state change; nil: none are sent.
 	Events EventSink
+	// LiveQueue, when set, receives the live-segment jobs that messages on
+	// Queue map to (S3 notifications cannot target an SQS FIFO queue): each
+	// is sent with its stream as the FIFO group and stream.seq as the
+	// deduplication id, and the message is acknowledged once all are sent.
+	// The workers reading LiveQueue run without one.
+	LiveQueue queue.Queue
 }
 
 // Defaults of Config.
@@ -191,6 +197,7 @@ type Worker struct {
 	now        func() time.Time
 	hb         *heartbeat
 	events     EventSink
+	liveQ      queue.Queue
 
 	ready atomic.Bool
 
@@ -237,6 +244,7 @@ func New(cfg Config) (*Worker, error) {
 		id: cfg.WorkerID, log: cfg.Logger, m: cfg.Metrics, now: cfg.Clock,
 		stopCh: make(chan struct{}), forceCh: make(chan struct{}),
 		events: cfg.Events,
+		liveQ:  cfg.LiveQueue,
 	}
 	if w.events == nil {
 		w.events = nopEvents{}
@@ -531,6 +539,21 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 		return
 	}
 	log.Info("message received", zap.Int("jobs", len(jobs)))
+	if w.liveQ != nil {
+		if jobs, err = w.forwardLive(l.ctx, jobs, log); err != nil {
+			deregister()
+			log.Warn("forwarding live-segment jobs failed; releasing the message", zap.Error(err))
+			w.release(log, m, w.backoff(m.ReceiveCount), OutcomeRetried)
+			return
+		}
+		if len(jobs) == 0 {
+			deregister()
+			if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
+				log.Info("message acknowledged: its live-segment jobs were forwarded")
+			}
+			return
+		}
+	}
 
 	permanent := ""
 	var failed []failedJob
@@ -569,6 +592,29 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 	if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
 		log.Info("message acknowledged")
 	}
+}
+
+// forwardLive sends the live-segment jobs among jobs to the live queue and
+// returns the others. A redelivered message sends again; the FIFO
+// deduplication id drops the repeat.
+func (w *Worker) forwardLive(ctx context.Context, jobs []*job.Job, log *zap.Logger) ([]*job.Job, error) {
+	var rest []*job.Job
+	for _, j := range jobs {
+		if j.Kind != job.KindLiveSegment {
+			rest = append(rest, j)
+			continue
+		}
+		body, err := j.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.liveQ.Send(ctx, body, queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}); err != nil {
+			return nil, fmt.Errorf("job %s: %w", j.ID, err)
+		}
+		log.Info("live-segment job forwarded to the live queue", zap.String("job_id", j.ID),
+			zap.String("stream", j.Live.Stream), zap.Int64("seq", j.Live.Sequence), zap.Bool("end", j.Live.End))
+	}
+	return rest, nil
 }
 
 // failedJob is a job of a message that failed for good, with its reason.

@@ -56,6 +56,7 @@ func queueURL(q string) (string, error) {
 
 type workerFlags struct {
 	queue, dlq, metricsAddr, rules, logLevel string
+	liveQueue                                string
 	concurrency                              int
 	visibility, drain                        time.Duration
 	maxMemoryMiB                             int64
@@ -76,8 +77,9 @@ func runWorker(args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	var f workerFlags
 	fs.StringVar(&f.queue, "queue", "", "queue URL: an SQS queue URL or local:///dir")
+	fs.StringVar(&f.liveQueue, "live-queue", "", "forward live-segment jobs (S3 events under live/) to this FIFO queue, grouped by stream")
 	f.register(fs)
-	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR]", 0); err != nil {
+	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--live-queue URL] [--concurrency N] [--metrics-addr ADDR]", 0); err != nil {
 		return err
 	}
 	return serveWorker(f, nil)
@@ -109,6 +111,20 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 			return err
 		}
 	}
+	var liveQ queue.Queue
+	if f.liveQueue != "" {
+		lurl, err := queueURL(f.liveQueue)
+		if err != nil {
+			return err
+		}
+		if lurl == qurl {
+			return usageErr("--live-queue must differ from --queue")
+		}
+		if liveQ, err = queue.Open(ctx, lurl, queue.Options{}); err != nil {
+			return fmt.Errorf("opening live queue %s: %w", lurl, err)
+		}
+		defer liveQ.Close()
+	}
 	host, _ := os.Hostname()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -117,6 +133,7 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		Runner:      &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20},
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
+		LiveQueue: liveQ,
 	})
 	if err != nil {
 		return err
