@@ -25,6 +25,7 @@ test: build vet
 bench: build
 	$(GO) run ./bench/transcode -hlsfleet $(BIN)/hlsfleet
 	$(GO) run ./bench/fleet -hlsfleet $(BIN)/hlsfleet
+	$(GO) run ./bench/live -hlsfleet $(BIN)/hlsfleet
 
 clean:
 	rm -rf $(BIN) demo-out
