@@ -172,7 +172,10 @@ func runSubmit(args []string) error {
 	segSeconds := fs.Float64("segment-seconds", 0, "segment duration in seconds")
 	wait := fs.Bool("wait", false, "wait until the job is published or failed, showing progress")
 	timeout := fs.Duration("timeout", 0, "with --wait, give up after this long (0 = never)")
-	pos, err := parseCommand(fs, args, "submit --queue URL [--ladder NAME] INPUT OUTPUT [--wait]", 2)
+	liveStream := fs.String("live-stream", "", "a live-segment job of this stream (FIFO group = stream)")
+	liveSeq := fs.Int64("live-seq", 0, "with --live-stream: the segment's sequence number")
+	liveEnd := fs.Bool("live-end", false, "with --live-stream: the end-of-stream job")
+	pos, err := parseCommand(fs, args, "submit --queue URL [--ladder NAME] [--live-stream NAME --live-seq N|--live-end] INPUT OUTPUT [--wait]", 2)
 	if err != nil {
 		return err
 	}
@@ -194,6 +197,14 @@ func runSubmit(args []string) error {
 	if *segSeconds > 0 {
 		opts = append(opts, job.WithSegmentSeconds(*segSeconds))
 	}
+	if *liveStream != "" {
+		if *wait {
+			return usageErr("submit: --wait follows VOD jobs only")
+		}
+		opts = append(opts, job.WithLive(*liveStream, *liveSeq, *liveEnd))
+	} else if *liveEnd || *liveSeq != 0 {
+		return usageErr("submit: --live-seq and --live-end need --live-stream")
+	}
 	j := job.New(src, out, opts...)
 	body, err := j.Marshal()
 	if err != nil {
@@ -210,7 +221,7 @@ func runSubmit(args []string) error {
 		return fmt.Errorf("opening queue %s: %w", qurl, err)
 	}
 	defer q.Close()
-	if _, err := q.Send(ctx, body, queue.SendOptions{}); err != nil {
+	if _, err := q.Send(ctx, body, queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}); err != nil {
 		return fmt.Errorf("sending the job: %w", err)
 	}
 	fmt.Println(j.ID)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,10 +18,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/live"
 	"github.com/hlsfleet/hlsfleet/pipeline/hls"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
+	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // liveClip is the 20 s stream: 640x360 (two rungs of the default
@@ -325,5 +328,107 @@ func TestLivePushBadArgs(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 		t.Errorf("a missing input: %v\n%s, want exit 2", err, out)
+	}
+}
+
+// Separate job processes racing on one stream's playlists (as with a
+// standard queue, or a redelivery next to a slow worker) never lose a
+// segment, and a redelivered segment is acknowledged without work.
+func TestLiveJobExecRace(t *testing.T) {
+	if !testmedia.HaveFFmpeg() {
+		t.Skip("ffmpeg is not on PATH")
+	}
+	clip := testmedia.Generate(t, testmedia.Spec{Width: 320, Height: 240, Duration: 6, Name: "race"})
+	ingest := t.TempDir()
+	runCLIOK(t, nil, "live", "push", "--stream", "r", "--segment-seconds", "1", "--no-pace", clip, ingest)
+	out := filepath.Join(t.TempDir(), "out")
+	execSeg := func(seq int64) (worker.ExecEvent, error) {
+		j := job.New(fmt.Sprintf("file://%s/live/r/%d.ts", ingest, seq), "file://"+out,
+			job.WithLive("r", seq, false), job.WithLiveWindow(0, true), job.WithSegmentSeconds(1))
+		body, err := j.Marshal()
+		if err != nil {
+			return worker.ExecEvent{}, err
+		}
+		cmd := exec.Command(cliBin, "job-exec")
+		cmd.Stdin = bytes.NewReader(body)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return worker.ExecEvent{}, fmt.Errorf("segment %d: %v\n%s", seq, err, tail(stderr.String(), 2000))
+		}
+		for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+			var ev worker.ExecEvent
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "done" {
+				return ev, nil
+			}
+		}
+		return worker.ExecEvent{}, fmt.Errorf("segment %d: no result", seq)
+	}
+	if _, err := execSeg(0); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 5)
+	for seq := int64(1); seq <= 5; seq++ {
+		go func() {
+			ev, err := execSeg(seq)
+			if err == nil && !ev.Published {
+				err = fmt.Errorf("segment %d not published", seq)
+			}
+			errs <- err
+		}()
+	}
+	for range 5 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := hls.ParseMedia(mustRead(t, filepath.Join(out, "240p", live.PlaylistName)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Segments) != 6 || p.Type != hls.Event {
+		t.Fatalf("EVENT playlist has %d segments, want 6", len(p.Segments))
+	}
+	for i, s := range p.Segments {
+		if s.URI != fmt.Sprintf("%d.ts", i) || s.Discontinuity {
+			t.Fatalf("segment %d is %+v", i, s)
+		}
+	}
+	ev, err := execSeg(3)
+	if err != nil || ev.Published {
+		t.Fatalf("a redelivered segment: %+v %v, want done without publishing", ev, err)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// submit --live-stream sends a live-segment job in its stream's FIFO group.
+func TestSubmitLiveJob(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "3.ts")
+	if err := os.WriteFile(src, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	qdir := filepath.Join(dir, "q")
+	runCLIOK(t, nil, "submit", "--queue", "local://"+qdir, "--live-stream", "cam", "--live-seq", "3", src, filepath.Join(dir, "out"))
+	q, err := queue.OpenLocal(qdir, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ms, err := q.Receive(context.Background(), 1, 0, time.Minute)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("receive: %d messages, %v", len(ms), err)
+	}
+	j, err := job.Parse(ms[0].Body)
+	if err != nil || ms[0].GroupID != "cam" || j.Live == nil || j.Live.Sequence != 3 {
+		t.Fatalf("message group %q job %+v %v", ms[0].GroupID, j, err)
 	}
 }
