@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hlsfleet/hlsfleet/internal/hlscheck"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/live"
@@ -113,6 +114,29 @@ func checkLiveStream(t *testing.T, read func(key string) []byte, w liveWant) {
 	}
 }
 
+// checkVODWithHLSCheck runs the engine's HLS validator on the event's VOD
+// presentation (vod.m3u8 as the master of a copy of the stream folder):
+// keyframe alignment across renditions, EXTINF against the streams, CODECS,
+// RESOLUTION and BANDWIDTH against the segments, durations.
+func checkVODWithHLSCheck(t *testing.T, stream string, duration float64) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "vod")
+	if err := os.CopyFS(dir, os.DirFS(stream)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, live.VODName), filepath.Join(dir, live.MasterName)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := hlscheck.Check(dir, hlscheck.Options{SourceWidth: 640, SourceHeight: 360, SourceDuration: duration,
+		ExpectAudio: true, ExpectVideo: true})
+	if err != nil {
+		t.Fatalf("the event's VOD presentation fails validation: %v", err)
+	}
+	if len(rep.Renditions) != 2 {
+		t.Fatalf("validated %d renditions, want 2", len(rep.Renditions))
+	}
+}
+
 // checkConcatenation decodes a rendition's segments joined and compares its
 // video span with the source's duration (within one frame).
 func checkConcatenation(t *testing.T, r string, data []byte, duration float64) {
@@ -198,6 +222,9 @@ func TestLiveLocalPoisonedSegment(t *testing.T) {
 		return b
 	}
 	checkLiveStream(t, read, liveWant{segments: []int64{0, 1, 2, 3, 5, 6, 7, 8, 9}, discAt: 5, window: 6, duration: 18})
+	// Timestamps keep the 2 s hole at the skipped segment, so the streams
+	// span 20 s: no duration check here (the EXTINF total was checked).
+	checkVODWithHLSCheck(t, stream, 0)
 	p.mu.Lock()
 	log := p.out.String()
 	p.mu.Unlock()
@@ -258,6 +285,21 @@ func TestLiveSQSFIFOAndS3(t *testing.T) {
 		return data
 	}
 	checkLiveStream(t, read, liveWant{segments: []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, discAt: -1, window: 6, duration: 20})
+	local := filepath.Join(t.TempDir(), "cam2")
+	objs, err := b.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		dst := filepath.Join(local, filepath.FromSlash(o.Key))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Download(ctx, o.Key, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkVODWithHLSCheck(t, local, 20)
 }
 
 // A paced push is never faster than real time: the pacer holds media time
