@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path"
@@ -333,12 +334,13 @@ type liveInbox struct {
 	dir, sources, out, ladder string
 	window                    int
 	event                     bool
-	seen                      map[string]int64
+	seen                      map[string]int64 // file → size at the last scan
+	bad                       map[string]int64 // misnamed file → size+1 when last reported
 }
 
 func (w *liveInbox) scan(ctx context.Context, q queue.Queue, log *zap.Logger) {
 	if w.seen == nil {
-		w.seen = map[string]int64{}
+		w.seen, w.bad = map[string]int64{}, map[string]int64{}
 	}
 	streams, err := os.ReadDir(w.dir)
 	if err != nil {
@@ -359,6 +361,7 @@ func (w *liveInbox) scan(ctx context.Context, q queue.Queue, log *zap.Logger) {
 		}
 		var ready []item
 		endReady, unstable := false, false
+		firstUnstable := int64(math.MaxInt64) // segments after one still arriving wait for it
 		for _, e := range entries {
 			name := e.Name()
 			if e.IsDir() || strings.HasPrefix(name, ".") {
@@ -369,26 +372,34 @@ func (w *liveInbox) scan(ctx context.Context, q queue.Queue, log *zap.Logger) {
 				continue
 			}
 			key := filepath.Join(dir, name)
+			stem, ext, _ := strings.Cut(name, ".")
+			seq, err := strconv.ParseInt(stem, 10, 64)
+			if name != "END" && (err != nil || seq < 0 || (ext != "ts" && ext != "m4s" && ext != "mp4")) {
+				if w.bad[key] != info.Size()+1 {
+					w.bad[key] = info.Size() + 1
+					log.Warn("live inbox: not <sequence>.ts|m4s|mp4 or END; left alone", zap.String("file", key))
+				}
+				continue
+			}
 			if prev, ok := w.seen[key]; !ok || prev != info.Size() {
 				w.seen[key] = info.Size() // wait one more tick for a stable size
 				unstable = true
+				if name != "END" {
+					firstUnstable = min(firstUnstable, seq)
+				}
 				continue
 			}
 			if name == "END" {
 				endReady = true
 				continue
 			}
-			stem, ext, _ := strings.Cut(name, ".")
-			seq, err := strconv.ParseInt(stem, 10, 64)
-			if err != nil || seq < 0 || (ext != "ts" && ext != "m4s" && ext != "mp4") {
-				log.Warn("live inbox: not <sequence>.ts|m4s|mp4 or END; left alone", zap.String("file", key))
-				w.seen[key] = -2 // never stable: logged once per size change
-				continue
-			}
 			ready = append(ready, item{name, seq})
 		}
 		sort.Slice(ready, func(i, j int) bool { return ready[i].seq < ready[j].seq })
 		for _, it := range ready {
+			if it.seq > firstUnstable {
+				break
+			}
 			if err := w.submit(ctx, q, st.Name(), it.name, it.seq, false); err != nil {
 				log.Warn("submitting live segment", zap.String("file", it.name), zap.Error(err))
 			}

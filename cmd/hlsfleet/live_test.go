@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/hlsfleet/hlsfleet/internal/hlscheck"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
@@ -472,5 +473,67 @@ func TestSubmitLiveJob(t *testing.T) {
 	j, err := job.Parse(ms[0].Body)
 	if err != nil || ms[0].GroupID != "cam" || j.Live == nil || j.Live.Sequence != 3 {
 		t.Fatalf("message group %q job %+v %v", ms[0].GroupID, j, err)
+	}
+}
+
+// The live inbox submits a stream's segments in sequence order once their
+// size is stable, END only after them, and leaves misnamed files alone.
+func TestLiveInboxOrder(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "inbox", "live", "cam")
+	if err := os.MkdirAll(in, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string) {
+		if err := os.WriteFile(filepath.Join(in, name), []byte("data"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{"10.ts", "2.ts", "notes.txt", "END"} {
+		write(n)
+	}
+	q, err := queue.OpenLocal(filepath.Join(dir, "q"), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	w := &liveInbox{dir: filepath.Join(dir, "inbox", "live"), sources: filepath.Join(dir, "sources"), out: filepath.Join(dir, "out"), window: 4}
+	log := zaptest.NewLogger(t)
+	ctx := context.Background()
+	w.scan(ctx, q, log) // sizes seen
+	write("3.ts")       // arrives late, before END is sent
+	w.scan(ctx, q, log) // 2 goes; 10 waits for 3; END waits
+	w.scan(ctx, q, log) // 3, 10
+	w.scan(ctx, q, log) // END
+	var got []string
+	for {
+		ms, err := q.Receive(ctx, 1, 0, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) == 0 {
+			break
+		}
+		j, err := job.Parse(ms[0].Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ms[0].GroupID != "cam" || j.Live.Window != 4 || !strings.HasSuffix(j.Output, "/out/live/cam") {
+			t.Fatalf("job %+v group %q", j, ms[0].GroupID)
+		}
+		if j.Live.End {
+			got = append(got, "END")
+		} else {
+			got = append(got, strconv.FormatInt(j.Live.Sequence, 10))
+		}
+		if err := q.Ack(ctx, ms[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(got, " ") != "2 3 10 END" {
+		t.Fatalf("submitted %v, want 2 3 10 END", got)
+	}
+	if _, err := os.Stat(filepath.Join(in, "notes.txt")); err != nil {
+		t.Fatalf("the misnamed file was moved: %v", err)
 	}
 }
