@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
+	"github.com/hlsfleet/hlsfleet/ladders"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 )
 
@@ -248,5 +249,47 @@ func TestLiveSegmentBadInput(t *testing.T) {
 	}, dirSink(t.TempDir()))
 	if !errors.Is(err, pipeline.ErrNoStream) {
 		t.Fatalf("audio-only segment: %v, want ErrNoStream", err)
+	}
+}
+
+// Frame-rate conversion at segment boundaries neither drops nor repeats a
+// frame: 60 fps source segments become 30 fps segments of exactly half the
+// frames each, on one continuous timeline.
+func TestLiveSegmentsFrameRateConversion(t *testing.T) {
+	requireTools(t)
+	src := testmedia.Generate(t, testmedia.Spec{Width: 320, Height: 240, Duration: 4, FPS: "60"})
+	segs := cutSource(t, src)
+	if len(segs) != 2 {
+		t.Fatalf("cut %d segments, want 2", len(segs))
+	}
+	l, err := ladders.Parse([]byte(`{"name":"fps","segment_seconds":2,"gop_seconds":2,
+		"video":{"codec":"h264","preset":"veryfast","profile":"high"},
+		"audio":{"codec":"aac","bitrate_bps":64000,"channels":2},
+		"renditions":[{"height":240,"bitrate_bps":300000,"fps_max":30}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	prevEnd := int64(-1)
+	for i, s := range segs {
+		if _, err := pipeline.TranscodeLiveSegment(context.Background(), pipeline.LiveOptions{
+			Input: s, Ladder: l, SegmentName: fmt.Sprintf("%d.ts", i)}, dirSink(out)); err != nil {
+			t.Fatal(err)
+		}
+		sv, sve, _ := span(tsPackets(t, s), true)
+		pk := tsPackets(t, filepath.Join(out, "240p", fmt.Sprintf("%d.ts", i)))
+		v, ve, n := span(pk, true)
+		if n != 60 || v != sv || ve != sve {
+			t.Errorf("segment %d: %d frames over [%d,%d), want 60 over the source's [%d,%d)", i, n, v, ve, sv, sve)
+		}
+		if prevEnd >= 0 && v != prevEnd {
+			t.Errorf("segment %d starts at %d, the previous ended at %d", i, v, prevEnd)
+		}
+		prevEnd = ve
+		for _, p := range pk {
+			if p.video && p.dur != 3000 {
+				t.Fatalf("segment %d: a frame lasts %d ticks, want 3000 (30 fps)", i, p.dur)
+			}
+		}
 	}
 }
