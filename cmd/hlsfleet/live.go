@@ -420,11 +420,18 @@ func (w *liveInbox) submit(ctx context.Context, q queue.Queue, stream, name stri
 	id := job.NewID()
 	src := filepath.Join(srcDir, id+"-"+name)
 	from := filepath.Join(w.dir, stream, name)
+	fi, err := os.Stat(from)
+	if err != nil {
+		return err
+	}
 	if err := os.Rename(from, src); err != nil {
 		return err
 	}
 	delete(w.seen, from)
-	opts := []job.Option{job.WithID(id), job.WithLive(stream, seq, end), job.WithLiveWindow(w.window, w.event)}
+	// The segment's own time is when it was written: the live latency metric
+	// counts from there, the inbox's stability wait included.
+	opts := []job.Option{job.WithID(id), job.WithLive(stream, seq, end), job.WithLiveWindow(w.window, w.event),
+		job.WithSubmittedAt(fi.ModTime().UTC())}
 	if w.ladder != "" {
 		opts = append(opts, job.WithLadder(w.ladder))
 	}
