@@ -227,6 +227,9 @@ func (p *pacer) wait(media float64) {
 // stream's playlists, or recorded as skipped when the segment is at fault.
 func execLive(ctx context.Context, j *job.Job, log *zap.Logger) (worker.ExecEvent, error) {
 	ev := worker.ExecEvent{Event: "done"}
+	if j.SegmentType != "" && j.SegmentType != job.SegmentTS {
+		return ev, fmt.Errorf("%w: live segments are written as MPEG-TS only, not %q", job.ErrPermanent, j.SegmentType)
+	}
 	ladder, err := loadLadder(j.LadderName(), j.SegmentSeconds)
 	if err != nil {
 		return ev, fmt.Errorf("%w: %w", job.ErrPermanent, err)

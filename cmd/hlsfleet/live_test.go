@@ -537,3 +537,19 @@ func TestLiveInboxOrder(t *testing.T) {
 		t.Fatalf("the misnamed file was moved: %v", err)
 	}
 }
+
+// A live job asking for fMP4 segments fails permanently with a reason.
+func TestLiveJobExecRefusesFMP4(t *testing.T) {
+	dir := t.TempDir()
+	j := job.New("file://"+dir+"/3.ts", "file://"+dir+"/out", job.WithLive("cam", 3, false), job.WithSegmentType(job.SegmentFMP4))
+	body, err := j.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cliBin, "job-exec")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "MPEG-TS only") {
+		t.Fatalf("job-exec: %v\n%s\nwant exit 2 saying MPEG-TS only", err, out)
+	}
+}
