@@ -10,15 +10,16 @@
 //
 //	go run ./bench/live -hlsfleet bin/hlsfleet [-segments N] [-keep DIR]
 //
-// Segments arrive on a real-time schedule: segment k is available at
-// t0 + (k+1)·2 s, the end of its capture, and one worker takes them in
-// order (a FIFO group), as a live stream's jobs run. For each segment the
-// report has the transcode realtime factor (process wall time / media
-// time) and the end-to-end latency (available → published: for hlsfleet
-// every rendition playlist updated, for the CLI its files written), and
-// prints p50/p95, the hlsfleet/CLI ratios and PASS/MISS against the targets
-// (RTF <= 0.35, p95 latency <= one segment). It exits non-zero only on
-// errors, never on a missed target.
+// Both tools take each segment in turn, back to back (the order alternating,
+// so load changes on a shared machine hit both alike). For each segment the
+// report has the transcode realtime factor (process wall time / media time)
+// and the end-to-end latency of a live stream: segment k is available at
+// (k+1)·2 s, the end of its capture, and one worker takes the segments in
+// order (a FIFO group), each for its measured time; latency runs from
+// available to published (for hlsfleet every rendition playlist updated,
+// for the CLI its files written). It prints p50/p95, the hlsfleet/CLI ratios
+// and PASS/MISS against the targets (RTF <= 0.35, p95 latency <= one
+// segment), and exits non-zero only on errors, never on a missed target.
 package main
 
 import (
@@ -178,7 +179,7 @@ func run(c config, w io.Writer) error {
 	if len(segs) == 0 {
 		return errors.New("live push made no segments")
 	}
-	fmt.Fprintf(w, "%d source segments of %g s; rungs %v; %d CPU(s); one process per segment, real-time arrivals\n",
+	fmt.Fprintf(w, "%d source segments of %g s; rungs %v; %d CPU(s); one process per segment, the tools in turn\n",
 		len(segs), segSecs, rungNames(rs), runtime.NumCPU())
 
 	cliOut := filepath.Join(base, "ffmpeg-cli")
@@ -187,15 +188,12 @@ func run(c config, w io.Writer) error {
 			return err
 		}
 	}
-	cli, err := schedule(len(segs), func(k int) (float64, error) {
+	hfOut := filepath.Join(base, "hlsfleet")
+	runCLI := func(k int) (float64, error) {
 		_, err := runProc(c.timeout, nil, "ffmpeg", baselineArgs(rs, l, segs[k], cliOut, fmt.Sprintf("%d.ts", k))...)
 		return 0, err
-	})
-	if err != nil {
-		return fmt.Errorf("ffmpeg CLI: %w", err)
 	}
-	hfOut := filepath.Join(base, "hlsfleet")
-	hf, err := schedule(len(segs), func(k int) (float64, error) {
+	runHF := func(k int) (float64, error) {
 		j := job.New("file://"+segs[k], "file://"+hfOut, job.WithLive("bench", int64(k), false), job.WithLadder("live"),
 			job.WithSegmentSeconds(segSecs))
 		body, err := j.Marshal()
@@ -207,10 +205,31 @@ func run(c config, w io.Writer) error {
 			return 0, err
 		}
 		return execRTF(out)
-	})
-	if err != nil {
-		return fmt.Errorf("hlsfleet: %w", err)
 	}
+	// Both tools take each segment in turn, back to back, the order
+	// alternating, so a change in the machine's load hits both alike.
+	var cli, hf []sample
+	type tool struct {
+		name string
+		do   func(int) (float64, error)
+		out  *[]sample
+	}
+	for k := range segs {
+		tools := []tool{{"ffmpeg CLI", runCLI, &cli}, {"hlsfleet", runHF, &hf}}
+		if k%2 == 1 {
+			tools[0], tools[1] = tools[1], tools[0]
+		}
+		for _, tl := range tools {
+			start := time.Now()
+			rtf, err := tl.do(k)
+			if err != nil {
+				return fmt.Errorf("%s, segment %d: %w", tl.name, k, err)
+			}
+			*tl.out = append(*tl.out, sample{wall: time.Since(start).Seconds(), inProcessRTF: rtf})
+		}
+	}
+	schedule(cli, segSecs)
+	schedule(hf, segSecs)
 	if _, err := os.Stat(filepath.Join(hfOut, "master.m3u8")); err != nil {
 		return fmt.Errorf("hlsfleet published no master playlist: %w", err)
 	}
@@ -231,26 +250,18 @@ func rungNames(rs []rung) []string {
 	return n
 }
 
-// schedule runs do for segments 0..n-1 as one in-order worker would:
-// segment k becomes available at the end of its capture, t0 + (k+1)·2 s,
-// and starts when it is available and k-1 is done.
-func schedule(n int, do func(k int) (float64, error)) ([]sample, error) {
-	t0 := time.Now()
-	var out []sample
-	for k := 0; k < n; k++ {
-		avail := t0.Add(time.Duration(float64(k+1) * segSecs * float64(time.Second)))
-		if d := time.Until(avail); d > 0 {
-			time.Sleep(d)
-		}
-		start := time.Now()
-		rtf, err := do(k)
-		if err != nil {
-			return nil, fmt.Errorf("segment %d: %w", k, err)
-		}
-		end := time.Now()
-		out = append(out, sample{wall: end.Sub(start).Seconds(), latency: end.Sub(avail).Seconds(), inProcessRTF: rtf})
+// schedule fills in each sample's latency as one in-order worker would see
+// it on a live stream: segment k becomes available at the end of its
+// capture, (k+1)·seg, starts when it is available and k-1 is done, and takes
+// its measured wall time.
+func schedule(ss []sample, seg float64) {
+	end := 0.0
+	for k := range ss {
+		avail := float64(k+1) * seg
+		start := math.Max(avail, end)
+		end = start + ss[k].wall
+		ss[k].latency = end - avail
 	}
-	return out, nil
 }
 
 // runProc runs a command to the end with stdin and returns its stdout.

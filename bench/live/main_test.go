@@ -48,3 +48,16 @@ func TestBaselineArgs(t *testing.T) {
 		}
 	}
 }
+
+// A worker that keeps up has latency = its own time; one that falls behind
+// carries the backlog into the next segments.
+func TestSchedule(t *testing.T) {
+	ss := []sample{{wall: 1}, {wall: 3}, {wall: 1}, {wall: 0.5}}
+	schedule(ss, 2)
+	want := []float64{1, 3, 2, 0.5} // 2→3; 4→7; 7→8 (avail 6); 8.5 (avail 8)
+	for i, s := range ss {
+		if s.latency != want[i] {
+			t.Errorf("segment %d latency %v, want %v", i, s.latency, want[i])
+		}
+	}
+}
