@@ -443,8 +443,11 @@ func (s *Stream) Publish(ctx context.Context, seg Segment, renditions []Renditio
 		}
 		if st.Version == 0 {
 			st.FirstSeq = seg.Seq
+		}
+		switch {
+		case len(st.Renditions) == 0: // the first published segment (earlier ones may have been skipped)
 			st.Renditions = renditions
-		} else if !sameRenditions(st.Renditions, renditions) {
+		case !sameRenditions(st.Renditions, renditions):
 			return false, ErrMismatch
 		}
 		seg.Skipped, seg.At = "", now

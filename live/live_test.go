@@ -315,3 +315,23 @@ func TestGapTimeout(t *testing.T) {
 		t.Fatalf("after end: %q endlist %v", got, p.EndList)
 	}
 }
+
+// A stream whose very first segment fails goes on from the next one.
+func TestFirstSegmentSkipped(t *testing.T) {
+	ctx := context.Background()
+	s, b := open(t, Config{})
+	if _, err := s.Skip(ctx, 0, "corrupt"); err != nil {
+		t.Fatal(err)
+	}
+	for seq := int64(1); seq < 4; seq++ {
+		if _, err := s.Publish(ctx, seg(seq), rends); err != nil {
+			t.Fatalf("segment %d after a skipped first one: %v", seq, err)
+		}
+	}
+	if got := uris(media(t, b, "720p/index.m3u8")); got != "1.ts 2.ts 3.ts" {
+		t.Fatalf("playlist %q", got)
+	}
+	if ok, _ := b.Exists(ctx, MasterName); !ok {
+		t.Fatal("no master")
+	}
+}
