@@ -25,6 +25,7 @@ test: build vet
 bench: build
 	$(GO) run ./bench/transcode -hlsfleet $(BIN)/hlsfleet
 	$(GO) run ./bench/fleet -hlsfleet $(BIN)/hlsfleet
+	$(GO) run ./bench/live -hlsfleet $(BIN)/hlsfleet
 
 # On a GPU machine: every accelerated path vs CPU on a 1080p clip, validated.
 # Without a GPU it checks the CPU path and says "no GPU: only cpu path".

@@ -95,7 +95,15 @@ type Live struct {
 	// End marks the end of the stream: the job closes the stream's playlists
 	// (EXT-X-ENDLIST) rather than transcoding a segment.
 	End bool `json:"end,omitempty"`
+	// Window is the live playlists' sliding window in segments; 0 means the
+	// default (6). Event asks for EVENT playlists that keep every segment.
+	// The stream's first segment fixes both for the whole stream.
+	Window int  `json:"window,omitempty"`
+	Event  bool `json:"event,omitempty"`
 }
+
+// MaxLiveWindow is the largest Live.Window.
+const MaxLiveWindow = 1000
 
 // Job is the versioned document that travels between components.
 type Job struct {
@@ -149,6 +157,37 @@ func WithLive(stream string, sequence int64, end bool) Option {
 		j.Kind = KindLiveSegment
 		j.Live = &Live{Stream: stream, Sequence: sequence, End: end}
 	}
+}
+
+// WithLiveWindow sets a live-segment job's playlist window (segments) and
+// EVENT mode; use after WithLive.
+func WithLiveWindow(window int, event bool) Option {
+	return func(j *Job) {
+		if j.Live != nil {
+			j.Live.Window, j.Live.Event = window, event
+		}
+	}
+}
+
+// LiveGroup is the FIFO ordering group of a live-segment job (its stream)
+// and LiveDedupID its deduplication id (stream and sequence, or END), the
+// values an SQS FIFO queue needs; both are "" for other jobs.
+func (j *Job) LiveGroup() string {
+	if j.Kind != KindLiveSegment || j.Live == nil {
+		return ""
+	}
+	return j.Live.Stream
+}
+
+// LiveDedupID: see LiveGroup.
+func (j *Job) LiveDedupID() string {
+	if j.LiveGroup() == "" {
+		return ""
+	}
+	if j.Live.End {
+		return j.Live.Stream + ".END"
+	}
+	return j.Live.Stream + "." + strconv.FormatInt(j.Live.Sequence, 10)
 }
 
 // WithID replaces the random ID New makes.
@@ -282,6 +321,9 @@ func (j *Job) problems() []string {
 		}
 		if j.Live.Sequence < 0 {
 			add("live.sequence %d is negative", j.Live.Sequence)
+		}
+		if j.Live.Window < 0 || j.Live.Window > MaxLiveWindow {
+			add("live.window %d is not in [0, %d]", j.Live.Window, MaxLiveWindow)
 		}
 	case j.Live != nil && j.Kind.valid():
 		add("live is set but kind is %q (only %q jobs have live fields)", j.Kind, KindLiveSegment)

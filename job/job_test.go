@@ -404,3 +404,24 @@ func jobsEqual(a, b *Job) bool {
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb) && a.SubmittedAt.Equal(b.SubmittedAt)
 }
+
+func TestLiveGroupAndDedup(t *testing.T) {
+	j := New("s3://b/live/cam1/17.ts", "s3://b/hls/live/cam1/", WithLive("cam1", 17, false), WithLiveWindow(10, true))
+	if err := j.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if j.LiveGroup() != "cam1" || j.LiveDedupID() != "cam1.17" || j.Live.Window != 10 || !j.Live.Event {
+		t.Fatalf("group %q dedup %q live %+v", j.LiveGroup(), j.LiveDedupID(), j.Live)
+	}
+	end := New("s3://b/live/cam1/END", "s3://b/hls/live/cam1/", WithLive("cam1", 0, true))
+	if end.LiveDedupID() != "cam1.END" {
+		t.Fatalf("end dedup %q", end.LiveDedupID())
+	}
+	if v := New("s3://b/a.mp4", "s3://b/out/"); v.LiveGroup() != "" || v.LiveDedupID() != "" {
+		t.Fatal("a VOD job has a live group")
+	}
+	bad := New("s3://b/live/cam1/1.ts", "s3://b/o/", WithLive("cam1", 1, false), WithLiveWindow(MaxLiveWindow+1, false))
+	if err := bad.Validate(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "live.window") {
+		t.Fatalf("window over the limit: %v", err)
+	}
+}

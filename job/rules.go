@@ -82,6 +82,10 @@ type Rule struct {
 	// Ignore makes matching objects make no job (ParseMessage gives
 	// ErrIgnore); use it to keep outputs from triggering transcodes.
 	Ignore bool `json:"ignore,omitempty"`
+	// LiveWindow and LiveEvent set live-segment jobs' Live.Window and
+	// Live.Event (live-segment rules only).
+	LiveWindow int  `json:"live_window,omitempty"`
+	LiveEvent  bool `json:"live_event,omitempty"`
 }
 
 // Rules map S3 objects to jobs: the first matching rule wins, and an object
@@ -155,6 +159,12 @@ func (rs Rules) Validate() error {
 		if r.Output == "" {
 			add(i, "output is missing (an output URL template, e.g. s3://{bucket}/hls/{stem}/)")
 			continue
+		}
+		if r.Kind != KindLiveSegment && (r.LiveWindow != 0 || r.LiveEvent) {
+			add(i, "live_window and live_event are for live-segment rules only")
+		}
+		if r.LiveWindow < 0 || r.LiveWindow > MaxLiveWindow {
+			add(i, "live_window %d is not in [0, %d]", r.LiveWindow, MaxLiveWindow)
 		}
 		if r.Kind != KindLiveSegment && strings.Contains(r.Output, "{stream}") {
 			add(i, "output %q uses {stream}, which only live-segment rules have", r.Output)
@@ -250,6 +260,7 @@ func (rs Rules) JobFor(ev Event) (*Job, error) {
 			return nil, fmt.Errorf("%w: %s is under live prefix %q but is not <stream>/<sequence>.(ts|m4s|mp4) or <stream>/END",
 				ErrIgnore, src, r.Prefix)
 		}
+		live.Window, live.Event = r.LiveWindow, r.LiveEvent
 		j.Live = live
 		vars["stream"] = live.Stream
 	} else if rel == "" {

@@ -282,3 +282,25 @@ func TestExpandAndTidy(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveRuleWindow(t *testing.T) {
+	rs, err := ParseRules([]byte(`[{"prefix":"live/","kind":"live-segment","output":"s3://{bucket}/out/{stream}/","live_window":10,"live_event":true}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := rs.JobFor(Event{Bucket: "b", Key: "live/cam/12.ts", Size: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Live.Window != 10 || !j.Live.Event || j.Live.Sequence != 12 || j.LiveDedupID() != "cam.12" {
+		t.Fatalf("live %+v dedup %q", j.Live, j.LiveDedupID())
+	}
+	for doc, want := range map[string]string{
+		`[{"prefix":"a/","output":"s3://b/{stem}/","live_window":3}]`:                            "live-segment rules only",
+		`[{"prefix":"l/","kind":"live-segment","output":"s3://b/{stream}/","live_window":5000}]`: "live_window 5000",
+	} {
+		if _, err := ParseRules([]byte(doc)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseRules(%s) = %v, want ErrInvalid containing %q", doc, err, want)
+		}
+	}
+}

@@ -83,7 +83,7 @@ func TestBench4(t *testing.T) {
 
 func TestPresets(t *testing.T) {
 	names := Names()
-	if want := []string{"bench4", "default", "hd-hevc", "mobile"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"bench4", "default", "hd-hevc", "live", "mobile"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("Names() = %q, want %q", names, want)
 	}
 	type rung struct {
@@ -94,11 +94,13 @@ func TestPresets(t *testing.T) {
 		codec, profile string
 		audio          int64
 		rungs          []rung
+		segment        float64
 	}{
-		"bench4":  {"h264", "high", 128000, []rung{{1080, 0}, {720, 0}, {480, 0}, {360, 0}}},
-		"default": {"h264", "high", 128000, []rung{{1080, 0}, {720, 0}, {480, 0}, {360, 0}, {240, 0}}},
-		"mobile":  {"h264", "main", 96000, []rung{{720, 30}, {540, 30}, {360, 30}, {240, 30}}},
-		"hd-hevc": {"hevc", "main", 128000, []rung{{2160, 0}, {1440, 0}, {1080, 0}, {720, 0}}},
+		"bench4":  {"h264", "high", 128000, []rung{{1080, 0}, {720, 0}, {480, 0}, {360, 0}}, 4},
+		"default": {"h264", "high", 128000, []rung{{1080, 0}, {720, 0}, {480, 0}, {360, 0}, {240, 0}}, 4},
+		"mobile":  {"h264", "main", 96000, []rung{{720, 30}, {540, 30}, {360, 30}, {240, 30}}, 4},
+		"hd-hevc": {"hevc", "main", 128000, []rung{{2160, 0}, {1440, 0}, {1080, 0}, {720, 0}}, 4},
+		"live":    {"h264", "high", 128000, []rung{{720, 0}, {480, 0}, {360, 0}}, 2},
 	}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -110,7 +112,7 @@ func TestPresets(t *testing.T) {
 			if l.Video.Codec != w.codec || l.Video.Profile != w.profile || l.Audio.BitrateBPS != w.audio {
 				t.Errorf("video %+v audio %+v", l.Video, l.Audio)
 			}
-			if l.SegmentSeconds != 4 || l.GOPSeconds != 2 || l.Audio.Channels != 2 || l.Audio.Codec != "aac" {
+			if l.SegmentSeconds != w.segment || l.GOPSeconds != 2 || l.Audio.Channels != 2 || l.Audio.Codec != "aac" {
 				t.Errorf("segment %v gop %v audio %+v", l.SegmentSeconds, l.GOPSeconds, l.Audio)
 			}
 			var got []rung
@@ -150,7 +152,7 @@ func TestPresets(t *testing.T) {
 			t.Errorf("Lookup(%q) = %v, %v; want ErrUnknownLadder", bad, l, err)
 		}
 	}
-	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), "bench4, default, hd-hevc, mobile") {
+	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), "bench4, default, hd-hevc, live, mobile") {
 		t.Errorf("unknown preset error does not list presets: %v", err)
 	}
 }

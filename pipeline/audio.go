@@ -30,6 +30,13 @@ type audioChain struct {
 	frame   *astiav.Frame
 	filt    *astiav.Frame
 	end     float64 // seconds of decoded audio, from the input's start
+
+	// Live segments (live.go): copy passes the source's packets through
+	// untouched; dropPriming drops encoder packets that end at or before 0
+	// (the AAC encoder's priming frame), so a re-encoded segment's audio
+	// starts where its source span does.
+	copy        bool
+	dropPriming bool
 }
 
 func newAudioChain(s *astiav.Stream, a ladders.Audio, startMicros int64, globalHeader bool) (_ *audioChain, err error) {
@@ -104,6 +111,9 @@ func (c *audioChain) free() {
 
 // decode takes one packet of the track (nil = end of input).
 func (c *audioChain) decode(p *astiav.Packet) error {
+	if c.copy {
+		return c.copyPacket(p)
+	}
 	if err := c.dec.SendPacket(p); err != nil && !errors.Is(err, astiav.ErrEagain) && !errors.Is(err, astiav.ErrEof) {
 		if errors.Is(err, astiav.ErrInvaliddata) {
 			return nil // a damaged audio packet is dropped; aresample fills the gap
@@ -184,6 +194,9 @@ func (c *audioChain) encode(f *astiav.Frame) error {
 }
 
 func (c *audioChain) deliver(p *astiav.Packet) error {
+	if c.dropPriming && p.Pts() != noPTS && p.Pts()+p.Duration() <= 0 {
+		return nil
+	}
 	for _, t := range c.targets {
 		cl := p.Clone()
 		if cl == nil {

@@ -97,6 +97,10 @@ type segmenter struct {
 	// tap, when set, sees each segment's packets (DTS order) before they
 	// are muxed, e.g. the progressive MP4 (mp4.go); it must not keep them.
 	tap func(tracks []*track, pkts []pkt) error
+	// offsetMicros is added to every timestamp written: timelineOffsetMicros
+	// for VOD; a live segment sets its source start, so the output keeps the
+	// source timeline (see live.go).
+	offsetMicros int64
 
 	segments []hls.Segment
 	sizes    []int64
@@ -105,7 +109,7 @@ type segmenter struct {
 }
 
 func newSegmenter(dir string, typ SegmentType, sink Sink, segDur float64) *segmenter {
-	return &segmenter{dir: dir, typ: typ, sink: sink, segDur: segDur, primary: -1, audioT: -1}
+	return &segmenter{dir: dir, typ: typ, sink: sink, segDur: segDur, primary: -1, audioT: -1, offsetMicros: timelineOffsetMicros}
 }
 
 // addTrack registers a stream before its first packet; it copies cp.
@@ -257,7 +261,7 @@ func (s *segmenter) write(ps pending, audio []pkt) (err error) {
 	if s.typ == SegmentFMP4 {
 		err = s.fm.fragment(cw, all)
 	} else {
-		err = writeTS(cw, s.tracks, all)
+		err = writeTS(cw, s.tracks, all, s.offsetMicros)
 	}
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing %s: %w", name, cerr)
@@ -278,6 +282,9 @@ func (s *segmenter) openFMP4() error {
 	}
 	cw := &countingWriter{w: w}
 	fm, err := newFMP4Muxer(s.tracks, cw)
+	if fm != nil {
+		fm.offsetMicros = s.offsetMicros
+	}
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -401,14 +408,14 @@ func addStreams(fc *astiav.FormatContext, tracks []*track, tbFor func(*track) as
 }
 
 // writePackets rescales each packet to its stream, adds the timeline offset
-// and writes it in the given (DTS) order.
-func writePackets(fc *astiav.FormatContext, streams []*astiav.Stream, tracks []*track, pkts []pkt) error {
+// (offsetMicros) and writes it in the given (DTS) order.
+func writePackets(fc *astiav.FormatContext, streams []*astiav.Stream, tracks []*track, pkts []pkt, offsetMicros int64) error {
 	for _, k := range pkts {
 		st := streams[k.track]
 		p := k.p
 		p.SetStreamIndex(st.Index())
 		p.RescaleTs(tracks[k.track].tb, st.TimeBase())
-		off := astiav.RescaleQ(timelineOffsetMicros, microTB, st.TimeBase())
+		off := astiav.RescaleQ(offsetMicros, microTB, st.TimeBase())
 		if p.Pts() != noPTS {
 			p.SetPts(p.Pts() + off)
 		}
@@ -424,7 +431,7 @@ func writePackets(fc *astiav.FormatContext, streams []*astiav.Stream, tracks []*
 
 // writeTS writes one self-contained MPEG-TS segment: a fresh muxer per
 // segment, no mux delay, timestamps never shifted by the muxer.
-func writeTS(w io.Writer, tracks []*track, pkts []pkt) error {
+func writeTS(w io.Writer, tracks []*track, pkts []pkt, offsetMicros int64) error {
 	fc, err := astiav.AllocOutputFormatContext(nil, "mpegts", "")
 	if err != nil {
 		return fmt.Errorf("mpegts muxer: %w", err)
@@ -447,7 +454,7 @@ func writeTS(w io.Writer, tracks []*track, pkts []pkt) error {
 	if err := fc.WriteHeader(opts); err != nil {
 		return fmt.Errorf("mpegts header: %w", err)
 	}
-	if err := writePackets(fc, streams, tracks, pkts); err != nil {
+	if err := writePackets(fc, streams, tracks, pkts, offsetMicros); err != nil {
 		return err
 	}
 	if err := fc.WriteTrailer(); err != nil {
@@ -467,6 +474,8 @@ type fmp4Muxer struct {
 	streams []*astiav.Stream
 	tracks  []*track
 	header  bool
+
+	offsetMicros int64
 }
 
 func newFMP4Muxer(tracks []*track, init io.Writer) (_ *fmp4Muxer, err error) {
@@ -510,7 +519,7 @@ func newFMP4Muxer(tracks []*track, init io.Writer) (_ *fmp4Muxer, err error) {
 func (m *fmp4Muxer) fragment(w io.Writer, pkts []pkt) error {
 	m.w = w
 	defer func() { m.w = nil }()
-	if err := writePackets(m.fc, m.streams, m.tracks, pkts); err != nil {
+	if err := writePackets(m.fc, m.streams, m.tracks, pkts, m.offsetMicros); err != nil {
 		return err
 	}
 	if err := m.fc.WriteFrame(nil); err != nil {

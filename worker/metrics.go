@@ -27,6 +27,11 @@ type Metrics struct {
 	LeaseExtensions *prometheus.CounterVec // hlsfleet_lease_extensions_total{result=ok|lost}
 	ReceiveLatency  prometheus.Histogram   // hlsfleet_receive_latency_seconds: message SentAt → received
 	OutputBytes     prometheus.Counter     // hlsfleet_output_bytes_total
+
+	// Live segments.
+	LiveLatency        prometheus.Histogram // hlsfleet_live_segment_latency_seconds: source object time → every rendition playlist updated
+	LiveRealtimeFactor prometheus.Histogram // hlsfleet_live_segment_realtime_factor: transcode wall seconds per media second
+	LiveSkipped        prometheus.Counter   // hlsfleet_live_segments_skipped_total
 }
 
 // NewMetrics makes the worker's metrics and registers them with reg (nil:
@@ -65,6 +70,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hlsfleet_output_bytes_total",
 			Help: "Bytes of HLS output published by this worker.",
 		}),
+		LiveLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hlsfleet_live_segment_latency_seconds",
+			Help:    "Per live segment, from the source object's time to every rendition playlist updated.",
+			Buckets: []float64{0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 32, 64},
+		}),
+		LiveRealtimeFactor: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hlsfleet_live_segment_realtime_factor",
+			Help:    "Per live segment, transcode wall-clock seconds per media second (below 1 keeps up).",
+			Buckets: []float64{0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.75, 1, 1.5, 2, 4},
+		}),
+		LiveSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hlsfleet_live_segments_skipped_total",
+			Help: "Live segments skipped in the playlists (failed for good, or missing past the gap timeout).",
+		}),
 	}
 	for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeFailed, OutcomeRetried,
 		OutcomeCrashed, OutcomeDeadLettered, OutcomeIgnored} {
@@ -74,7 +93,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.LeaseExtensions.WithLabelValues("lost")
 	if reg != nil {
 		reg.MustRegister(m.Jobs, m.Duration, m.RealtimeFactor, m.InFlight, m.LeaseExtensions,
-			m.ReceiveLatency, m.OutputBytes)
+			m.ReceiveLatency, m.OutputBytes, m.LiveLatency, m.LiveRealtimeFactor, m.LiveSkipped)
 	}
 	return m
 }

@@ -25,8 +25,13 @@ func openOutput(ctx context.Context, j *job.Job) (*storage.Bucket, error) {
 	return b, nil
 }
 
-// Published reports whether the job's master playlist exists.
+// Published reports whether the job's master playlist exists. A live
+// stream's master exists from its first segment on, so live-segment jobs
+// are never "published" here: the job process checks the stream's state.
 func (StorageOutputs) Published(ctx context.Context, j *job.Job) (bool, error) {
+	if j.Kind == job.KindLiveSegment {
+		return false, nil
+	}
 	b, err := openOutput(ctx, j)
 	if err != nil {
 		return false, err

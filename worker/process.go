@@ -28,6 +28,12 @@ type ExecEvent struct {
 	Renditions   int     `json:"renditions,omitempty"`
 	BytesOut     int64   `json:"bytes_out,omitempty"`
 	Extras
+	// Live-segment jobs: seconds from the source object's time to every
+	// rendition playlist updated, wall seconds per media second of the
+	// transcode, and segments this job's playlist update skipped.
+	LiveLatency        float64 `json:"live_latency_seconds,omitempty"`
+	LiveRealtimeFactor float64 `json:"live_realtime_factor,omitempty"`
+	LiveSkipped        int     `json:"live_skipped,omitempty"`
 }
 
 // ProcessRunner runs each job in a child copy of this executable
@@ -74,7 +80,8 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 					progress(Progress{Percent: ev.Percent, Speed: ev.Speed, MediaSeconds: ev.MediaSeconds})
 				}
 			case "done":
-				out = &Outcome{Published: ev.Published, Duration: ev.Duration, Speed: ev.Speed, Renditions: ev.Renditions, BytesOut: ev.BytesOut, Extras: ev.Extras}
+				out = &Outcome{Published: ev.Published, Duration: ev.Duration, Speed: ev.Speed, Renditions: ev.Renditions, BytesOut: ev.BytesOut, Extras: ev.Extras,
+					LiveLatency: ev.LiveLatency, LiveRealtimeFactor: ev.LiveRealtimeFactor, LiveSkipped: ev.LiveSkipped}
 			}
 		}
 		_, _ = io.Copy(io.Discard, pr)

@@ -67,6 +67,12 @@ type Outcome struct {
 	Renditions int
 	BytesOut   int64
 	Extras
+	// Live-segment jobs (see ExecEvent): latency from the source object to
+	// the playlists updated, transcode wall seconds per media second, and
+	// segments skipped by this job's playlist update.
+	LiveLatency        float64
+	LiveRealtimeFactor float64
+	LiveSkipped        int
 }
 
 // ErrCrashed is the error class of a job process that died by a signal or
@@ -155,6 +161,12 @@ type Config struct {
 	Clock    func() time.Time
 	// Events receives every job state change; nil: none are sent.
 	Events EventSink
+	// LiveQueue, when set, receives the live-segment jobs that messages on
+	// Queue map to (S3 notifications cannot target an SQS FIFO queue): each
+	// is sent with its stream as the FIFO group and stream.seq as the
+	// deduplication id, and the message is acknowledged once all are sent.
+	// The workers reading LiveQueue run without one.
+	LiveQueue queue.Queue
 }
 
 // Defaults of Config.
@@ -187,6 +199,7 @@ type Worker struct {
 	now        func() time.Time
 	hb         *heartbeat
 	events     EventSink
+	liveQ      queue.Queue
 
 	ready atomic.Bool
 
@@ -236,6 +249,7 @@ func New(cfg Config) (*Worker, error) {
 		id: cfg.WorkerID, log: cfg.Logger, m: cfg.Metrics, now: cfg.Clock,
 		stopCh: make(chan struct{}), forceCh: make(chan struct{}),
 		events: cfg.Events,
+		liveQ:  cfg.LiveQueue,
 	}
 	if w.events == nil {
 		w.events = nopEvents{}
@@ -530,6 +544,21 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 		return
 	}
 	log.Info("message received", zap.Int("jobs", len(jobs)))
+	if w.liveQ != nil {
+		if jobs, err = w.forwardLive(l.ctx, jobs, log); err != nil {
+			deregister()
+			log.Warn("forwarding live-segment jobs failed; releasing the message", zap.Error(err))
+			w.release(log, m, w.backoff(m.ReceiveCount), OutcomeRetried)
+			return
+		}
+		if len(jobs) == 0 {
+			deregister()
+			if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
+				log.Info("message acknowledged: its live-segment jobs were forwarded")
+			}
+			return
+		}
+	}
 
 	permanent := ""
 	var failed []failedJob
@@ -568,6 +597,29 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 	if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
 		log.Info("message acknowledged")
 	}
+}
+
+// forwardLive sends the live-segment jobs among jobs to the live queue and
+// returns the others. A redelivered message sends again; the FIFO
+// deduplication id drops the repeat.
+func (w *Worker) forwardLive(ctx context.Context, jobs []*job.Job, log *zap.Logger) ([]*job.Job, error) {
+	var rest []*job.Job
+	for _, j := range jobs {
+		if j.Kind != job.KindLiveSegment {
+			rest = append(rest, j)
+			continue
+		}
+		body, err := j.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.liveQ.Send(ctx, body, queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}); err != nil {
+			return nil, fmt.Errorf("job %s: %w", j.ID, err)
+		}
+		log.Info("live-segment job forwarded to the live queue", zap.String("job_id", j.ID),
+			zap.String("stream", j.Live.Stream), zap.Int64("seq", j.Live.Sequence), zap.Bool("end", j.Live.End))
+	}
+	return rest, nil
 }
 
 // failedJob is a job of a message that failed for good, with its reason.
@@ -640,6 +692,7 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	wall := end.Sub(start).Seconds()
 
 	if err == nil {
+		w.observeLive(j, out)
 		if !out.Published {
 			log.Info("output published by someone else meanwhile: acknowledging")
 			w.m.Jobs.WithLabelValues(OutcomeDuplicate).Inc()
@@ -680,6 +733,9 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	st.Error = err.Error()
 	switch {
 	case errors.Is(err, job.ErrPermanent):
+		if j.Kind == job.KindLiveSegment && j.Live != nil && !j.Live.End {
+			w.m.LiveSkipped.Inc() // the job process recorded it skipped in the playlists
+		}
 		fp := w.out.Fingerprint(context.WithoutCancel(ctx), j)
 		if fp == "" {
 			fp = "unknown"
@@ -703,6 +759,22 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	w.emit(EventRetrying, j, st, err.Error())
 	log.Warn("job failed; it will be retried", zap.Error(err), zap.String("class", st.Reason))
 	return resRetry, ""
+}
+
+// observeLive records a live-segment job's metrics.
+func (w *Worker) observeLive(j *job.Job, out *Outcome) {
+	if j.Kind != job.KindLiveSegment {
+		return
+	}
+	if out.LiveLatency > 0 {
+		w.m.LiveLatency.Observe(out.LiveLatency)
+	}
+	if out.LiveRealtimeFactor > 0 {
+		w.m.LiveRealtimeFactor.Observe(out.LiveRealtimeFactor)
+	}
+	if out.LiveSkipped > 0 {
+		w.m.LiveSkipped.Add(float64(out.LiveSkipped))
+	}
 }
 
 // interrupted classifies a job whose lease context ended: the lease was

@@ -1028,3 +1028,67 @@ func TestReceiveErrorsAreRetried(t *testing.T) {
 		t.Errorf("receive failures left: %d", n+1)
 	}
 }
+
+// With a LiveQueue, the live-segment jobs of an S3 event go there, grouped
+// by stream with a stream.seq deduplication id; the other jobs run here.
+func TestLiveJobsForwardedToLiveQueue(t *testing.T) {
+	liveQ, err := queue.OpenLocal(t.TempDir(), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer liveQ.Close()
+	var mu sync.Mutex
+	var ran []*job.Job
+	e := newEnv(t, queue.Options{}, runnerFunc(func(ctx context.Context, j *job.Job, _ func(Progress)) (*Outcome, error) {
+		mu.Lock()
+		ran = append(ran, j)
+		mu.Unlock()
+		return &Outcome{Published: true}, nil
+	}), func(c *Config) { c.LiveQueue = liveQ })
+	record := func(key, seq string) string {
+		return `{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",
+			"eventTime":"2024-05-01T12:00:00.000Z","eventName":"ObjectCreated:Put",
+			"s3":{"bucket":{"name":"media"},"object":{"key":"` + key + `","size":1000,"eTag":"abc","sequencer":"` + seq + `"}}}`
+	}
+	e.sendBody([]byte(`{"Records":[` + record("live/cam1/7.ts", "01") + `,` + record("uploads/b.mp4", "02") + `]}`))
+	e.sendBody([]byte(`{"Records":[` + record("live/cam1/7.ts", "01") + `]}`)) // a duplicate event
+	e.sendBody([]byte(`{"Records":[` + record("live/cam1/END", "03") + `]}`))
+	e.start()
+	for range 3 {
+		if ev := e.next(); ev.op != "ack" {
+			t.Fatalf("got %s, want ack", ev.op)
+		}
+	}
+	e.stop()
+	mu.Lock()
+	if len(ran) != 1 || ran[0].Source != "s3://media/uploads/b.mp4" {
+		t.Fatalf("ran %v, want only the VOD upload", ran)
+	}
+	mu.Unlock()
+	ctx := context.Background()
+	ms, err := liveQ.Receive(ctx, 10, 0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// FIFO: one message of the group is handed out at a time.
+	if len(ms) != 1 || ms[0].GroupID != "cam1" {
+		t.Fatalf("live queue gave %d messages, want the group's head", len(ms))
+	}
+	j, err := job.Parse(ms[0].Body)
+	if err != nil || j.Kind != job.KindLiveSegment || j.Live.Sequence != 7 || j.Live.End {
+		t.Fatalf("forwarded job %+v %v", j, err)
+	}
+	if err := liveQ.Ack(ctx, ms[0]); err != nil {
+		t.Fatal(err)
+	}
+	ms, err = liveQ.Receive(ctx, 10, 0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 {
+		t.Fatalf("after the segment, %d messages; want END alone (the duplicate dropped)", len(ms))
+	}
+	if j, err := job.Parse(ms[0].Body); err != nil || !j.Live.End {
+		t.Fatalf("second forwarded job %+v %v, want END", j, err)
+	}
+}

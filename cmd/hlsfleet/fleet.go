@@ -56,6 +56,7 @@ func queueURL(q string) (string, error) {
 
 type workerFlags struct {
 	queue, dlq, metricsAddr, rules, logLevel string
+	liveQueue                                string
 	concurrency                              int
 	visibility, drain                        time.Duration
 	maxMemoryMiB                             int64
@@ -91,9 +92,10 @@ func runWorker(args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	var f workerFlags
 	fs.StringVar(&f.queue, "queue", "", "queue URL: an SQS queue URL or local:///dir")
+	fs.StringVar(&f.liveQueue, "live-queue", "", "forward live-segment jobs (S3 events under live/) to this FIFO queue, grouped by stream")
 	f.register(fs)
 	f.lifecycle.register(fs)
-	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--concurrency N] [--metrics-addr ADDR] [--accel auto|cpu|nvidia|vaapi|qsv] [--fallback-queue URL]", 0); err != nil {
+	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--live-queue URL] [--concurrency N] [--metrics-addr ADDR] [--accel auto|cpu|nvidia|vaapi|qsv] [--fallback-queue URL]", 0); err != nil {
 		return err
 	}
 	ev, err := f.openEvents()
@@ -153,6 +155,20 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 			return err
 		}
 	}
+	var liveQ queue.Queue
+	if f.liveQueue != "" {
+		lurl, err := queueURL(f.liveQueue)
+		if err != nil {
+			return err
+		}
+		if lurl == qurl {
+			return usageErr("--live-queue must differ from --queue")
+		}
+		if liveQ, err = queue.Open(ctx, lurl, queue.Options{}); err != nil {
+			return fmt.Errorf("opening live queue %s: %w", lurl, err)
+		}
+		defer liveQ.Close()
+	}
 	host, _ := os.Hostname()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -167,7 +183,8 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
-		Events: combineEvents(events, f.jobEvents.sink()),
+		Events:    combineEvents(events, f.jobEvents.sink()),
+		LiveQueue: liveQ,
 	})
 	if err != nil {
 		return err
@@ -212,7 +229,10 @@ func runSubmit(args []string) error {
 	var evf eventFlags
 	evf.register(fs, false)
 	timeout := fs.Duration("timeout", 0, "with --wait, give up after this long (0 = never)")
-	pos, err := parseCommand(fs, args, "submit --queue URL [--ladder NAME] INPUT OUTPUT [--wait]", 2)
+	liveStream := fs.String("live-stream", "", "a live-segment job of this stream (FIFO group = stream)")
+	liveSeq := fs.Int64("live-seq", 0, "with --live-stream: the segment's sequence number")
+	liveEnd := fs.Bool("live-end", false, "with --live-stream: the end-of-stream job")
+	pos, err := parseCommand(fs, args, "submit --queue URL [--ladder NAME] [--live-stream NAME --live-seq N|--live-end] INPUT OUTPUT [--wait]", 2)
 	if err != nil {
 		return err
 	}
@@ -233,6 +253,14 @@ func runSubmit(args []string) error {
 	}
 	if *segSeconds > 0 {
 		opts = append(opts, job.WithSegmentSeconds(*segSeconds))
+	}
+	if *liveStream != "" {
+		if *wait {
+			return usageErr("submit: --wait follows VOD jobs only")
+		}
+		opts = append(opts, job.WithLive(*liveStream, *liveSeq, *liveEnd))
+	} else if *liveEnd || *liveSeq != 0 {
+		return usageErr("submit: --live-seq and --live-end need --live-stream")
 	}
 	j := job.New(src, out, opts...)
 	body, err := j.Marshal()
@@ -256,7 +284,7 @@ func runSubmit(args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := q.Send(ctx, body, queue.SendOptions{}); err != nil {
+	if _, err := q.Send(ctx, body, queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}); err != nil {
 		ev.close(0)
 		return fmt.Errorf("sending the job: %w", err)
 	}

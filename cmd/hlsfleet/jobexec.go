@@ -54,6 +54,14 @@ func runJobExec(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ev := newEventWriter(os.Stdout)
+	if j.Kind == job.KindLiveSegment {
+		done, err := execLive(ctx, j, log)
+		if err != nil {
+			log.Warn("job failed", zap.Error(err))
+			return fmt.Errorf("job %s: %w", j.ID, err)
+		}
+		return ev.write(done)
+	}
 	published, res, err := execJobAccel(ctx, j, log, ev.progress, jobAccel{accel: accel, gpuSessions: *gpuSessions})
 	if err != nil {
 		log.Warn("job failed", zap.Error(err))

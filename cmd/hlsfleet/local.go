@@ -19,7 +19,7 @@ import (
 	"github.com/hlsfleet/hlsfleet/worker"
 )
 
-const localSynopsis = "local [--data DIR] [--inbox DIR] [--out DIR] [--workers N] [--http 127.0.0.1:8080] [--metrics-addr ADDR]"
+const localSynopsis = "local [--data DIR] [--inbox DIR] [--out DIR] [--workers N] [--http 127.0.0.1:8080] [--live-window N] [--live-event] [--metrics-addr ADDR]"
 
 // runLocal is the whole fleet on one machine: an embedded durable queue,
 // file storage, a worker with N job slots (each job in its own process) and
@@ -31,6 +31,8 @@ func runLocal(args []string) error {
 	inbox := fs.String("inbox", "", "folder watched for new files (default DATA/inbox)")
 	out := fs.String("out", "", "where outputs are published (default DATA/out)")
 	ladder := fs.String("ladder", "", "ladder preset for inbox files (default: default)")
+	liveWindow := fs.Int("live-window", 0, "live playlists' sliding window in segments (default 6)")
+	liveEvent := fs.Bool("live-event", false, "live playlists of type EVENT, keeping every segment")
 	fs.IntVar(&f.concurrency, "workers", 0, "jobs at once (default: half the cores, at least 1)")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "dashboard address (loopback by default; empty = off)")
 	maxUpload := fs.Int64("max-upload", dashboard.DefaultMaxUpload>>20, "largest dashboard upload in MiB")
@@ -63,13 +65,16 @@ func runLocal(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "hlsfleet local: drop media files into %s; outputs appear in %s/<name>/master.m3u8\n", inboxDir, outDir)
 	fmt.Fprintf(os.Stderr, "hlsfleet local: queue %s (submit with: hlsfleet submit --queue %s INPUT OUTPUT)\n", f.queue, f.queue)
+	fmt.Fprintf(os.Stderr, "hlsfleet local: live segments into %s/live/<stream>/<seq>.ts (and END); playlists at %s/live/<stream>/master.m3u8\n", inboxDir, outDir)
 	ev, err := f.openEvents()
 	if err != nil {
 		return err
 	}
 	defer ev.close(eventsDrain)
 	f.jobEvents = ev
-	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder, events: ev}
+	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder, events: ev,
+		live: &liveInbox{dir: filepath.Join(inboxDir, "live"), sources: filepath.Join(dataDir, "sources"), out: outDir,
+			ladder: *ladder, window: *liveWindow, event: *liveEvent}}
 	if *httpAddr != "" {
 		d := localDashboard{addr: *httpAddr, explicit: httpSet, maxUpload: *maxUpload << 20, inbox: w, cfg: dashboard.Config{
 			Output:  "file://" + filepath.ToSlash(outDir),
@@ -137,6 +142,7 @@ type inboxWatcher struct {
 	// onQueued, when set, is told of every job sent (the dashboard).
 	onQueued func(*job.Job)
 	events   *jobEvents
+	live     *liveInbox // INBOX/live/<stream>/ segments
 }
 
 func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger) {
@@ -148,6 +154,9 @@ func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger) 
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if w.live != nil {
+			w.live.scan(ctx, q, log)
 		}
 		entries, err := os.ReadDir(w.inbox)
 		if err != nil {

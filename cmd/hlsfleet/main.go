@@ -47,6 +47,7 @@ func commands() []command {
 		{"scale", "show the capacity the queue backlog needs; --apply, --publish, --simulate", runScale},
 		{"dlq", "list dead letters with their reasons, or redrive them to the queue", runDLQ},
 		{"local", "the whole fleet on this machine: local queue, file storage, inbox folder", runLocal},
+		{"live", "live push: cut INPUT into live source segments at real-time pace (an ingest stand-in)", runLive},
 		{"job-exec", "(internal) run one job read as JSON from stdin; used by workers", runJobExec},
 	}
 }

@@ -1,0 +1,443 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/live"
+	"github.com/hlsfleet/hlsfleet/pipeline"
+	"github.com/hlsfleet/hlsfleet/queue"
+	"github.com/hlsfleet/hlsfleet/storage"
+	"github.com/hlsfleet/hlsfleet/worker"
+)
+
+const livePushSynopsis = "live push --stream NAME [--segment-seconds S] [--start-seq N] [--no-pace] [--queue URL --output URL [--window N] [--event] [--ladder NAME]] INPUT TARGET"
+
+// runLive dispatches the live subcommands.
+func runLive(args []string) error {
+	if len(args) == 0 || args[0] != "push" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Println("usage: hlsfleet " + livePushSynopsis)
+			return errHelpShown
+		}
+		return usageErr("hlsfleet %s", livePushSynopsis)
+	}
+	return runLivePush(args[1:])
+}
+
+// runLivePush is an ingest stand-in: it encodes INPUT into source segments
+// with an IDR every --segment-seconds, and writes each one, at real-time
+// pace, to TARGET/live/<stream>/<seq>.ts (TARGET a folder, file:// or s3://
+// URL), then TARGET/live/<stream>/END. With --queue it also sends each
+// segment's live-segment job (FIFO group = stream, deduplication id =
+// stream.seq), for fleets whose storage sends no events.
+func runLivePush(args []string) error {
+	fs := flag.NewFlagSet("live push", flag.ContinueOnError)
+	stream := fs.String("stream", "", "stream name (letters, digits, '-', '_', '.')")
+	segSeconds := fs.Float64("segment-seconds", 2, "source segment duration in seconds")
+	startSeq := fs.Int64("start-seq", 0, "sequence number of the first segment")
+	noPace := fs.Bool("no-pace", false, "write segments as fast as they are made instead of in real time")
+	qflag := fs.String("queue", "", "also send each segment's job to this queue (SQS FIFO URL or local:///dir)")
+	output := fs.String("output", "", "with --queue: the stream's output URL (folder, file:// or s3://)")
+	window := fs.Int("window", 0, "with --queue: live playlist window in segments (default 6)")
+	event := fs.Bool("event", false, "with --queue: EVENT playlists that keep every segment")
+	ladder := fs.String("ladder", "", "with --queue: ladder preset of the jobs (default: default)")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	pos, err := parseCommand(fs, args, livePushSynopsis, 2)
+	if err != nil {
+		return err
+	}
+	if *stream == "" {
+		return usageErr("live push: --stream is required")
+	}
+	if why := checkStreamName(*stream); why != "" {
+		return usageErr("live push: --stream %q %s", *stream, why)
+	}
+	if !(*segSeconds > 0 && *segSeconds <= job.MaxSegmentSeconds) {
+		return usageErr("live push: --segment-seconds %v is not in (0, %d]", *segSeconds, job.MaxSegmentSeconds)
+	}
+	if *startSeq < 0 {
+		return usageErr("live push: --start-seq %d is negative", *startSeq)
+	}
+	if (*qflag == "") != (*output == "") {
+		return usageErr("live push: --queue and --output go together")
+	}
+	target, err := toURL(pos[1])
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log := newLogger(*logLevel).With(zap.String("stream", *stream))
+	defer log.Sync() //nolint:errcheck
+	b, err := storage.Open(ctx, target)
+	if err != nil {
+		return fmt.Errorf("opening the target %s: %w", target, err)
+	}
+	defer b.Close()
+	p := &pusher{b: b, stream: *stream, target: strings.TrimRight(target, "/"), seq0: *startSeq, log: log}
+	if *qflag != "" {
+		qurl, err := queueURL(*qflag)
+		if err != nil {
+			return err
+		}
+		if p.output, err = toURL(*output); err != nil {
+			return err
+		}
+		q, err := queue.Open(ctx, qurl, queue.Options{})
+		if err != nil {
+			return fmt.Errorf("opening queue %s: %w", qurl, err)
+		}
+		defer q.Close()
+		p.q, p.window, p.event, p.ladder, p.segSeconds = q, *window, *event, *ladder, *segSeconds
+	}
+	opt := pipeline.CutOptions{Input: pos[0], SegmentSeconds: *segSeconds, Logger: log}
+	if !*noPace {
+		pc := newPacer(ctx)
+		opt.Pace = pc.wait
+	}
+	if err := pipeline.CutLive(ctx, opt, func(s pipeline.CutSegment) error { return p.segment(ctx, s) }); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("live push stopped after %d segments: %w", p.n, ctx.Err())
+		}
+		return err
+	}
+	if err := p.end(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "hlsfleet live push: %d segments and END written to %s/live/%s/\n", p.n, p.target, p.stream)
+	return nil
+}
+
+// checkStreamName returns why name cannot be a stream name, or "".
+func checkStreamName(name string) string {
+	j := job.New("file:///x", "file:///y", job.WithLive(name, 0, false))
+	if err := j.Validate(); err != nil {
+		return "may hold only letters, digits, '-', '_' and '.', at most 64, not starting with '.' or '-'"
+	}
+	return ""
+}
+
+// pusher writes source segments (and their jobs) as CutLive makes them.
+type pusher struct {
+	b              *storage.Bucket
+	stream, target string
+	seq0           int64
+	n              int
+	log            *zap.Logger
+
+	q              queue.Queue
+	output, ladder string
+	window         int
+	event          bool
+	segSeconds     float64
+}
+
+func (p *pusher) key(name string) string { return path.Join("live", p.stream, name) }
+
+func (p *pusher) segment(ctx context.Context, s pipeline.CutSegment) error {
+	seq := p.seq0 + int64(s.Index)
+	key := p.key(strconv.FormatInt(seq, 10) + ".ts")
+	if err := p.b.WriteAll(ctx, key, s.Data, storage.WriterOptions{}); err != nil {
+		return fmt.Errorf("writing segment %d: %w", seq, err)
+	}
+	p.n++
+	p.log.Info("segment written", zap.Int64("seq", seq), zap.Int("bytes", len(s.Data)))
+	return p.send(ctx, key, seq, false)
+}
+
+func (p *pusher) end(ctx context.Context) error {
+	key := p.key("END")
+	if err := p.b.WriteAll(ctx, key, nil, storage.WriterOptions{ContentType: "text/plain"}); err != nil {
+		return fmt.Errorf("writing the end marker: %w", err)
+	}
+	return p.send(ctx, key, 0, true)
+}
+
+func (p *pusher) send(ctx context.Context, key string, seq int64, end bool) error {
+	if p.q == nil {
+		return nil
+	}
+	opts := []job.Option{job.WithLive(p.stream, seq, end), job.WithLiveWindow(p.window, p.event), job.WithSegmentSeconds(p.segSeconds)}
+	if p.ladder != "" {
+		opts = append(opts, job.WithLadder(p.ladder))
+	}
+	j := job.New(p.target+"/"+key, p.output, opts...)
+	return sendJob(ctx, p.q, j)
+}
+
+// sendJob sends j, with the FIFO group and deduplication id of a live job.
+func sendJob(ctx context.Context, q queue.Queue, j *job.Job) error {
+	body, err := j.Marshal()
+	if err != nil {
+		return err
+	}
+	if _, err := q.Send(ctx, body, queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}); err != nil {
+		return fmt.Errorf("sending job %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+// pacer holds a cut to real time: media time t may be passed on only once
+// t seconds have gone by since the first call.
+type pacer struct {
+	ctx   context.Context
+	now   func() time.Time
+	sleep func(context.Context, time.Duration)
+	t0    time.Time
+}
+
+func newPacer(ctx context.Context) *pacer {
+	return &pacer{ctx: ctx, now: time.Now, sleep: func(ctx context.Context, d time.Duration) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}}
+}
+
+func (p *pacer) wait(media float64) {
+	if p.t0.IsZero() {
+		p.t0 = p.now().Add(-time.Duration(media * float64(time.Second)))
+	}
+	if d := p.t0.Add(time.Duration(media * float64(time.Second))).Sub(p.now()); d > 0 {
+		p.sleep(p.ctx, d)
+	}
+}
+
+// execLive runs one live-segment job: the END marker closes the stream;
+// a segment is transcoded into every rendition and published into the
+// stream's playlists, or recorded as skipped when the segment is at fault.
+func execLive(ctx context.Context, j *job.Job, log *zap.Logger) (worker.ExecEvent, error) {
+	ev := worker.ExecEvent{Event: "done"}
+	if j.SegmentType != "" && j.SegmentType != job.SegmentTS {
+		return ev, fmt.Errorf("%w: live segments are written as MPEG-TS only, not %q", job.ErrPermanent, j.SegmentType)
+	}
+	ladder, err := loadLadder(j.LadderName(), j.SegmentSeconds)
+	if err != nil {
+		return ev, fmt.Errorf("%w: %w", job.ErrPermanent, err)
+	}
+	out, err := storage.Open(ctx, j.Output)
+	if err != nil {
+		return ev, fmt.Errorf("opening the output %s: %w", j.Output, err)
+	}
+	defer out.Close()
+	s := live.Open(out, live.Config{Window: j.Live.Window, Event: j.Live.Event, SegmentSeconds: j.SegmentSeconds})
+	log = log.With(zap.String("stream", j.Live.Stream))
+	if j.Live.End {
+		res, err := s.End(ctx)
+		if err != nil {
+			return ev, fmt.Errorf("ending stream %s: %w", j.Live.Stream, err)
+		}
+		log.Info("live stream ended", zap.Int64("version", res.Version), zap.Int("segments", res.Published), zap.Int("skipped", res.Skipped))
+		ev.Published, ev.LiveSkipped = true, res.Skipped
+		return ev, nil
+	}
+	seq := j.Live.Sequence
+	log = log.With(zap.Int64("seq", seq))
+	dup, err := s.Check(ctx, seq)
+	switch {
+	case dup:
+		log.Info("live segment already recorded: nothing to do")
+		return ev, nil
+	case errors.Is(err, live.ErrEnded), errors.Is(err, live.ErrLate):
+		return ev, fmt.Errorf("%w: segment %d of %s: %w", job.ErrPermanent, seq, j.Live.Stream, err)
+	case err != nil:
+		return ev, err
+	}
+	opt := pipeline.Options{Input: j.Source}
+	if isS3(j.Source) {
+		closeSrc, err := openS3Source(ctx, j.Source, &opt)
+		if err != nil {
+			return ev, skipOnInput(ctx, s, seq, err, log)
+		}
+		defer closeSrc()
+	} else {
+		src, err := job.ParseLocation(j.Source)
+		if err != nil {
+			return ev, err
+		}
+		opt.Input = src.Path
+	}
+	name := strconv.FormatInt(seq, 10) + ".ts"
+	res, err := pipeline.TranscodeLiveSegment(ctx, pipeline.LiveOptions{
+		Input: opt.Input, Reader: opt.Reader, InputSize: opt.InputSize, Ladder: ladder,
+		SegmentName: name, Logger: log,
+	}, &worker.StorageSink{Ctx: ctx, Bucket: out})
+	if err != nil {
+		return ev, skipOnInput(ctx, s, seq, err, log)
+	}
+	seg := live.Segment{Seq: seq, URI: name, Duration: res.Duration, Start: res.Start}
+	var rends []live.Rendition
+	for _, r := range res.Renditions {
+		rends = append(rends, live.Rendition{Name: r.Name, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate,
+			Codecs: r.Codecs, Bandwidth: r.Bandwidth, AverageBandwidth: r.AverageBandwidth})
+		seg.Bytes = append(seg.Bytes, r.Bytes)
+		ev.BytesOut += r.Bytes
+	}
+	pub, err := s.Publish(ctx, seg, rends)
+	if errors.Is(err, live.ErrEnded) || errors.Is(err, live.ErrLate) || errors.Is(err, live.ErrMismatch) {
+		return ev, fmt.Errorf("%w: segment %d of %s: %w", job.ErrPermanent, seq, j.Live.Stream, err)
+	}
+	if err != nil {
+		return ev, fmt.Errorf("publishing segment %d of %s: %w", seq, j.Live.Stream, err)
+	}
+	ev.Published = !pub.Duplicate
+	ev.Duration, ev.Renditions = res.Duration, len(res.Renditions)
+	ev.LiveRealtimeFactor, ev.LiveSkipped = res.RealtimeFactor, pub.Skipped
+	if res.Elapsed > 0 {
+		ev.Speed = res.Duration / res.Elapsed
+	}
+	if !j.SubmittedAt.IsZero() {
+		ev.LiveLatency = max(0, time.Since(j.SubmittedAt).Seconds())
+	}
+	log.Info("live segment published", zap.Float64("duration", res.Duration), zap.Float64("start", res.Start),
+		zap.Float64("realtime_factor", res.RealtimeFactor), zap.Float64("latency_seconds", ev.LiveLatency),
+		zap.Int("playlist_segments", pub.Published), zap.Int("skipped", pub.Skipped), zap.Bool("audio_copied", res.AudioCopied))
+	return ev, nil
+}
+
+// skipOnInput records segment seq as skipped when err is the segment's
+// fault, so the stream goes on past it, and returns err as permanent;
+// other errors are returned as they are (retried).
+func skipOnInput(ctx context.Context, s *live.Stream, seq int64, err error, log *zap.Logger) error {
+	if !errors.Is(err, pipeline.ErrInput) {
+		return err
+	}
+	if _, serr := s.Skip(context.WithoutCancel(ctx), seq, err.Error()); serr != nil {
+		log.Warn("recording the skipped live segment failed; the gap timeout will skip it", zap.Error(serr))
+	} else {
+		log.Warn("live segment skipped: the segment is at fault", zap.Error(err))
+	}
+	return fmt.Errorf("%w: %w", job.ErrPermanent, err)
+}
+
+// liveInbox turns files under INBOX/live/<stream>/ into live-segment jobs:
+// <seq>.ts|.m4s|.mp4 in sequence order, then END once no segment of the
+// stream is still arriving. Each file moves to DATA/sources/live/<stream>/
+// first, like inbox files.
+type liveInbox struct {
+	dir, sources, out, ladder string
+	window                    int
+	event                     bool
+	seen                      map[string]int64 // file → size at the last scan
+	bad                       map[string]int64 // misnamed file → size+1 when last reported
+}
+
+func (w *liveInbox) scan(ctx context.Context, q queue.Queue, log *zap.Logger) {
+	if w.seen == nil {
+		w.seen, w.bad = map[string]int64{}, map[string]int64{}
+	}
+	streams, err := os.ReadDir(w.dir)
+	if err != nil {
+		return // no live folder yet
+	}
+	for _, st := range streams {
+		if !st.IsDir() || checkStreamName(st.Name()) != "" {
+			continue
+		}
+		dir := filepath.Join(w.dir, st.Name())
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		type item struct {
+			name string
+			seq  int64
+		}
+		var ready []item
+		endReady, unstable := false, false
+		firstUnstable := int64(math.MaxInt64) // segments after one still arriving wait for it
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() || strings.HasPrefix(name, ".") {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil {
+				continue
+			}
+			key := filepath.Join(dir, name)
+			stem, ext, _ := strings.Cut(name, ".")
+			seq, err := strconv.ParseInt(stem, 10, 64)
+			if name != "END" && (err != nil || seq < 0 || (ext != "ts" && ext != "m4s" && ext != "mp4")) {
+				if w.bad[key] != info.Size()+1 {
+					w.bad[key] = info.Size() + 1
+					log.Warn("live inbox: not <sequence>.ts|m4s|mp4 or END; left alone", zap.String("file", key))
+				}
+				continue
+			}
+			if prev, ok := w.seen[key]; !ok || prev != info.Size() {
+				w.seen[key] = info.Size() // wait one more tick for a stable size
+				unstable = true
+				if name != "END" {
+					firstUnstable = min(firstUnstable, seq)
+				}
+				continue
+			}
+			if name == "END" {
+				endReady = true
+				continue
+			}
+			ready = append(ready, item{name, seq})
+		}
+		sort.Slice(ready, func(i, j int) bool { return ready[i].seq < ready[j].seq })
+		for _, it := range ready {
+			if it.seq > firstUnstable {
+				break
+			}
+			if err := w.submit(ctx, q, st.Name(), it.name, it.seq, false); err != nil {
+				log.Warn("submitting live segment", zap.String("file", it.name), zap.Error(err))
+			}
+		}
+		if endReady && !unstable && len(ready) == 0 {
+			if err := w.submit(ctx, q, st.Name(), "END", 0, true); err != nil {
+				log.Warn("submitting live end", zap.String("stream", st.Name()), zap.Error(err))
+			}
+		}
+	}
+}
+
+func (w *liveInbox) submit(ctx context.Context, q queue.Queue, stream, name string, seq int64, end bool) error {
+	srcDir := filepath.Join(w.sources, "live", stream)
+	if err := os.MkdirAll(srcDir, 0o755); err != nil {
+		return err
+	}
+	id := job.NewID()
+	src := filepath.Join(srcDir, id+"-"+name)
+	from := filepath.Join(w.dir, stream, name)
+	fi, err := os.Stat(from)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(from, src); err != nil {
+		return err
+	}
+	delete(w.seen, from)
+	// The segment's own time is when it was written: the live latency metric
+	// counts from there, the inbox's stability wait included.
+	opts := []job.Option{job.WithID(id), job.WithLive(stream, seq, end), job.WithLiveWindow(w.window, w.event),
+		job.WithSubmittedAt(fi.ModTime().UTC())}
+	if w.ladder != "" {
+		opts = append(opts, job.WithLadder(w.ladder))
+	}
+	j := job.New("file://"+filepath.ToSlash(src), "file://"+filepath.ToSlash(filepath.Join(w.out, "live", stream)), opts...)
+	return sendJob(ctx, q, j)
+}
