@@ -35,6 +35,9 @@ type ExecEvent struct {
 // Exit 2 of the child is a permanent input fault, a death by signal or the
 // memory limit is ErrCrashed, anything else is transient.
 type ProcessRunner struct {
+	// Exe is the program that runs the job; empty means this executable.
+	// The Lambda bootstrap sets it to the hlsfleet binary beside it.
+	Exe         string
 	Args        []string  // arguments of the child; default ["job-exec"]
 	MemoryLimit int64     // bytes of resident memory per job; 0 = none
 	Stderr      io.Writer // where the child's log lines go; default os.Stderr
@@ -79,7 +82,7 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	res, err := isolate.Run(ctx, isolate.Options{
-		Args: args, Stdin: bytes.NewReader(body), Stdout: pw, Stderr: tail, MemoryLimit: r.MemoryLimit,
+		Exe: r.Exe, Args: args, Stdin: bytes.NewReader(body), Stdout: pw, Stderr: tail, MemoryLimit: r.MemoryLimit,
 	})
 	pw.Close()
 	wg.Wait()
