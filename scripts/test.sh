@@ -3,6 +3,7 @@
 # 127.0.0.1, started here and stopped on exit. Nothing needs AWS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/peers/rie.sh install # the Lambda tests start their own emulators
 scripts/peers/s3.sh start
 scripts/peers/sqs.sh start
 trap 'scripts/peers/sqs.sh stop || true; scripts/peers/s3.sh stop || true' EXIT
