@@ -117,7 +117,7 @@ var ErrProbeCrashed = errors.New("probe process crashed")
 // cold-start log line.
 func ChildProbe(ctx context.Context, url string, processStart time.Time) (*pipeline.Info, error) {
 	var out bytes.Buffer
-	errs := &tailWriter{w: os.Stderr}
+	errs := &isolate.LastLine{W: os.Stderr}
 	var env []string
 	if !processStart.IsZero() {
 		env = append(env, EnvProcessStart+"="+strconv.FormatInt(processStart.UnixNano(), 10))
@@ -131,7 +131,7 @@ func ChildProbe(ctx context.Context, url string, processStart time.Time) (*pipel
 	case err != nil:
 		return nil, err
 	}
-	msg := strings.TrimPrefix(errs.last(), "hlsfleet: ")
+	msg := strings.TrimPrefix(errs.String(), "hlsfleet: ")
 	switch res.ExitCode {
 	case 0:
 		var info pipeline.Info
@@ -146,28 +146,4 @@ func ChildProbe(ctx context.Context, url string, processStart time.Time) (*pipel
 		return nil, fmt.Errorf("%w: %s", ctx.Err(), msg)
 	}
 	return nil, fmt.Errorf("probe process failed (exit %d): %s", res.ExitCode, msg)
-}
-
-// tailWriter passes writes through and keeps the last line.
-type tailWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
-}
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 64<<10 {
-		t.buf = t.buf[len(t.buf)-(64<<10):]
-	}
-	t.mu.Unlock()
-	return t.w.Write(p)
-}
-
-func (t *tailWriter) last() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
 }

@@ -57,7 +57,7 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 	if stderr == nil {
 		stderr = os.Stderr
 	}
-	tail := &lastLine{w: stderr}
+	tail := &isolate.LastLine{W: stderr}
 	pr, pw := io.Pipe()
 	var out *Outcome
 	var wg sync.WaitGroup
@@ -106,38 +106,4 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 		return nil, fmt.Errorf("%w: %s", ctx.Err(), msg)
 	}
 	return nil, fmt.Errorf("job process failed (exit %d): %s", res.ExitCode, msg)
-}
-
-// lastLine passes writes through and remembers the last non-empty line.
-type lastLine struct {
-	mu   sync.Mutex
-	w    io.Writer
-	buf  []byte
-	last string
-}
-
-func (l *lastLine) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		if s := strings.TrimSpace(string(l.buf[:i])); s != "" {
-			l.last = s
-		}
-		l.buf = l.buf[i+1:]
-	}
-	return l.w.Write(p)
-}
-
-func (l *lastLine) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s := strings.TrimSpace(string(l.buf)); s != "" {
-		return s
-	}
-	return l.last
 }
