@@ -105,6 +105,9 @@ const noDeadline = 15 * time.Minute
 // record the outcome or hand the job to the fleet.
 const finishReserve = 5 * time.Second
 
+// recordReserve is the least time left in which an SQS record is started.
+const recordReserve = 10 * time.Second
+
 // Handler handles Lambda invocations.
 type Handler struct {
 	c Config
@@ -215,6 +218,13 @@ func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) events.SQSE
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for _, m := range ev.Records {
 		log := h.c.Logger.With(zap.String("message_id", m.MessageId))
+		if dl, ok := ctx.Deadline(); ok && dl.Sub(h.c.Now()) < recordReserve {
+			// Too late to start another record: give it back now rather
+			// than time out, which would redeliver the whole batch.
+			log.Warn("no time left for this record; it will be redelivered")
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			continue
+		}
 		if !h.handleRecord(ctx, m, log) {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 		}

@@ -283,3 +283,28 @@ func TestSQSBatchFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestSQSBatchOutOfTime(t *testing.T) {
+	f := newFixture(t, runnerFunc(okRunner), false, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dl, _ := ctx.Deadline()
+	calls := 0
+	f.h.c.Now = func() time.Time {
+		// The first record is started with 30 s left, the rest find 5 s.
+		calls++
+		if calls <= 1 {
+			return dl.Add(-30 * time.Second)
+		}
+		return dl.Add(-5 * time.Second)
+	}
+	out := f.h.HandleSQS(ctx, events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "m0", Body: string(event("long.mp4"))}, {MessageId: "m1", Body: string(event("long2.mp4"))},
+	}})
+	if len(out.BatchItemFailures) != 1 || out.BatchItemFailures[0].ItemIdentifier != "m1" {
+		t.Errorf("BatchItemFailures %+v, want only m1 (no time left to start it)", out.BatchItemFailures)
+	}
+	if n := len(messages(t, f.cpu)); n != 1 {
+		t.Errorf("%d jobs queued, want 1", n)
+	}
+}
