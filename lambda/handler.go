@@ -291,6 +291,14 @@ func (h *Handler) park(ctx context.Context, body []byte, reason string, log *zap
 func (h *Handler) Process(ctx context.Context, j *job.Job) (Result, error) {
 	log := h.c.Logger.With(zap.String("job_id", j.ID))
 	res := Result{JobID: j.ID, Source: j.Source, Output: j.Output}
+	if j.Kind != job.KindVOD {
+		// Live segments (and chunks) are the fleet's, in order, on its
+		// queue; their output's master and status belong to the stream,
+		// not to this one job, so neither is consulted nor written here.
+		// The FIFO queue's deduplication (the job's idempotency key)
+		// absorbs duplicate events.
+		return h.enqueue(ctx, j, res, Decide(j, &pipeline.Info{}, h.c.ShortClipSeconds, h.budget(ctx), false), log)
+	}
 	published, err := h.c.Outputs.Published(ctx, j)
 	if err != nil {
 		log.Warn("checking for a published output failed", zap.Error(err))
@@ -307,23 +315,18 @@ func (h *Handler) Process(ctx context.Context, j *job.Job) (Result, error) {
 		return res, nil
 	}
 
-	var info *pipeline.Info
-	if j.Kind == job.KindVOD {
-		info, err = h.c.Probe(ctx, j.Source)
-		switch {
-		case errors.Is(err, job.ErrPermanent):
-			return h.fail(ctx, j, res, err, log)
-		case errors.Is(err, ErrProbeCrashed):
-			// libav died on this input: let the fleet's retries and
-			// dead-letter policy decide, with its crash containment.
-			log.Warn("probe crashed; handing the job to the fleet", zap.Error(err))
-			return h.enqueue(ctx, j, res, Decision{Route: RouteCPU, Reason: "the probe crashed: " + err.Error()}, log)
-		case err != nil:
-			log.Warn("probe failed; will retry", zap.Error(err))
-			return res, err
-		}
-	} else {
-		info = &pipeline.Info{}
+	info, err := h.c.Probe(ctx, j.Source)
+	switch {
+	case errors.Is(err, job.ErrPermanent):
+		return h.fail(ctx, j, res, err, log)
+	case errors.Is(err, ErrProbeCrashed):
+		// libav died on this input: let the fleet's retries and
+		// dead-letter policy decide, with its crash containment.
+		log.Warn("probe crashed; handing the job to the fleet", zap.Error(err))
+		return h.enqueue(ctx, j, res, Decision{Route: RouteCPU, Reason: "the probe crashed: " + err.Error()}, log)
+	case err != nil:
+		log.Warn("probe failed; will retry", zap.Error(err))
+		return res, err
 	}
 	d := Decide(j, info, h.c.ShortClipSeconds, h.budget(ctx), h.c.GPUQueue != nil)
 	log.Info("routed", zap.String("route", d.Route.String()), zap.String("reason", d.Reason),
@@ -425,6 +428,11 @@ func (h *Handler) enqueue(ctx context.Context, j *job.Job, res Result, d Decisio
 		return res, err
 	}
 	now := h.c.Now()
+	if j.Kind != job.KindVOD {
+		log.Info("job queued", zap.String("queue", url), zap.String("message_id", id), zap.String("reason", d.Reason))
+		res.Action, res.Reason = ActionQueued, d.Reason
+		return res, nil
+	}
 	h.writeStatus(ctx, j, worker.Status{JobID: j.ID, State: worker.StateQueued, Worker: h.c.WorkerID,
 		Source: j.Source, Output: j.Output, StartedAt: now, UpdatedAt: now, Reason: d.Reason}, log)
 	log.Info("job queued", zap.String("queue", url), zap.String("message_id", id), zap.String("reason", d.Reason))

@@ -308,3 +308,43 @@ func TestSQSBatchOutOfTime(t *testing.T) {
 		t.Errorf("%d jobs queued, want 1", n)
 	}
 }
+
+func TestLiveSegmentsAlwaysQueued(t *testing.T) {
+	f := newFixture(t, runnerFunc(okRunner), true, false)
+	f.h.c.Rules = job.DefaultRules()
+	probed := false
+	f.h.c.Probe = func(context.Context, string) (*pipeline.Info, error) { probed = true; return nil, errS3Down }
+	for i := range 2 {
+		resp, err := f.h.HandleEvent(context.Background(), event(fmt.Sprintf("live/cam1/%d.ts", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := resp.Results[0]; r.Action != ActionQueued || r.Route != "cpu-queue" {
+			t.Errorf("segment %d: %+v, want queued on the CPU queue", i, r)
+		}
+	}
+	// One group per stream: the second is delivered after the first is done.
+	var seqs []int64
+	for range 3 {
+		msgs, err := f.cpu.Receive(context.Background(), 10, 0, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			j, err := job.Parse(m.Body)
+			if err != nil || j.Kind != job.KindLiveSegment || m.GroupID != "cam1" {
+				t.Fatalf("queued %+v (group %q), %v; want a live segment of cam1", j, m.GroupID, err)
+			}
+			seqs = append(seqs, j.Live.Sequence)
+			if err := f.cpu.Ack(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if fmt.Sprint(seqs) != "[0 1]" {
+		t.Errorf("live segments delivered %v, want [0 1]", seqs)
+	}
+	if probed {
+		t.Error("a live segment was probed")
+	}
+}
