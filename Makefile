@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all setup build demo test bench vet clean gpu-check
+.PHONY: all setup build demo test bench vet clean gpu-check lambda-local
 
 all: build
 
@@ -11,6 +11,12 @@ setup:
 
 build: setup
 	$(GO) build -o $(BIN)/hlsfleet ./cmd/hlsfleet
+	$(GO) build -o $(BIN)/hlsfleet-lambda ./cmd/hlsfleet-lambda
+
+# The Lambda bootstrap under aws-lambda-rie on 127.0.0.1 with the S3/SQS
+# peers; prints a curl command that invokes it with a sample S3 event.
+lambda-local: build
+	@scripts/lambda-local.sh
 
 demo: build
 	@scripts/demo.sh
@@ -26,6 +32,7 @@ bench: build
 	$(GO) run ./bench/transcode -hlsfleet $(BIN)/hlsfleet
 	$(GO) run ./bench/fleet -hlsfleet $(BIN)/hlsfleet
 	$(GO) run ./bench/live -hlsfleet $(BIN)/hlsfleet
+	$(GO) run ./bench/lambda -hlsfleet $(BIN)/hlsfleet -bootstrap $(BIN)/hlsfleet-lambda
 
 # On a GPU machine: every accelerated path vs CPU on a 1080p clip, validated.
 # Without a GPU it checks the CPU path and says "no GPU: only cpu path".

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/peers/imds.sh install # ec2-metadata-mock: tests start their own
+scripts/peers/rie.sh install # the Lambda tests start their own emulators
 scripts/peers/s3.sh start
 scripts/peers/sqs.sh start
 trap 'scripts/peers/sqs.sh stop || true; scripts/peers/s3.sh stop || true' EXIT

@@ -42,6 +42,9 @@ type ExecEvent struct {
 // Exit 2 of the child is a permanent input fault, a death by signal or the
 // memory limit is ErrCrashed, anything else is transient.
 type ProcessRunner struct {
+	// Exe is the program that runs the job; empty means this executable.
+	// The Lambda bootstrap sets it to the hlsfleet binary beside it.
+	Exe         string
 	Args        []string  // arguments of the child; default ["job-exec"]
 	MemoryLimit int64     // bytes of resident memory per job; 0 = none
 	Stderr      io.Writer // where the child's log lines go; default os.Stderr
@@ -61,7 +64,7 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 	if stderr == nil {
 		stderr = os.Stderr
 	}
-	tail := &lastLine{w: stderr}
+	tail := &isolate.LastLine{W: stderr}
 	pr, pw := io.Pipe()
 	var out *Outcome
 	var wg sync.WaitGroup
@@ -87,7 +90,7 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	res, err := isolate.Run(ctx, isolate.Options{
-		Args: args, Stdin: bytes.NewReader(body), Stdout: pw, Stderr: tail, MemoryLimit: r.MemoryLimit,
+		Exe: r.Exe, Args: args, Stdin: bytes.NewReader(body), Stdout: pw, Stderr: tail, MemoryLimit: r.MemoryLimit,
 	})
 	pw.Close()
 	wg.Wait()
@@ -111,38 +114,4 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 		return nil, fmt.Errorf("%w: %s", ctx.Err(), msg)
 	}
 	return nil, fmt.Errorf("job process failed (exit %d): %s", res.ExitCode, msg)
-}
-
-// lastLine passes writes through and remembers the last non-empty line.
-type lastLine struct {
-	mu   sync.Mutex
-	w    io.Writer
-	buf  []byte
-	last string
-}
-
-func (l *lastLine) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		if s := strings.TrimSpace(string(l.buf[:i])); s != "" {
-			l.last = s
-		}
-		l.buf = l.buf[i+1:]
-	}
-	return l.w.Write(p)
-}
-
-func (l *lastLine) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s := strings.TrimSpace(string(l.buf)); s != "" {
-		return s
-	}
-	return l.last
 }

@@ -33,6 +33,9 @@ var ErrMemoryLimit = errors.New("child process went over its memory limit")
 
 // Options for one child.
 type Options struct {
+	// Exe is the program to run; empty means this executable (a child
+	// copy of itself).
+	Exe         string
 	Args        []string  // arguments after the executable name
 	Env         []string  // extra environment, KEY=VALUE
 	Stdin       io.Reader // nil = no input
@@ -54,9 +57,13 @@ type Result struct {
 // Result and nil error; one killed by a signal gives ErrCrashed, one killed
 // for memory ErrMemoryLimit, both wrapped with the detail.
 func Run(ctx context.Context, o Options) (Result, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return Result{}, fmt.Errorf("finding own executable: %w", err)
+	exe := o.Exe
+	if exe == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return Result{}, fmt.Errorf("finding own executable: %w", err)
+		}
+		exe = self
 	}
 	cmd := exec.Command(exe, o.Args...)
 	// GOTRACEBACK=crash: a fatal signal in C code (libav) makes the Go

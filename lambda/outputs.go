@@ -1,0 +1,36 @@
+package lambda
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+
+	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/storage"
+	"github.com/hlsfleet/hlsfleet/worker"
+)
+
+// Outputs is the worker's StorageOutputs (master.m3u8 is the publish
+// point, job.json the status document) that can also read the status back,
+// so that a duplicate event for a job already queued sends nothing.
+type Outputs struct{ worker.StorageOutputs }
+
+// ReadStatus reads <output>/job.json; false when absent or unreadable.
+func (Outputs) ReadStatus(ctx context.Context, j *job.Job) (worker.Status, bool) {
+	b, err := storage.Open(ctx, j.Output)
+	if err != nil {
+		return worker.Status{}, false
+	}
+	defer b.Close()
+	data, err := b.ReadAll(ctx, worker.StatusName)
+	if err != nil {
+		return worker.Status{}, false
+	}
+	var st worker.Status
+	if json.Unmarshal(data, &st) != nil {
+		return worker.Status{}, false
+	}
+	return st, true
+}
+
+func numCPU() int { return runtime.NumCPU() }
