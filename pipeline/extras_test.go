@@ -297,7 +297,8 @@ func TestQualityReportAndGate(t *testing.T) {
 	}
 	// Oracle: the ffmpeg CLI's ssim filter on the 360p rung (the source's
 	// own size, so no scaling on either side), per frame, averaged over the
-	// frames the report samples: (k+0.5)/12 of the duration on the 25 fps grid.
+	// frames the report samples: a few frames (k mod 6) into the GOP that
+	// holds (k+0.5)/12 of the duration, on the 25 fps grid (2 s GOPs).
 	stats := filepath.Join(t.TempDir(), "ssim.log")
 	out, err := exec.Command("ffmpeg", "-nostdin", "-hide_banner", "-i", filepath.Join(dir, "360p", "index.m3u8"), "-i", noisy,
 		"-lavfi", "[0:v]setpts=PTS-STARTPTS[d];[1:v]setpts=PTS-STARTPTS[r];[d][r]ssim=stats_file="+stats, "-f", "null", "-").CombinedOutput()
@@ -314,8 +315,10 @@ func TestQualityReportAndGate(t *testing.T) {
 		}
 	}
 	var sum float64
+	gops := int(math.Ceil(res.Input.Duration/2 - 1e-9))
 	for k := 0; k < 12; k++ {
-		n := int(math.Floor((float64(k)+0.5)*res.Input.Duration/12*25 + 1e-6))
+		g := (2*k + 1) * gops / 24
+		n := g*2*25 + k%6
 		v, ok := perFrame[n]
 		if !ok {
 			t.Fatalf("ffmpeg reported no SSIM for frame %d (%d frames)", n, len(perFrame))

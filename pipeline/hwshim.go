@@ -27,6 +27,7 @@ static int hf_hwdevice_create(int type, const char *device, void **out) {
 	*out = ref;
 	return ret;
 }
+static void hf_flush_decoder(void *cc) { avcodec_flush_buffers((AVCodecContext *)cc); }
 static void hf_buffer_unref(void *ref) {
 	AVBufferRef *r = (AVBufferRef *)ref;
 	av_buffer_unref(&r);
@@ -229,6 +230,10 @@ func encoderHasOption(encoder, opt string) (has, ok bool) {
 }
 
 // layout probes used by TestAstiavLayout.
+// flushDecoder resets a decoder (also one drained to EOF) so that it can
+// decode again from the next key packet, keeping its frame pool.
+func flushDecoder(cc *astiav.CodecContext) { C.hf_flush_decoder(codecContextPtr(cc)) }
+
 func codecContextWidthC(cc *astiav.CodecContext) int { return int(C.hf_cc_width(codecContextPtr(cc))) }
 func filterNbOutputsC(fc *astiav.FilterContext) int {
 	return int(C.hf_fc_nb_outputs(filterContextPtr(fc)))

@@ -78,6 +78,10 @@ type qualityRefs struct {
 	g    *graph
 	out  *astiav.Frame
 
+	// cmpMu lets one comparison run at a time: each builds a filter graph
+	// at the reference size, and four at once cost ~80 MB of peak memory.
+	cmpMu sync.Mutex
+
 	mu   sync.Mutex
 	refs []qualityRef
 	// users is the number of probes; a reference is freed once every probe
@@ -95,15 +99,37 @@ type qualityRef struct {
 // newQualityRefs plans n samples over duration seconds (unknown: one every
 // 5 s), snapped to the frame grid of fps (the lowest rung frame rate) so
 // every rung has a frame at each sample.
+//
+// With a known GOP the samples sit a few frames after a GOP start (0 to
+// qualityMaxOffset frames, cycling, so I, P and B pictures are all
+// measured): a probe then decodes only those few frames of each sampled GOP
+// instead of up to half a GOP, which made the report cost a fifth of the
+// whole transcode on a 1080p ladder.
 func newQualityRefs(n, w, h int, duration, gop float64, fps astiav.Rational) *qualityRefs {
 	q := &qualityRefs{w: w, h: h, gop: gop, released: map[int]int{}}
+	r := 0.0
+	if fps.Num() > 0 && fps.Den() > 0 {
+		r = fps.Float64()
+	}
+	gops := 0
+	if duration > 0 && gop > 0 && r > 0 {
+		gops = int(math.Ceil(duration/gop - eps))
+	}
 	for k := 0; k < n; k++ {
-		t := float64(k)*5 + 0.5
-		if duration > 0 {
+		var t float64
+		switch {
+		case gops > 0:
+			g := (2*k + 1) * gops / (2 * n) // the GOP holding the k-th of n evenly spread instants
+			t = float64(g)*gop + float64(k%(qualityMaxOffset+1))/r
+			if t > duration-1/r {
+				t = duration - 1/r
+			}
+		case duration > 0:
 			t = (float64(k) + 0.5) * duration / float64(n)
+		default:
+			t = float64(k)*5 + 0.5
 		}
-		if fps.Num() > 0 && fps.Den() > 0 {
-			r := fps.Float64()
+		if r > 0 {
 			t = math.Floor(t*r+eps) / r
 		}
 		if len(q.instants) > 0 && t <= q.instants[len(q.instants)-1]+eps {
@@ -113,6 +139,9 @@ func newQualityRefs(n, w, h int, duration, gop float64, fps astiav.Rational) *qu
 	}
 	return q
 }
+
+// qualityMaxOffset is how many frames after a GOP start a sample may sit.
+const qualityMaxOffset = 5
 
 func (q *qualityRefs) free() {
 	if q.g != nil {
@@ -253,6 +282,7 @@ type qualityProbe struct {
 	cp    *astiav.CodecParameters
 	tb    astiav.Rational
 	tol   float64 // half a rendition frame
+	idle  bool    // dec is open but fed no more until the next sampled GOP
 	log   *zap.Logger
 	dec   *astiav.CodecContext
 	frame *astiav.Frame
@@ -331,28 +361,45 @@ func (p *qualityProbe) packet(pk *astiav.Packet) {
 		for _, i := range p.refs.passed(t-p.tol, p.done) {
 			p.markDone(i)
 		}
-		if !p.refs.wants(t-p.tol, t+p.refs.gop+0.5, p.done) {
-			if p.dec != nil {
-				p.drain(nil)
-				p.closeDecoder()
+		if !p.inGOP(t) {
+			if p.dec != nil && !p.idle {
+				p.drain(nil) // the last GOP's remaining frames
+				p.idle = true
 			}
 			return
 		}
-		if p.dec == nil {
+		switch {
+		case p.dec == nil:
 			if err := p.openDecoder(); err != nil {
 				p.fail(err)
 				return
 			}
+		case p.idle:
+			flushDecoder(p.dec)
+			p.idle = false
 		}
 	}
-	if p.dec != nil {
+	if p.dec != nil && !p.idle {
 		p.drain(pk)
 	}
 }
 
+// inGOP reports whether an instant not yet measured lies in the GOP that
+// starts at key (GOPs are at most the ladder's GOP long: an IDR is forced
+// at every GOP boundary). Instants of later GOPs wait for their own key
+// packet, so a probe decodes only the first frames of each sampled GOP; an
+// instant a longer GOP hides is given up at the next key packet.
+func (p *qualityProbe) inGOP(key float64) bool {
+	hi := key + p.refs.gop - p.tol
+	if p.refs.gop <= 0 {
+		hi = key + 5 // unknown GOP: the legacy window
+	}
+	return p.refs.wants(key-p.tol, hi, p.done)
+}
+
 // finish decodes what the decoder still holds.
 func (p *qualityProbe) finish() {
-	if p.dec != nil && !p.failed {
+	if p.dec != nil && !p.failed && !p.idle {
 		p.drain(nil)
 	}
 	p.closeDecoder()
@@ -407,10 +454,11 @@ func (p *qualityProbe) drain(pk *astiav.Packet) {
 				p.markDone(i)
 				err = p.compare(p.frame, ref)
 				ref.Free()
-				if err == nil && pk != nil && !p.refs.wants(p.key-p.tol, p.key+p.refs.gop+0.5, p.done) {
-					// Nothing more to measure in this GOP: skip the rest of it.
+				if err == nil && pk != nil && !p.inGOP(p.key) {
+					// Nothing more to measure in this GOP: skip the rest of it
+					// (the next sampled GOP flushes the decoder and reuses it).
 					p.frame.Unref()
-					p.closeDecoder()
+					p.idle = true
 					return
 				}
 			}
@@ -426,6 +474,8 @@ func (p *qualityProbe) drain(pk *astiav.Packet) {
 // compare runs one decoded frame and its reference through libavfilter's
 // psnr and ssim; it takes dist's data but not the frame.
 func (p *qualityProbe) compare(dist, ref *astiav.Frame) error {
+	p.refs.cmpMu.Lock()
+	defer p.refs.cmpMu.Unlock()
 	tb := astiav.NewRational(1, 25)
 	spec := fmt.Sprintf("[dist]scale=w=%d:h=%d:flags=bicubic,setsar=1,format=yuv420p[d];[ref]setsar=1,format=yuv420p,split[r1][r2];[d][r1]psnr[p];[p][r2]ssim[out]", p.refs.w, p.refs.h)
 	g, err := newCompareGraph(spec,

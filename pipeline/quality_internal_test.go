@@ -27,7 +27,7 @@ func blackFrame(t *testing.T, pts int64) *astiav.Frame {
 // every rendition's probe has measured or passed it.
 func TestQualityReferencesFreed(t *testing.T) {
 	tb := astiav.NewRational(1, 25)
-	q := newQualityRefs(4, 32, 18, 4, 1, astiav.NewRational(25, 1)) // instants 0.5, 1.5, 2.5, 3.5
+	q := newQualityRefs(4, 32, 18, 4, 1, astiav.NewRational(25, 1)) // instants 0, 1.04, 2.08, 3.12 (a few frames into each GOP)
 	defer q.free()
 	q.users = 2
 	for i := int64(0); i < 100; i++ {
@@ -55,7 +55,7 @@ func TestQualityReferencesFreed(t *testing.T) {
 	if n := q.heldReferences(); n != 3 {
 		t.Errorf("%d held after both probes finished instant 0, want 3", n)
 	}
-	// A key packet at 2 s: both probes are past the 1.5 s reference.
+	// A key packet at 2 s: both probes are past the 1.04 s reference.
 	for _, p := range []*qualityProbe{a, b} {
 		for _, i := range q.passed(2, p.done) {
 			p.markDone(i)

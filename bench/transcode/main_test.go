@@ -202,3 +202,21 @@ func TestRunWithStandIn(t *testing.T) {
 		t.Errorf("run with /bin/true: %v", err)
 	}
 }
+
+func TestExtrasLine(t *testing.T) {
+	ms := func(walls ...float64) []Measurement {
+		var out []Measurement
+		for _, w := range walls {
+			d := time.Duration(w * float64(time.Second))
+			out = append(out, Measurement{Wall: d, CPU: 2 * d})
+		}
+		return out
+	}
+	got := extrasLine(ms(10, 11, 9), ms(12, 11.5, 13))
+	if !strings.Contains(got, "add 20.0% wall (10.00 s -> 12.00 s), 20.0% CPU") {
+		t.Errorf("extrasLine = %q", got)
+	}
+	if got := extrasLine(nil, ms(1)); !strings.Contains(got, "not measured") {
+		t.Errorf("extrasLine without a plain run = %q", got)
+	}
+}

@@ -119,3 +119,28 @@ func (s Summary) Lines() []string {
 		fmt.Sprintf("  output size ffmpeg CLI %7.1f MB  hlsfleet %7.1f MB", mb(s.CLIOutput), mb(s.FleetOutput)),
 	}
 }
+
+// extrasLine reports what the default extras (storyboard, quality report)
+// add to a transcode: medians of wall and CPU time with and without them.
+func extrasLine(plain, extras []Measurement) string {
+	wall := func(ms []Measurement) float64 {
+		xs := make([]float64, len(ms))
+		for i, m := range ms {
+			xs[i] = m.Wall.Seconds()
+		}
+		return median(xs)
+	}
+	cpu := func(ms []Measurement) float64 {
+		xs := make([]float64, len(ms))
+		for i, m := range ms {
+			xs[i] = m.CPU.Seconds()
+		}
+		return median(xs)
+	}
+	pw, xw, pc, xc := wall(plain), wall(extras), cpu(plain), cpu(extras)
+	if pw <= 0 || pc <= 0 {
+		return "  extras      not measured"
+	}
+	return fmt.Sprintf("  extras      storyboard + quality report add %.1f%% wall (%.2f s -> %.2f s), %.1f%% CPU (not part of the target)",
+		100*(xw/pw-1), pw, xw, 100*(xc/pc-1))
+}
