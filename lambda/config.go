@@ -24,6 +24,8 @@ import (
 const (
 	EnvQueueURL         = "HLSFLEET_QUEUE_URL"          // required: the CPU fleet's queue, where long uploads go
 	EnvGPUQueueURL      = "HLSFLEET_GPU_QUEUE_URL"      // optional: the GPU fleet's queue
+	EnvLiveQueueURL     = "HLSFLEET_LIVE_QUEUE_URL"     // optional: the live FIFO queue; live segments go there grouped by stream (default: HLSFLEET_QUEUE_URL)
+	EnvRules            = "HLSFLEET_RULES"              // optional: S3-event rules as JSON, the worker's --rules format (replaces HLSFLEET_OUTPUT_URL and HLSFLEET_LADDER)
 	EnvOutputURL        = "HLSFLEET_OUTPUT_URL"         // optional: output prefix; the key's stem is appended
 	EnvShortClipSeconds = "HLSFLEET_SHORT_CLIP_SECONDS" // optional: longest clip done inline (default 60)
 	EnvDLQURL           = "HLSFLEET_DLQ_URL"            // optional: where permanent failures are parked
@@ -73,6 +75,26 @@ func OutputRules(outputURL, ladder string) (job.Rules, error) {
 	return rules, nil
 }
 
+// envRules returns the rules HLSFLEET_RULES gives, else OutputRules of
+// HLSFLEET_OUTPUT_URL and HLSFLEET_LADDER. Setting HLSFLEET_RULES with
+// either of the others is an error: one of them would be silently ignored.
+func envRules() (job.Rules, error) {
+	data := os.Getenv(EnvRules)
+	if data == "" {
+		return OutputRules(os.Getenv(EnvOutputURL), os.Getenv(EnvLadder))
+	}
+	for _, other := range []string{EnvOutputURL, EnvLadder} {
+		if os.Getenv(other) != "" {
+			return nil, fmt.Errorf("%w: %s and %s are both set: put the output and ladder in the rules", ErrConfig, EnvRules, other)
+		}
+	}
+	rules, err := job.ParseRules([]byte(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, EnvRules, err)
+	}
+	return rules, nil
+}
+
 // FindExec finds the hlsfleet binary that runs inline jobs: $HLSFLEET_EXEC,
 // else "hlsfleet" beside this executable, else on PATH.
 func FindExec() (string, error) {
@@ -112,12 +134,20 @@ func FromEnv(ctx context.Context, log *zap.Logger, processStart time.Time) (Conf
 			return c, fmt.Errorf("%w: %s: %v", ErrConfig, EnvGPUQueueURL, err)
 		}
 	}
+	if c.LiveURL = os.Getenv(EnvLiveQueueURL); c.LiveURL != "" {
+		if c.LiveURL == c.QueueURL {
+			return c, fmt.Errorf("%w: %s must differ from %s (the live FIFO queue is read by its own workers)", ErrConfig, EnvLiveQueueURL, EnvQueueURL)
+		}
+		if c.LiveQueue, err = queue.Open(ctx, c.LiveURL, queue.Options{}); err != nil {
+			return c, fmt.Errorf("%w: %s: %v", ErrConfig, EnvLiveQueueURL, err)
+		}
+	}
 	if u := os.Getenv(EnvDLQURL); u != "" {
 		if c.DLQ, err = queue.Open(ctx, u, queue.Options{}); err != nil {
 			return c, fmt.Errorf("%w: %s: %v", ErrConfig, EnvDLQURL, err)
 		}
 	}
-	if c.Rules, err = OutputRules(os.Getenv(EnvOutputURL), os.Getenv(EnvLadder)); err != nil {
+	if c.Rules, err = envRules(); err != nil {
 		return c, err
 	}
 	c.ShortClipSeconds = DefaultShortClipSeconds
@@ -150,7 +180,7 @@ func FromEnv(ctx context.Context, log *zap.Logger, processStart time.Time) (Conf
 		}
 		return ChildProbe(ctx, url, start)
 	}
-	log.Info("configured", zap.String("queue", c.QueueURL), zap.String("gpu_queue", c.GPUURL),
+	log.Info("configured", zap.String("queue", c.QueueURL), zap.String("gpu_queue", c.GPUURL), zap.String("live_queue", c.LiveURL),
 		zap.Bool("dlq", c.DLQ != nil), zap.Float64("short_clip_seconds", c.ShortClipSeconds),
 		zap.Int64("memory_mib", c.MemoryBytes>>20), zap.String("exec", exe))
 	return c, nil

@@ -81,8 +81,14 @@ type Config struct {
 	QueueURL string      // its URL, for results and logs
 	GPUQueue queue.Queue // the GPU fleet's queue; nil: none
 	GPUURL   string
-	DLQ      queue.Queue // where permanent failures are parked; nil: none
-	Rules    job.Rules   // S3 event → job rules; nil: job.DefaultRules
+	// LiveQueue is the live FIFO queue (HLSFLEET_LIVE_QUEUE_URL): live-segment
+	// jobs go there with their stream as the message group and stream.seq
+	// as the deduplication id, so streams run in parallel and each one in
+	// order. nil: they go to Queue, still grouped by stream.
+	LiveQueue queue.Queue
+	LiveURL   string
+	DLQ       queue.Queue // where permanent failures are parked; nil: none
+	Rules     job.Rules   // S3 event → job rules; nil: job.DefaultRules
 	// ShortClipSeconds is the longest clip done inline; 0: DefaultShortClipSeconds.
 	ShortClipSeconds float64
 	Probe            Prober
@@ -408,19 +414,25 @@ func (h *Handler) inline(ctx context.Context, j *job.Job, res Result, d Decision
 // enqueue sends j to the queue d.Route names and records it as queued.
 func (h *Handler) enqueue(ctx context.Context, j *job.Job, res Result, d Decision, log *zap.Logger) (Result, error) {
 	q, url := h.c.Queue, h.c.QueueURL
-	if d.Route == RouteGPU && h.c.GPUQueue != nil {
+	o := queue.SendOptions{DedupID: j.IdempotencyKey()}
+	if j.Live != nil {
+		o.GroupID = j.Live.Stream
+	}
+	switch {
+	case j.Kind == job.KindLiveSegment && h.c.LiveQueue != nil:
+		// The same group and deduplication id as a worker's --live-queue
+		// forwarding, so a segment reaching the queue both ways runs once.
+		q, url, d.Route = h.c.LiveQueue, h.c.LiveURL, RouteLive
+		o = queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}
+	case d.Route == RouteGPU && h.c.GPUQueue != nil:
 		q, url = h.c.GPUQueue, h.c.GPUURL
-	} else {
+	default:
 		d.Route = RouteCPU
 	}
 	res.Route, res.Queue = d.Route.String(), url
 	body, err := j.Marshal()
 	if err != nil {
 		return res, err
-	}
-	o := queue.SendOptions{DedupID: j.IdempotencyKey()}
-	if j.Live != nil {
-		o.GroupID = j.Live.Stream
 	}
 	id, err := q.Send(ctx, body, o)
 	if err != nil {

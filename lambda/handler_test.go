@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -346,5 +347,74 @@ func TestLiveSegmentsAlwaysQueued(t *testing.T) {
 	}
 	if probed {
 		t.Error("a live segment was probed")
+	}
+}
+
+// TestLiveQueueGroupsByStream: with a live queue configured, live segments
+// go there (not to the CPU queue), one FIFO group per stream with the
+// stream.seq deduplication id a worker's --live-queue forwarding uses, so
+// two streams run in parallel and a repeated event is dropped.
+func TestLiveQueueGroupsByStream(t *testing.T) {
+	f := newFixture(t, runnerFunc(okRunner), false, false)
+	live, err := queue.OpenLocal(filepath.Join(t.TempDir(), "live"), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { live.Close() })
+	f.h.c.LiveQueue, f.h.c.LiveURL = live, "local://live"
+	f.h.c.Rules = job.DefaultRules()
+	for _, key := range []string{"live/cam1/0.ts", "live/cam2/0.ts", "live/cam1/1.ts", "live/cam1/0.ts", "live/cam2/END"} {
+		resp, err := f.h.HandleEvent(context.Background(), event(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := resp.Results[0]; r.Action != ActionQueued || r.Route != "live-queue" || r.Queue != "local://live" {
+			t.Errorf("%s: %+v, want queued on the live queue", key, r)
+		}
+	}
+	// The first receive gets the head of each group: both streams at once.
+	msgs, err := live.Receive(context.Background(), 10, 0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads := map[string]string{}
+	for _, m := range msgs {
+		j, err := job.Parse(m.Body)
+		if err != nil || j.Kind != job.KindLiveSegment {
+			t.Fatalf("queued %+v, %v; want a live segment", j, err)
+		}
+		if m.GroupID != j.Live.Stream {
+			t.Errorf("segment %s.%d in group %q, want its stream", j.Live.Stream, j.Live.Sequence, m.GroupID)
+		}
+		heads[m.GroupID] = j.LiveDedupID()
+	}
+	if fmt.Sprint(heads) != "map[cam1:cam1.0 cam2:cam2.0]" {
+		t.Errorf("first receive %v, want the head of both streams (cam1.0, cam2.0)", heads)
+	}
+	for _, m := range msgs {
+		if err := live.Ack(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rest []string
+	for range 3 {
+		msgs, err := live.Receive(context.Background(), 10, 0, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			j, _ := job.Parse(m.Body)
+			rest = append(rest, j.LiveDedupID())
+			if err := live.Ack(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sort.Strings(rest)
+	if fmt.Sprint(rest) != "[cam1.1 cam2.END]" {
+		t.Errorf("then %v, want [cam1.1 cam2.END] (the repeated cam1.0 dropped)", rest)
+	}
+	if n := len(messages(t, f.cpu)); n != 0 {
+		t.Errorf("%d jobs on the CPU queue, want 0 (live segments belong to the live queue)", n)
 	}
 }

@@ -18,6 +18,7 @@ const (
 	RouteInline Route = iota // transcoded here, in this invocation
 	RouteCPU                 // sent to the CPU fleet's queue (HLSFLEET_QUEUE_URL)
 	RouteGPU                 // sent to the GPU fleet's queue (HLSFLEET_GPU_QUEUE_URL)
+	RouteLive                // a live segment sent to the live FIFO queue (HLSFLEET_LIVE_QUEUE_URL), grouped by stream
 )
 
 func (r Route) String() string {
@@ -28,6 +29,8 @@ func (r Route) String() string {
 		return "cpu-queue"
 	case RouteGPU:
 		return "gpu-queue"
+	case RouteLive:
+		return "live-queue"
 	}
 	return "route(" + strconv.Itoa(int(r)) + ")"
 }
