@@ -133,21 +133,9 @@ func (d *QueueDeadLetters) Redrive(ctx context.Context, id string) error {
 		}
 		if target != nil {
 			m := *target
-			attrs := map[string]string{}
-			for k, v := range m.Attributes {
-				if k != queue.AttrReason && k != queue.AttrOriginalID {
-					attrs[k] = v
-				}
-			}
-			if len(attrs) == 0 {
-				attrs = nil
-			}
-			if _, err := d.Source.Send(ctx, m.Body, queue.SendOptions{GroupID: m.GroupID, Attributes: attrs}); err != nil {
-				held = append(held, m)
-				return fmt.Errorf("sending dead letter %s back: %w", id, err)
-			}
-			if err := d.DLQ.Ack(ctx, m); err != nil {
-				return fmt.Errorf("dead letter %s was sent back but not deleted from the dead-letter queue: %w", id, err)
+			if err := queue.SendBack(ctx, d.Source, d.DLQ, m); err != nil {
+				held = append(held, m) // visible again at once
+				return err
 			}
 			return nil
 		}

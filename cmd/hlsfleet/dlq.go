@@ -224,20 +224,8 @@ func (s *sqsDLQ) redrive(ctx context.Context, ids []string) (int, error) {
 		if done[d.ID] {
 			return false, nil // dead-lettered again since we sent it back: leave it
 		}
-		attrs := map[string]string{}
-		for k, v := range m.Attributes {
-			if k != queue.AttrReason && k != queue.AttrOriginalID {
-				attrs[k] = v
-			}
-		}
-		if len(attrs) == 0 {
-			attrs = nil
-		}
-		if _, err := s.src.Send(ctx, m.Body, queue.SendOptions{GroupID: m.GroupID, DedupID: "rd-" + m.ID, Attributes: attrs}); err != nil {
-			return false, fmt.Errorf("sending %s back to %s: %w", d.ID, s.src.URL(), err)
-		}
-		if err := s.dlq.Ack(ctx, m); err != nil {
-			return true, fmt.Errorf("deleting %s from %s after sending it back (it is now in both): %w", d.ID, s.dlq.URL(), err)
+		if err := queue.SendBack(ctx, s.src, s.dlq, m); err != nil {
+			return true, err
 		}
 		done[d.ID] = true
 		delete(missing, d.ID)
