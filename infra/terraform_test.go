@@ -33,6 +33,7 @@ var tfChecks = map[string]check{
 	"asg":        checkASG,
 	"imds":       checkIMDS,
 	"alarms":     checkAlarms,
+	"live":       checkLive,
 }
 
 // --- fmt ---------------------------------------------------------------------------
@@ -1031,6 +1032,212 @@ func checkAlarms(m *module) []string {
 	return p
 }
 
+// --- live segments ---------------------------------------------------------------------------------------------
+
+// liveRoute: objects under the live prefix must reach the live FIFO queue
+// only through a component that sets the FIFO group per stream (and the
+// deduplication id per segment), so streams run in parallel: the Lambda
+// (HLSFLEET_LIVE_QUEUE_URL naming a FIFO queue, HLSFLEET_RULES making
+// live-segment jobs of the prefix, its role allowed sqs:SendMessage there)
+// or a worker with --live-queue reading the standard queue S3 notifies.
+// EventBridge cannot: an SQS target's MessageGroupId is one fixed string.
+func checkLive(m *module) []string {
+	var p []string
+	prefix, ok := str(m.vars["live_prefix"])
+	if !ok || prefix == "" {
+		return []string{"no variable live_prefix with a default: the live route cannot be followed"}
+	}
+	qs, dlqs, _ := queues(m)
+	fifo := func(ref string) (string, bool) {
+		n, ok := refTo(ref, "aws_sqs_queue")
+		return n, ok && qs[n] != nil && qs[n].fifo && !dlqs[n]
+	}
+	for _, r := range m.all("aws_cloudwatch_event_target") {
+		for _, in := range m.instances(r) {
+			v, _ := in.get("arn")
+			s, _ := str(v)
+			q, isFIFO := fifo(s)
+			if !isFIFO {
+				continue
+			}
+			group := "none"
+			if st, ok := first(in.ctx, r.block.Body, "sqs_target"); ok {
+				if g, ok := st.get("message_group_id"); ok {
+					if gs, known := str(g); known {
+						group = fmt.Sprintf("%q", gs)
+					} else {
+						group = "from a variable"
+					}
+				}
+			}
+			p = append(p, fmt.Sprintf("%s sends to FIFO queue %s with one fixed MessageGroupId (%s): every stream shares one group, one segment in flight", in, q, group))
+		}
+	}
+	overlaps := func(fp string) bool { return strings.HasPrefix(prefix, fp) || strings.HasPrefix(fp, prefix) }
+	routed := false
+	for _, r := range m.all("aws_s3_bucket_notification") {
+		for _, in := range m.instances(r) {
+			for _, kind := range []string{"lambda_function", "queue", "topic"} {
+				bs, _ := blocks(in.ctx, r.block.Body, kind)
+				for _, b := range bs {
+					fv, _ := b.get("filter_prefix")
+					fp, _ := str(fv)
+					if !overlaps(fp) {
+						continue
+					}
+					var why []string
+					switch kind {
+					case "lambda_function":
+						v, _ := b.get("lambda_function_arn")
+						s, _ := str(v)
+						fn, ok := refTo(s, "aws_lambda_function")
+						if !ok {
+							why = []string{fmt.Sprintf("the function %q is not one of this module", s)}
+						} else {
+							why = liveLambda(m, fn, prefix, fifo)
+						}
+					case "queue":
+						v, _ := b.get("queue_arn")
+						s, _ := str(v)
+						why = liveForwarder(m, s, fifo)
+					default:
+						why = []string{"an SNS topic cannot set a per-stream FIFO group"}
+					}
+					for _, w := range why {
+						p = append(p, fmt.Sprintf("%s %s %q: %s", in, kind, fp, w))
+					}
+					routed = routed || len(why) == 0
+				}
+			}
+		}
+	}
+	if !routed {
+		p = append(p, fmt.Sprintf("no S3 notification for the live prefix %q reaches a component that groups by stream (the Lambda with HLSFLEET_LIVE_QUEUE_URL, or a worker with --live-queue)", prefix))
+	}
+	return p
+}
+
+// liveLambda returns why function fn does not send the live prefix's
+// objects to a FIFO queue grouped by stream ("" reasons: it does).
+func liveLambda(m *module, fn, prefix string, fifo func(string) (string, bool)) []string {
+	var why []string
+	var env cty.Value
+	var role string
+	for _, r := range m.all("aws_lambda_function") {
+		if r.name != fn {
+			continue
+		}
+		for _, in := range m.instances(r) {
+			if e, ok := first(in.ctx, r.block.Body, "environment"); ok {
+				env, _ = e.get("variables")
+			}
+			rv, _ := in.get("role")
+			s, _ := str(rv)
+			role, _ = refTo(s, "aws_iam_role")
+		}
+	}
+	envVar := func(name string) string {
+		if !known(env) || !(env.Type().IsObjectType() && env.Type().HasAttribute(name) || env.Type().IsMapType()) {
+			return ""
+		}
+		if env.Type().IsMapType() {
+			v, ok := env.AsValueMap()[name]
+			if !ok {
+				return ""
+			}
+			s, _ := str(v)
+			return s
+		}
+		s, _ := str(env.GetAttr(name))
+		return s
+	}
+	q, ok := fifo(envVar("HLSFLEET_LIVE_QUEUE_URL"))
+	if !ok {
+		why = append(why, fmt.Sprintf("aws_lambda_function.%s has no HLSFLEET_LIVE_QUEUE_URL naming a FIFO queue of this module (live segments would go to its CPU queue)", fn))
+	}
+	var rules []struct {
+		Bucket, Prefix, Kind string
+	}
+	if err := json.Unmarshal([]byte(envVar("HLSFLEET_RULES")), &rules); err != nil {
+		why = append(why, fmt.Sprintf("aws_lambda_function.%s has no HLSFLEET_RULES that can be read (its built-in rules put live outputs in the source bucket)", fn))
+	} else {
+		kind := "no rule"
+		for _, r := range rules {
+			if strings.HasPrefix(prefix+"stream/0.ts", r.Prefix) {
+				kind = fmt.Sprintf("%q", r.Kind)
+				break
+			}
+		}
+		if kind != `"live-segment"` {
+			why = append(why, fmt.Sprintf("aws_lambda_function.%s: HLSFLEET_RULES maps %s<stream>/<seq>.ts to kind %s, want \"live-segment\"", fn, prefix, kind))
+		}
+	}
+	if ok {
+		var actions []string
+		for _, st := range roleStatements(m, role) {
+			if strings.EqualFold(st.effect, "Allow") && contains(st.resources, "aws_sqs_queue."+q+".arn") {
+				actions = append(actions, st.actions...)
+			}
+		}
+		sort.Strings(actions)
+		if !contains(actions, "sqs:SendMessage") {
+			why = append(why, fmt.Sprintf("the role of aws_lambda_function.%s may not sqs:SendMessage to queue %s", fn, q))
+		}
+		for _, a := range actions {
+			if a != "sqs:SendMessage" {
+				why = append(why, fmt.Sprintf("the role of aws_lambda_function.%s may %s on queue %s: it only sends there", fn, a, q))
+			}
+		}
+	}
+	return why
+}
+
+// roleStatements returns the statements of the inline policies
+// (aws_iam_role_policy from an aws_iam_policy_document) of aws_iam_role.role.
+func roleStatements(m *module, role string) []statement {
+	docs := map[string]bool{}
+	for _, r := range m.all("aws_iam_role_policy") {
+		if !traversesTo(r.block.Body, "role", "aws_iam_role", role) {
+			continue
+		}
+		for _, in := range m.instances(r) {
+			v, _ := in.get("policy")
+			s, _ := str(v)
+			if d, ok := refTo(strings.TrimPrefix(s, "data."), "aws_iam_policy_document"); ok {
+				docs[d] = true
+			}
+		}
+	}
+	var out []statement
+	for _, st := range statements(m) {
+		for d := range docs {
+			if strings.HasPrefix(st.where, "data.aws_iam_policy_document."+d+" ") {
+				out = append(out, st)
+			}
+		}
+	}
+	return out
+}
+
+// liveForwarder returns why the standard queue S3 notifies (ref) does not
+// get its live objects forwarded by a worker with --live-queue FIFO.
+func liveForwarder(m *module, ref string, fifo func(string) (string, bool)) []string {
+	if q, isFIFO := fifo(ref); isFIFO {
+		return []string{fmt.Sprintf("S3 cannot notify FIFO queue %s", q)}
+	}
+	name, _ := refTo(ref, "aws_sqs_queue")
+	for _, c := range workerCommands(m) {
+		f := flags(c)
+		if n, _ := refTo(f["--queue"], "aws_sqs_queue"); n != name || name == "" {
+			continue
+		}
+		if _, ok := fifo(f["--live-queue"]); ok {
+			return nil
+		}
+	}
+	return []string{fmt.Sprintf("no worker reading queue %q forwards live segments with --live-queue to a FIFO queue", name)}
+}
+
 // --- helpers -------------------------------------------------------------------------------------------------------
 
 func sortedKeys[V any](mp map[string]V) []string {
@@ -1199,6 +1406,20 @@ func TestTerraformModuleShape(t *testing.T) {
 	}
 }
 
+// TestTerraformLiveWorkerRoute: the live check accepts the other route
+// that groups by stream, a worker forwarding with --live-queue, so it
+// rejects EventBridge for its fixed group and not merely for not being
+// the Lambda.
+func TestTerraformLiveWorkerRoute(t *testing.T) {
+	m := mustLoad(t, "testdata/terraform/liveworker")
+	for _, problem := range checkLive(m) {
+		t.Error(problem)
+	}
+	for _, problem := range checkFmt(m) {
+		t.Error(problem)
+	}
+}
+
 // TestTerraformFixturesRejected: each check rejects a module broken in its
 // own way (testdata/terraform/<dir>), naming the problem.
 func TestTerraformFixturesRejected(t *testing.T) {
@@ -1244,6 +1465,18 @@ func TestTerraformFixturesRejected(t *testing.T) {
 			`aws_launch_template.v1: http_tokens "optional", want "required"`,
 			"aws_launch_template.v1: http_put_response_hop_limit 1",
 			"aws_launch_template.nometa has no metadata_options",
+		}},
+		{"live", "live", []string{
+			`aws_cloudwatch_event_target.live_segments sends to FIFO queue live with one fixed MessageGroupId ("s3-live"): every stream shares one group`,
+			`no S3 notification for the live prefix "live/" reaches a component that groups by stream`,
+		}},
+		{"livelambda", "live", []string{
+			`aws_s3_bucket_notification.source lambda_function "live/": aws_lambda_function.clips has no HLSFLEET_LIVE_QUEUE_URL naming a FIFO queue`,
+			`HLSFLEET_RULES maps live/<stream>/<seq>.ts to kind "", want "live-segment"`,
+			`aws_s3_bucket_notification.other queue "live/": no worker reading queue "jobs" forwards live segments with --live-queue`,
+			`the role of aws_lambda_function.live may not sqs:SendMessage to queue live`,
+			`the role of aws_lambda_function.live may sqs:ReceiveMessage on queue live: it only sends there`,
+			`no S3 notification for the live prefix "live/" reaches a component that groups by stream`,
 		}},
 		{"alarms", "alarms", []string{
 			"DLQ aws_sqs_queue.gpu_dlq has no not-empty alarm",

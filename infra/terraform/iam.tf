@@ -181,6 +181,12 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
+    sid       = "QueueLiveSegments"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.live.arn]
+  }
+
+  statement {
     sid       = "ReadSources"
     actions   = ["s3:GetObject"]
     resources = ["${aws_s3_bucket.source.arn}/*"]

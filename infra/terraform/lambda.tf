@@ -1,6 +1,9 @@
 # The Lambda from issue C (Dockerfile target `lambda`): S3 events for the
 # short-clip prefix; clips up to var.short_clip_seconds are transcoded inside
-# the function, longer ones are sent to the jobs (or GPU) queue.
+# the function, longer ones are sent to the jobs (or GPU) queue. S3 events
+# for the live prefix become live-segment jobs on the live FIFO queue,
+# grouped by stream. The function maps events to jobs with the workers'
+# rules (local.worker_rules), so its outputs land where the workers' do.
 
 resource "aws_cloudwatch_log_group" "lambda" {
   name              = "/aws/lambda/${var.name}-clips"
@@ -25,7 +28,8 @@ resource "aws_lambda_function" "clips" {
     variables = {
       HLSFLEET_QUEUE_URL          = aws_sqs_queue.jobs.url
       HLSFLEET_GPU_QUEUE_URL      = aws_sqs_queue.gpu.url
-      HLSFLEET_OUTPUT_URL         = "s3://${aws_s3_bucket.output.bucket}/clips/"
+      HLSFLEET_LIVE_QUEUE_URL     = aws_sqs_queue.live.url
+      HLSFLEET_RULES              = jsonencode(local.worker_rules)
       HLSFLEET_SHORT_CLIP_SECONDS = tostring(var.short_clip_seconds)
     }
   }

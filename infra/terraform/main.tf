@@ -1,6 +1,7 @@
 # hlsfleet on AWS: S3 -> SQS -> spot worker ASGs (CPU and GPU), a Lambda for
-# short clips, live segments through EventBridge to a FIFO queue, alarms and a
-# dashboard. Names and timing shared by several files live here.
+# short clips that also sends live segments to a FIFO queue (one group per
+# stream), alarms and a dashboard. Names and timing shared by several files
+# live here.
 
 data "aws_caller_identity" "current" {}
 

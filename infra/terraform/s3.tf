@@ -2,7 +2,10 @@
 # enforced (no ACLs), TLS only. The source bucket notifies:
 #   <upload_prefix>     -> SQS jobs queue (the worker turns the S3 event into a job)
 #   <short_clip_prefix> -> the Lambda (short clips inline, longer ones queued)
-#   <live_prefix>       -> EventBridge -> live FIFO queue (S3 cannot notify a FIFO queue)
+#   <live_prefix>       -> the Lambda -> live FIFO queue, MessageGroupId = the
+#                          stream, dedup id = stream.seq (S3 cannot notify a
+#                          FIFO queue, and EventBridge could only set one fixed
+#                          group for every stream)
 
 resource "aws_s3_bucket" "source" {
   bucket        = local.source_bucket
@@ -145,8 +148,7 @@ resource "aws_s3_bucket_policy" "output" {
 }
 
 resource "aws_s3_bucket_notification" "source" {
-  bucket      = aws_s3_bucket.source.id
-  eventbridge = true
+  bucket = aws_s3_bucket.source.id
 
   queue {
     id            = "uploads-to-jobs-queue"
@@ -162,40 +164,19 @@ resource "aws_s3_bucket_notification" "source" {
     filter_prefix       = var.short_clip_prefix
   }
 
+  # live/<stream>/<seq>.ts|.m4s|.mp4 and live/<stream>/END: the Lambda turns
+  # each into a live-segment job (HLSFLEET_RULES) and sends it to the live
+  # FIFO queue (HLSFLEET_LIVE_QUEUE_URL) with the stream as its group, so
+  # streams run in parallel and each one in order.
+  lambda_function {
+    id                  = "live-segments-to-lambda"
+    lambda_function_arn = aws_lambda_function.clips.arn
+    events              = ["s3:ObjectCreated:*"]
+    filter_prefix       = var.live_prefix
+  }
+
   depends_on = [
     aws_sqs_queue_policy.jobs,
     aws_lambda_permission.s3_invoke,
   ]
-}
-
-# live/<stream>/<seq> objects: S3 -> EventBridge -> live FIFO queue. S3
-# notifications cannot target a FIFO queue, and an EventBridge SQS target
-# can only set a fixed MessageGroupId (var.live_message_group_id).
-resource "aws_cloudwatch_event_rule" "live_segments" {
-  name        = "${var.name}-live-segments"
-  description = "Objects created under ${var.live_prefix} in ${local.source_bucket} to the live FIFO queue."
-  event_pattern = jsonencode({
-    source      = ["aws.s3"]
-    detail-type = ["Object Created"]
-    detail = {
-      bucket = { name = [local.source_bucket] }
-      object = { key = [{ prefix = var.live_prefix }] }
-    }
-  })
-  tags = local.tags
-}
-
-resource "aws_cloudwatch_event_target" "live_segments" {
-  rule      = aws_cloudwatch_event_rule.live_segments.name
-  target_id = "live-fifo-queue"
-  arn       = aws_sqs_queue.live.arn
-
-  sqs_target {
-    message_group_id = var.live_message_group_id
-  }
-
-  retry_policy {
-    maximum_event_age_in_seconds = 3600
-    maximum_retry_attempts       = 185
-  }
 }

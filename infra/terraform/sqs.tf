@@ -112,25 +112,5 @@ resource "aws_sqs_queue_policy" "jobs" {
   policy    = data.aws_iam_policy_document.jobs_queue.json
 }
 
-# EventBridge may send live-segment events to the live queue, only from the rule.
-data "aws_iam_policy_document" "live_queue" {
-  statement {
-    sid       = "EventBridgeLiveSegments"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.live.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.live_segments.arn]
-    }
-  }
-}
-
-resource "aws_sqs_queue_policy" "live" {
-  queue_url = aws_sqs_queue.live.id
-  policy    = data.aws_iam_policy_document.live_queue.json
-}
+# No queue policy on the live queue: only principals of this account send
+# to it (the Lambda's role, iam.tf), by their IAM policies.

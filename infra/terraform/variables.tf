@@ -87,15 +87,9 @@ variable "short_clip_prefix" {
 }
 
 variable "live_prefix" {
-  description = "Key prefix of live segments (live/<stream>/<seq>.ts|.m4s|.mp4 and live/<stream>/END), routed to the live FIFO queue through EventBridge."
+  description = "Key prefix of live segments (live/<stream>/<seq>.ts|.m4s|.mp4 and live/<stream>/END), sent by the Lambda to the live FIFO queue, grouped by stream."
   type        = string
   default     = "live/"
-}
-
-variable "live_message_group_id" {
-  description = "MessageGroupId EventBridge gives live segments it routes from S3. EventBridge can only set a fixed group, so S3-routed segments of all streams share one group (strict order, one in flight); publishers that send to the FIFO queue themselves use group = stream."
-  type        = string
-  default     = "s3-live"
 }
 
 variable "source_expiration_days" {
