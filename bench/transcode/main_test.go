@@ -185,7 +185,7 @@ func TestRunWithStandIn(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	t.Log("\n" + out.String())
-	for _, want := range []string{"ffmpeg-cli", "hlsfleet", "medians of 2 run(s)", "wall time", "peak RSS"} {
+	for _, want := range []string{"ffmpeg-cli", "hlsfleet", "hlsfleet+extras", "medians of 2 run(s)", "wall time", "peak RSS", "extras      storyboard"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
