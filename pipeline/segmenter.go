@@ -94,6 +94,7 @@ type segmenter struct {
 
 	videoCodec string // RFC 6381 string from the first key packet's SPS
 	fm         *fmp4Muxer
+	tscc       *tsContinuity // TS continuity counters across this rendition's segments
 	// tap, when set, sees each segment's packets (DTS order) before they
 	// are muxed, e.g. the progressive MP4 (mp4.go); it must not keep them.
 	tap func(tracks []*track, pkts []pkt) error
@@ -261,7 +262,13 @@ func (s *segmenter) write(ps pending, audio []pkt) (err error) {
 	if s.typ == SegmentFMP4 {
 		err = s.fm.fragment(cw, all)
 	} else {
-		err = writeTS(cw, s.tracks, all, s.offsetMicros)
+		if s.tscc == nil {
+			s.tscc = newTSContinuity()
+		}
+		ccw := s.tscc.writer(cw)
+		if err = writeTS(ccw, s.tracks, all, s.offsetMicros); err == nil {
+			err = ccw.Close()
+		}
 	}
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing %s: %w", name, cerr)

@@ -718,3 +718,46 @@ func TestTranscodeCanceledBeforeStart(t *testing.T) {
 		t.Errorf("output dir holds %v after Abort", left)
 	}
 }
+
+// TestTSSegmentsJoinWithoutContinuityErrors: the TS segments of a rendition,
+// read as one stream (byte-wise, as an HLS client's demuxer does), carry
+// continuous continuity counters: ffmpeg reports no corrupt packet.
+func TestTSSegmentsJoinWithoutContinuityErrors(t *testing.T) {
+	requireTools(t)
+	src := testmedia.Generate(t, testmedia.Spec{Width: 640, Height: 360, Duration: 7})
+	dir, res, err := runTranscode(t, context.Background(), pipeline.Options{Input: src, Ladder: loadSmallLadder(t), Cores: 2,
+		Storyboard: pipeline.StoryboardOptions{Disabled: true}, Quality: pipeline.QualityOptions{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Renditions {
+		segs, err := filepath.Glob(filepath.Join(dir, r.Name, "seg_*.ts"))
+		if err != nil || len(segs) < 3 {
+			t.Fatalf("%s: segments %v, %v; want at least 3", r.Name, segs, err)
+		}
+		var joined []byte
+		for _, s := range segs {
+			b, err := os.ReadFile(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			joined = append(joined, b...)
+		}
+		path := filepath.Join(t.TempDir(), r.Name+".ts")
+		if err := os.WriteFile(path, joined, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The demuxer's debug log names every counter it did not expect
+		// (at a PES start it is only logged; mid-PES the packet is also
+		// reported corrupt).
+		out, err := exec.Command("ffmpeg", "-nostdin", "-v", "debug", "-i", path, "-map", "0", "-c", "copy", "-f", "null", "-").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: ffmpeg: %v\n%s", r.Name, err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "Continuity check failed") || strings.Contains(strings.ToLower(line), "corrupt") {
+				t.Errorf("%s: joined segments: %s", r.Name, line)
+			}
+		}
+	}
+}
