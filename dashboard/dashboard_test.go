@@ -755,3 +755,22 @@ func TestSlowStreamDoesNotBlockEvents(t *testing.T) {
 		t.Fatalf("the slow stream got %d events before it was dropped, want %d", n, subscriberBuffer)
 	}
 }
+
+// Live-segment jobs are the stream's business (the live table), not rows of
+// the job list: their events and queued notices add no job.
+func TestLiveSegmentJobsStayOffTheJobList(t *testing.T) {
+	f := newFixture(t, nil)
+	seg := job.New("file:///src/live/cam1/7.ts", "file://"+f.out+"/live/cam1", job.WithKind(job.KindLiveSegment))
+	vod := job.New("file:///src/a.mp4", "file://"+f.out+"/clip")
+	now := time.Now()
+	f.s.Queued(seg)
+	f.s.JobEvent(worker.Event{Type: worker.EventPublished, Time: now, Job: seg,
+		Status: worker.Status{JobID: seg.ID, State: worker.StatePublished, UpdatedAt: now}})
+	f.s.Queued(vod)
+	if _, ok := f.s.hub.job(seg.ID); ok {
+		t.Error("a live-segment job is in the job list")
+	}
+	if v, ok := f.s.hub.job(vod.ID); !ok || v.State != worker.StateQueued {
+		t.Errorf("the VOD job: %+v, %v; want it queued", v, ok)
+	}
+}

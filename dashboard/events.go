@@ -10,6 +10,9 @@ import (
 // JobEvent implements worker.EventSink: the job's row changes as soon as the
 // worker says so. It never blocks (the hub drops streams that fall behind).
 func (s *Server) JobEvent(e worker.Event) {
+	if liveSegment(e.Job) {
+		return
+	}
 	st := e.Status
 	id := st.JobID
 	if e.Job != nil {
@@ -44,11 +47,20 @@ func (s *Server) JobEvent(e worker.Event) {
 // Queued records a job that was just sent to the queue (by an upload or by
 // `hlsfleet local`'s inbox), so it shows before a worker picks it up.
 func (s *Server) Queued(j *job.Job) {
+	if liveSegment(j) {
+		return
+	}
 	s.hub.update(Job{
 		ID: j.ID, State: worker.StateQueued, Source: j.Source, Output: j.Output,
 		Path: s.relPath(j.Output), UpdatedAt: s.cfg.Now(),
 	}, false)
 }
+
+// liveSegment reports a live-segment job: a stream makes one every few
+// seconds, so they are shown as the stream (the live table, from the
+// output's playlists), not as jobs; one that fails for good still shows in
+// the dead-letter list.
+func liveSegment(j *job.Job) bool { return j != nil && j.Kind == job.KindLiveSegment }
 
 func fromStatus(st worker.Status) Job {
 	v := Job{
