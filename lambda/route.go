@@ -3,7 +3,6 @@ package lambda
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hlsfleet/hlsfleet/job"
@@ -86,7 +85,7 @@ func estimate(info *pipeline.Info, cores int) Estimate {
 	// The ladder never upscales, so output work grows with the source up
 	// to the top rung (1080p) and only decoding grows beyond it.
 	work := min(px, ref)/ref + 0.15*max(px-ref, 0)/ref
-	fps := rate(v.FrameRate)
+	fps := v.FPS()
 	if fps <= 0 || fps > 120 {
 		fps = 30
 	}
@@ -94,23 +93,6 @@ func estimate(info *pipeline.Info, cores int) Estimate {
 	e.Seconds = fixedCostSeconds + dur*work*secondsPerMediaSecond1080p30*referenceCores/float64(cores)
 	e.MemoryBytes = memoryBaseBytes + int64(px*memoryPerPixelBytes)
 	return e
-}
-
-// rate parses a frame rate "30000/1001" or "25".
-func rate(s string) float64 {
-	n, d, ok := strings.Cut(s, "/")
-	num, err := strconv.ParseFloat(n, 64)
-	if err != nil {
-		return 0
-	}
-	if !ok {
-		return num
-	}
-	den, err := strconv.ParseFloat(d, 64)
-	if err != nil || den == 0 {
-		return 0
-	}
-	return num / den
 }
 
 // Budget is what the invocation has to give to one inline transcode.

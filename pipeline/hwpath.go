@@ -113,21 +113,10 @@ func (t *transcode) openVideoDecoder(extraFrames int) (*astiav.CodecContext, err
 		// within this machine's noise).
 		return openDecoder(t.in.video, 1)
 	}
-	s := t.in.video
-	cp := s.CodecParameters()
-	codec := astiav.FindDecoder(cp.CodecID())
-	if codec == nil {
-		return nil, inputErr(ErrUnsupported, "no decoder for %s", cp.CodecID().Name())
+	codec, cc, err := allocDecoder(t.in.video.CodecParameters(), t.in.video.TimeBase())
+	if err != nil {
+		return nil, err
 	}
-	cc := astiav.AllocCodecContext(codec)
-	if cc == nil {
-		return nil, errors.New("allocating decoder context failed")
-	}
-	if err := cp.ToCodecContext(cc); err != nil {
-		cc.Free()
-		return nil, fmt.Errorf("decoder parameters: %w", err)
-	}
-	cc.SetTimeBase(s.TimeBase())
 	cc.SetThreadCount(1)
 	// VAAPI and FFmpeg 5.1's NVDEC hand out their decode surfaces as
 	// frames (NVDEC maps them; copying out came with 6.0), so surfaces held
@@ -260,16 +249,7 @@ func (w *renditionWorker) reopenOnCPU(f *astiav.Frame, cause error) error {
 		w.graph.free()
 		w.graph = nil
 	}
-	g, err := newVideoGraph(w.filterSpec(f), videoSrc{
-		width: f.Width(), height: f.Height(), pixFmt: f.PixelFormat(),
-		timeBase: w.srcTB, sar: f.SampleAspectRatio(), frameRate: w.srcRate, hw: w.graphHW(f),
-	}, 1)
-	if err != nil {
-		return fmt.Errorf("rendition %s: %w", w.out.Name, err)
-	}
-	w.graph = g
-	w.tb = g.timeBase()
-	return nil
+	return w.buildGraph(f)
 }
 
 // noteFallbacks folds the renditions' run-time fallbacks into the route.

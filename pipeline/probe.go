@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/asticode/go-astiav"
 )
@@ -80,6 +82,24 @@ type VideoInfo struct {
 	pixFmt   astiav.PixelFormat
 	hdrTrc   string
 	decoderN string
+}
+
+// FPS is FrameRate ("30000/1001", "25") as a number; 0 when unknown. It
+// works on an Info read back from JSON (a probe child's output).
+func (v *VideoInfo) FPS() float64 {
+	n, d, ok := strings.Cut(v.FrameRate, "/")
+	num, err := strconv.ParseFloat(n, 64)
+	if err != nil {
+		return 0
+	}
+	if !ok {
+		return num
+	}
+	den, err := strconv.ParseFloat(d, 64)
+	if err != nil || den == 0 {
+		return 0
+	}
+	return num / den
 }
 
 // AudioInfo describes one audio track.
@@ -503,22 +523,31 @@ func fieldOrder(f *astiav.Frame) string {
 	return "bff"
 }
 
-// openDecoder opens a decoder for a stream with bounded frame size.
-func openDecoder(s *astiav.Stream, threads int) (*astiav.CodecContext, error) {
-	cp := s.CodecParameters()
+// allocDecoder finds the decoder for cp and returns a context set up from
+// cp and tb, not yet opened; the caller frees it.
+func allocDecoder(cp *astiav.CodecParameters, tb astiav.Rational) (*astiav.Codec, *astiav.CodecContext, error) {
 	codec := astiav.FindDecoder(cp.CodecID())
 	if codec == nil {
-		return nil, inputErr(ErrUnsupported, "no decoder for %s", cp.CodecID().Name())
+		return nil, nil, inputErr(ErrUnsupported, "no decoder for %s", cp.CodecID().Name())
 	}
 	cc := astiav.AllocCodecContext(codec)
 	if cc == nil {
-		return nil, errors.New("allocating decoder context failed")
+		return nil, nil, errors.New("allocating decoder context failed")
 	}
 	if err := cp.ToCodecContext(cc); err != nil {
 		cc.Free()
-		return nil, fmt.Errorf("decoder parameters: %w", err)
+		return nil, nil, fmt.Errorf("decoder parameters: %w", err)
 	}
-	cc.SetTimeBase(s.TimeBase())
+	cc.SetTimeBase(tb)
+	return codec, cc, nil
+}
+
+// openDecoder opens a decoder for a stream with bounded frame size.
+func openDecoder(s *astiav.Stream, threads int) (*astiav.CodecContext, error) {
+	codec, cc, err := allocDecoder(s.CodecParameters(), s.TimeBase())
+	if err != nil {
+		return nil, err
+	}
 	cc.SetThreadCount(threads)
 	if threads != 1 {
 		cc.SetThreadType(astiav.ThreadTypeFrame | astiav.ThreadTypeSlice)

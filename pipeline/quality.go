@@ -407,19 +407,10 @@ func (p *qualityProbe) finish() {
 }
 
 func (p *qualityProbe) openDecoder() error {
-	codec := astiav.FindDecoder(p.cp.CodecID())
-	if codec == nil {
-		return fmt.Errorf("no decoder for %s", p.cp.CodecID().Name())
+	codec, cc, err := allocDecoder(p.cp, p.tb)
+	if err != nil {
+		return err
 	}
-	cc := astiav.AllocCodecContext(codec)
-	if cc == nil {
-		return errors.New("allocating decoder context failed")
-	}
-	if err := p.cp.ToCodecContext(cc); err != nil {
-		cc.Free()
-		return fmt.Errorf("decoder parameters: %w", err)
-	}
-	cc.SetTimeBase(p.tb)
 	cc.SetThreadCount(1)
 	if err := cc.Open(codec, nil); err != nil {
 		cc.Free()

@@ -179,8 +179,8 @@ func (w *renditionWorker) pushEnd() error {
 	return w.graph.push(nil)
 }
 
-// open builds the filter graph from the first frame and opens the encoder.
-func (w *renditionWorker) open(f *astiav.Frame) error {
+// buildGraph builds the rendition's filter graph for frames like f.
+func (w *renditionWorker) buildGraph(f *astiav.Frame) error {
 	g, err := newVideoGraph(w.filterSpec(f), videoSrc{
 		width: f.Width(), height: f.Height(), pixFmt: f.PixelFormat(),
 		timeBase: w.srcTB, sar: f.SampleAspectRatio(), frameRate: w.srcRate, hw: w.graphHW(f),
@@ -190,13 +190,22 @@ func (w *renditionWorker) open(f *astiav.Frame) error {
 	}
 	w.graph = g
 	w.tb = g.timeBase()
+	return nil
+}
+
+// open builds the filter graph from the first frame and opens the encoder.
+func (w *renditionWorker) open(f *astiav.Frame) error {
+	err := w.buildGraph(f)
+	if err != nil {
+		return err
+	}
 	for _, c := range w.children {
 		c.srcTB = w.tb
 		c.srcRate = astiav.NewRational(w.out.FPS.Num, w.out.FPS.Den)
 	}
 	fps := astiav.NewRational(w.out.FPS.Num, w.out.FPS.Den)
 	w.frameD = max(1, astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), w.tb))
-	w.enc, err = openVideoEncoder(w.accel, encodeParams{out: w.out, gop: gopFrames(w.gopDur, w.out.FPS), threads: w.threads, hw: encoderInput(g)}, w.tb, w.globalHeader)
+	w.enc, err = openVideoEncoder(w.accel, encodeParams{out: w.out, gop: gopFrames(w.gopDur, w.out.FPS), threads: w.threads, hw: encoderInput(w.graph)}, w.tb, w.globalHeader)
 	if err != nil && w.accel != AccelCPU {
 		if err = w.reopenOnCPU(f, err); err == nil {
 			w.enc, err = openVideoEncoder(w.accel, encodeParams{out: w.out, gop: gopFrames(w.gopDur, w.out.FPS), threads: w.threads}, w.tb, w.globalHeader)
