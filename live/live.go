@@ -113,7 +113,16 @@ type Segment struct {
 	// Skipped says why the segment was skipped; "" means published.
 	Skipped string    `json:"skipped,omitempty"`
 	At      time.Time `json:"at"`
+	// CC is, per rendition in State.Renditions order, the MPEG-TS
+	// continuity counter the segment ended with on each PID, for the next
+	// segment's transcode to run on from (see Continuity). Only the newest
+	// segment keeps it.
+	CC []map[uint16]uint8 `json:"cc,omitempty"`
 }
+
+// Continuity is, per rendition name, the continuity counters a segment
+// continues from (pipeline.LiveOptions.Continuity).
+type Continuity map[string]map[uint16]uint8
 
 // gap is a missing sequence number with later segments waiting behind it.
 type gap struct {
@@ -209,16 +218,39 @@ func (s *Stream) read(ctx context.Context) (*State, string, error) {
 }
 
 // Check reports whether segment seq still needs work: nil when it does,
-// ErrEnded, ErrLate, or a Result with Duplicate when it is recorded.
-func (s *Stream) Check(ctx context.Context, seq int64) (dup bool, err error) {
+// ErrEnded, ErrLate, or dup when it is recorded. When it needs work, cont
+// holds the continuity counters of segment seq-1 if that one is published
+// (nil otherwise: the segment starts its counters afresh, as it would after
+// a discontinuity).
+func (s *Stream) Check(ctx context.Context, seq int64) (dup bool, cont Continuity, err error) {
 	st, err := s.Read(ctx)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	if st.find(seq) >= 0 {
-		return true, nil
+		return true, nil, nil
 	}
-	return false, st.accepts(seq)
+	if err := st.accepts(seq); err != nil {
+		return false, nil, err
+	}
+	return false, st.continuityBefore(seq), nil
+}
+
+// continuityBefore returns the counters segment seq-1 ended with, or nil.
+func (st *State) continuityBefore(seq int64) Continuity {
+	i := st.find(seq - 1)
+	if i < 0 {
+		return nil
+	}
+	prev := st.Segments[i]
+	if prev.Skipped != "" || len(prev.CC) != len(st.Renditions) {
+		return nil
+	}
+	c := Continuity{}
+	for j, r := range st.Renditions {
+		c[r.Name] = prev.CC[j]
+	}
+	return c
 }
 
 // accepts reports why seq cannot be added to st, or nil.
@@ -252,6 +284,14 @@ func (st *State) insert(seg Segment) {
 			st.Gaps = append(st.Gaps[:j], st.Gaps[j+1:]...)
 			break
 		}
+	}
+}
+
+// keepNewestCC drops the continuity counters of every segment but the
+// newest: only the next segment needs them, and stream.json stays small.
+func (st *State) keepNewestCC() {
+	for i := range len(st.Segments) - 1 {
+		st.Segments[i].CC = nil
 	}
 }
 
@@ -450,8 +490,12 @@ func (s *Stream) Publish(ctx context.Context, seg Segment, renditions []Renditio
 		case !sameRenditions(st.Renditions, renditions):
 			return false, ErrMismatch
 		}
+		if seg.CC != nil && len(seg.CC) != len(renditions) {
+			return false, fmt.Errorf("segment %d: continuity counters for %d renditions, want %d", seg.Seq, len(seg.CC), len(renditions))
+		}
 		seg.Skipped, seg.At = "", now
 		st.insert(seg)
+		st.keepNewestCC()
 		return true, nil
 	})
 	res.Duplicate = dup

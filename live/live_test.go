@@ -335,3 +335,59 @@ func TestFirstSegmentSkipped(t *testing.T) {
 		t.Fatal("no master")
 	}
 }
+
+// The continuity counters a segment ended with reach the next segment's job
+// through Check; only the newest segment keeps them in stream.json, and a
+// segment after a skipped one (a discontinuity) starts afresh.
+func TestContinuityCarriedToNextSegment(t *testing.T) {
+	s, b := open(t, Config{})
+	ctx := context.Background()
+	withCC := func(seq int64) Segment {
+		g := seg(seq)
+		g.CC = []map[uint16]uint8{{0: uint8(seq), 0x100: 7}, {0: uint8(seq), 0x100: 3}}
+		return g
+	}
+	if _, cont, err := s.Check(ctx, 0); err != nil || cont != nil {
+		t.Fatalf("Check(0) on a new stream = %v, %v; want no counters", cont, err)
+	}
+	for seq := range int64(3) {
+		if _, err := s.Publish(ctx, withCC(seq), rends); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dup, cont, err := s.Check(ctx, 3)
+	if err != nil || dup {
+		t.Fatalf("Check(3) = %v, %v", dup, err)
+	}
+	if cont["720p"][0] != 2 || cont["720p"][0x100] != 7 || cont["360p"][0x100] != 3 || len(cont) != 2 {
+		t.Errorf("Check(3) counters %v, want segment 2's per rendition", cont)
+	}
+	if dup, cont, err := s.Check(ctx, 2); !dup || cont != nil || err != nil {
+		t.Errorf("Check(2) = %v, %v, %v; want a duplicate", dup, cont, err)
+	}
+	st, err := s.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range st.Segments {
+		if (g.CC != nil) != (g.Seq == 2) {
+			t.Errorf("segment %d keeps counters %v; only the newest should", g.Seq, g.CC)
+		}
+	}
+	raw, err := b.ReadAll(ctx, StateName)
+	if err != nil || strings.Count(string(raw), `"cc"`) != 1 {
+		t.Errorf("stream.json holds %d cc fields (%v), want 1", strings.Count(string(raw), `"cc"`), err)
+	}
+
+	if _, err := s.Skip(ctx, 3, "bad input"); err != nil {
+		t.Fatal(err)
+	}
+	if _, cont, err := s.Check(ctx, 4); err != nil || cont != nil {
+		t.Errorf("Check(4) after a skipped segment = %v, %v; want fresh counters", cont, err)
+	}
+	bad := withCC(4)
+	bad.CC = bad.CC[:1]
+	if _, err := s.Publish(ctx, bad, rends); err == nil {
+		t.Error("Publish took counters for one rendition of two")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"runtime"
 	"strings"
@@ -30,7 +31,13 @@ type LiveOptions struct {
 	// SegmentName is the file name of the output segment in every
 	// rendition's folder: "<rendition>/<SegmentName>", e.g. "720p/17.ts".
 	SegmentName string
-	Logger      *zap.Logger
+	// Continuity is, per rendition name, the MPEG-TS continuity counter the
+	// previous segment of the stream ended with on each PID (its
+	// LiveRendition.Continuity). The segment's counters run on from there,
+	// so a reader joining the segments byte-wise sees no continuity error;
+	// without it they start as a fresh muxer's do.
+	Continuity map[string]map[uint16]uint8
+	Logger     *zap.Logger
 }
 
 // LiveRendition is one rendition's output segment.
@@ -48,6 +55,9 @@ type LiveRendition struct {
 	AverageBandwidth int64   `json:"average_bandwidth_bps"`
 	Bytes            int64   `json:"bytes"`
 	Duration         float64 `json:"duration_seconds"`
+	// Continuity is the last continuity counter written on each PID: what
+	// the stream's next segment continues from (LiveOptions.Continuity).
+	Continuity map[uint16]uint8 `json:"continuity,omitempty"`
 }
 
 // LiveResult describes one transcoded live segment.
@@ -131,7 +141,7 @@ func TranscodeLiveSegment(ctx context.Context, opt LiveOptions, sink Sink) (*Liv
 		posterDone: true, // no poster per live segment
 	}
 	defer t.free()
-	copied, err := t.planLive()
+	copied, err := t.planLive(opt.Continuity)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +177,9 @@ func TranscodeLiveSegment(ctx context.Context, opt LiveOptions, sink Sink) (*Liv
 			Bytes: s.sizes[0], Duration: d,
 			AverageBandwidth: w.out.BitrateBPS + audioBPS,
 		}
+		if s.tscc != nil {
+			lr.Continuity = maps.Clone(s.tscc.last)
+		}
 		measured := int64(0)
 		if d > 0 {
 			measured = int64(math.Ceil(float64(s.sizes[0]*8) / d))
@@ -184,8 +197,9 @@ func TranscodeLiveSegment(ctx context.Context, opt LiveOptions, sink Sink) (*Liv
 
 // planLive is plan for one live segment: every rung cuts exactly one
 // segment whose timestamps are written at the source's start, and AAC-LC
-// audio is copied. It reports whether audio is copied.
-func (t *transcode) planLive() (bool, error) {
+// audio is copied, each rendition's continuity counters running on from
+// cont. It reports whether audio is copied.
+func (t *transcode) planLive(cont map[string]map[uint16]uint8) (bool, error) {
 	l := t.opt.Ladder
 	vi := t.in.info.Video
 	outs, err := l.Select(LadderSource(vi))
@@ -200,6 +214,9 @@ func (t *transcode) planLive() (bool, error) {
 		}
 		seg := newSegmenter(o.Name, SegmentTS, t.sink, liveNoCut)
 		seg.offsetMicros = t.in.start
+		if c := cont[o.Name]; len(c) > 0 {
+			seg.tscc = &tsContinuity{last: maps.Clone(c)}
+		}
 		t.videos = append(t.videos, &renditionWorker{
 			out: o, accel: t.opt.Accel, threads: threads[i],
 			gopDur: l.GOPSeconds, segDur: liveNoCut, seg: seg,

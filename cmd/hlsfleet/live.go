@@ -252,7 +252,7 @@ func execLive(ctx context.Context, j *job.Job, log *zap.Logger) (worker.ExecEven
 	}
 	seq := j.Live.Sequence
 	log = log.With(zap.Int64("seq", seq))
-	dup, err := s.Check(ctx, seq)
+	dup, cont, err := s.Check(ctx, seq)
 	switch {
 	case dup:
 		log.Info("live segment already recorded: nothing to do")
@@ -279,7 +279,7 @@ func execLive(ctx context.Context, j *job.Job, log *zap.Logger) (worker.ExecEven
 	name := strconv.FormatInt(seq, 10) + ".ts"
 	res, err := pipeline.TranscodeLiveSegment(ctx, pipeline.LiveOptions{
 		Input: opt.Input, Reader: opt.Reader, InputSize: opt.InputSize, Ladder: ladder,
-		SegmentName: name, Logger: log,
+		SegmentName: name, Continuity: cont, Logger: log,
 	}, &worker.StorageSink{Ctx: ctx, Bucket: out})
 	if err != nil {
 		return ev, skipOnInput(ctx, s, seq, err, log)
@@ -290,6 +290,7 @@ func execLive(ctx context.Context, j *job.Job, log *zap.Logger) (worker.ExecEven
 		rends = append(rends, live.Rendition{Name: r.Name, Width: r.Width, Height: r.Height, FrameRate: r.FrameRate,
 			Codecs: r.Codecs, Bandwidth: r.Bandwidth, AverageBandwidth: r.AverageBandwidth})
 		seg.Bytes = append(seg.Bytes, r.Bytes)
+		seg.CC = append(seg.CC, r.Continuity)
 		ev.BytesOut += r.Bytes
 	}
 	pub, err := s.Publish(ctx, seg, rends)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -140,4 +141,38 @@ func ffprobe(args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("testmedia: ffprobe %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
+}
+
+// TSContinuityErrors joins the MPEG-TS files in order, byte-wise as an HLS
+// client's demuxer reads a rendition's segments, and returns the lines of
+// ffmpeg's demuxer log that report a continuity counter it did not expect
+// or a corrupt packet (at a PES start a jump is only logged at debug level;
+// mid-PES the packet is also reported corrupt).
+func TSContinuityErrors(dir string, files ...[]byte) ([]string, error) {
+	joined, err := os.CreateTemp(dir, "joined-*.ts")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(joined.Name())
+	for _, b := range files {
+		if _, err := joined.Write(b); err != nil {
+			joined.Close()
+			return nil, err
+		}
+	}
+	if err := joined.Close(); err != nil {
+		return nil, err
+	}
+	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "debug", "-i", joined.Name(),
+		"-map", "0", "-c", "copy", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("ffmpeg: %v\n%s", err, out)
+	}
+	var bad []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "Continuity check failed") || strings.Contains(strings.ToLower(line), "corrupt") {
+			bad = append(bad, line)
+		}
+	}
+	return bad, nil
 }
