@@ -159,23 +159,64 @@ func New(c Config) (*Handler, error) {
 }
 
 // Invoke handles one invocation: an SQS batch (every record's eventSource
-// is "aws:sqs") gives an events.SQSEventResponse; anything else is parsed
-// as an S3 notification, an EventBridge S3 event or a job document and
-// gives a Response.
+// is "aws:sqs") gives an events.SQSEventResponse; an SNS event (records of
+// EventSource "aws:sns", as a topic subscription delivers them) and
+// anything else, parsed as an S3 notification, an EventBridge S3 event or a
+// job document, give a Response.
 func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	// encoding/json matches field names case-insensitively: this reads
+	// SQS's "eventSource" and SNS's "EventSource" alike.
 	var probe struct {
 		Records []struct {
 			EventSource string `json:"eventSource"`
 		} `json:"Records"`
 	}
-	if json.Unmarshal(payload, &probe) == nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs" {
-		var ev events.SQSEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("lambda: SQS event: %w", err)
+	if json.Unmarshal(payload, &probe) == nil && len(probe.Records) > 0 {
+		switch probe.Records[0].EventSource {
+		case "aws:sqs":
+			var ev events.SQSEvent
+			if err := json.Unmarshal(payload, &ev); err != nil {
+				return nil, fmt.Errorf("lambda: SQS event: %w", err)
+			}
+			return h.HandleSQS(ctx, ev), nil
+		case "aws:sns":
+			return h.HandleSNS(ctx, payload)
 		}
-		return h.HandleSQS(ctx, ev), nil
 	}
 	return h.HandleEvent(ctx, payload)
+}
+
+// HandleSNS handles an SNS event: each record's notification (an S3 event
+// published to a topic, or a job document) is handled as HandleEvent
+// handles a direct one, and the results are joined. SNS invokes Lambda
+// asynchronously, so a transient fault in any record is an invocation error
+// for Lambda to retry; records already done are duplicates then.
+func (h *Handler) HandleSNS(ctx context.Context, payload []byte) (*Response, error) {
+	var ev struct {
+		Records []struct {
+			Sns json.RawMessage `json:"Sns"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, fmt.Errorf("%w: SNS event: %w", job.ErrPermanent, err)
+	}
+	resp := &Response{}
+	var transient []error
+	for _, r := range ev.Records {
+		// The record's Sns object has the notification's own fields (Type,
+		// Message, TopicArn...), the shape job.ParseMessage reads from a
+		// topic's SQS subscription.
+		res, err := h.HandleEvent(ctx, r.Sns)
+		if err != nil {
+			transient = append(transient, err)
+			continue
+		}
+		resp.Results = append(resp.Results, res.Results...)
+	}
+	if len(transient) > 0 {
+		return nil, errors.Join(transient...)
+	}
+	return resp, nil
 }
 
 // HandleEvent handles an event invoked directly (S3 notification,

@@ -418,3 +418,54 @@ func TestLiveQueueGroupsByStream(t *testing.T) {
 		t.Errorf("%d jobs on the CPU queue, want 0 (live segments belong to the live queue)", n)
 	}
 }
+
+// snsEvent is the event a topic subscription invokes the function with:
+// one record per notification, each carrying an S3 event as its Message.
+func snsEvent(messages ...[]byte) json.RawMessage {
+	var ev events.SNSEvent
+	for i, m := range messages {
+		ev.Records = append(ev.Records, events.SNSEventRecord{EventSource: "aws:sns", EventVersion: "1.0",
+			SNS: events.SNSEntity{Type: "Notification", MessageID: fmt.Sprint("n", i), TopicArn: "arn:aws:sns:us-east-1:1:uploads",
+				Message: string(m), Timestamp: time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)}})
+	}
+	out, _ := json.Marshal(ev)
+	return out
+}
+
+// S3 → SNS → Lambda: each record's S3 event is routed like a direct one;
+// a transient fault in any record fails the invocation for Lambda's retry,
+// and the retry finds the records already handed on as duplicates.
+func TestSNSEvent(t *testing.T) {
+	f := newFixture(t, runnerFunc(okRunner), false, false)
+	ctx := context.Background()
+	payload := snsEvent(event("clip.mp4"), event("long.mp4"), event("garbage.mp4"))
+	if !strings.Contains(string(payload), `"EventSource":"aws:sns"`) || !strings.Contains(string(payload), `"Sns":{`) {
+		t.Fatalf("fixture is not Lambda's SNS event shape: %s", payload)
+	}
+	out, err := f.h.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range out.(*Response).Results {
+		got = append(got, string(r.Action))
+	}
+	want := []string{string(ActionPublished), string(ActionQueued), string(ActionFailed)}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("results %v, want %v", got, want)
+	}
+	if st := f.status(t, "clip"); st.State != worker.StatePublished {
+		t.Errorf("clip job.json %+v, want published", st)
+	}
+	if jobs := messages(t, f.cpu); len(jobs) != 1 || !strings.HasSuffix(jobs[0].Source, "/long.mp4") {
+		t.Errorf("queued %d jobs, want the long clip only", len(jobs))
+	}
+
+	if _, err := f.h.Invoke(ctx, snsEvent(event("long.mp4"), event("flaky.mp4"))); !errors.Is(err, errS3Down) {
+		t.Errorf("SNS record with a transient fault: %v, want an invocation error wrapping it", err)
+	}
+	out, err = f.h.Invoke(ctx, snsEvent(event("long.mp4")))
+	if err != nil || out.(*Response).Results[0].Action != ActionDuplicate {
+		t.Errorf("the retried record: %+v, %v; want a duplicate", out, err)
+	}
+}
