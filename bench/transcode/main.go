@@ -41,6 +41,7 @@ type config struct {
 	keep     string        // folder keeping the source and outputs; "" = temporary
 	src      string        // existing source; "" = generate one
 	seconds  float64       // generated source duration
+	noise    int           // generated source's noise strength (0-100)
 	width    int           // generated source size
 	height   int           //
 	timeout  time.Duration // limit for each run
@@ -55,13 +56,14 @@ func main() {
 	flag.StringVar(&c.keep, "keep", "", "keep the source and every output under this folder")
 	flag.StringVar(&c.src, "src", "", "use this source instead of generating one")
 	flag.Float64Var(&c.seconds, "seconds", 20, "duration of the generated source")
+	flag.IntVar(&c.noise, "noise", 30, "noise strength of the generated source, 1-100 (30: heavy, camera-grain-like; 10: light)")
 	flag.StringVar(&size, "size", "1920x1080", "size of the generated source")
 	flag.DurationVar(&c.timeout, "timeout", 15*time.Minute, "limit for each run")
 	flag.Parse()
 	if err := c.parseSize(size); err != nil {
 		fail(err)
 	}
-	if c.hlsfleet == "" || flag.NArg() != 0 || c.runs < 1 {
+	if c.hlsfleet == "" || flag.NArg() != 0 || c.runs < 1 || c.noise < 1 || c.noise > 100 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -118,8 +120,8 @@ func run(c config, w io.Writer) error {
 	src := c.src
 	if src == "" {
 		spec := testmedia.Spec{Width: c.width, Height: c.height, Duration: c.seconds, FPS: "30",
-			Video: testmedia.VideoH264, Audio: testmedia.AudioAAC, Noise: true, Name: "bench-source"}
-		fmt.Fprintf(w, "generating a %g s %dx%d 30 fps noisy h264+aac source...\n", c.seconds, c.width, c.height)
+			Video: testmedia.VideoH264, Audio: testmedia.AudioAAC, Noise: true, NoiseStrength: c.noise, Name: "bench-source"}
+		fmt.Fprintf(w, "generating a %g s %dx%d 30 fps h264+aac source with noise %d...\n", c.seconds, c.width, c.height, c.noise)
 		start := time.Now()
 		if src, err = testmedia.GenerateTo(base, spec); err != nil {
 			return fmt.Errorf("source: %w", err)

@@ -73,6 +73,9 @@ type Spec struct {
 	// Noise overlays strong temporal noise, which is expensive to encode:
 	// realistic benchmark content rather than a flat test card.
 	Noise bool
+	// NoiseStrength is the noise filter's strength (0-100); 0 means 30,
+	// the benchmarks' default.
+	NoiseStrength int
 
 	// Name is the file stem; default "source".
 	Name string
@@ -287,7 +290,11 @@ func ffmpegArgs(s Spec, out string) []string {
 	if s.Video != VideoNone {
 		var filters []string
 		if s.Noise {
-			filters = append(filters, "noise=alls=30:allf=t+u")
+			strength := s.NoiseStrength
+			if strength <= 0 {
+				strength = 30
+			}
+			filters = append(filters, fmt.Sprintf("noise=alls=%d:allf=t+u", strength))
 		}
 		if s.VFR {
 			// random(0) is a deterministic generator seeded from 0; the first

@@ -319,4 +319,8 @@ func TestFFmpegArgs(t *testing.T) {
 			t.Errorf("args lack %q:\n%s", want, args)
 		}
 	}
+	light := strings.Join(ffmpegArgs(Spec{Noise: true, NoiseStrength: 10}.withDefaults(), "out.mp4"), " ")
+	if !strings.Contains(light, "-vf noise=alls=10:allf=t+u") {
+		t.Errorf("NoiseStrength 10 not applied:\n%s", light)
+	}
 }
