@@ -214,7 +214,7 @@ func checkDecodes(t *testing.T, r string, parts []string) {
 	if err != nil || len(strings.TrimSpace(string(b))) > 0 {
 		t.Errorf("%s: the concatenated segments do not decode cleanly: %v\n%s", r, err, b)
 	}
-	bad, err := testmedia.TSContinuityErrors(t.TempDir(), files...)
+	bad, err := testmedia.TSContinuityErrors(files...)
 	if err != nil {
 		t.Fatalf("%s: %v", r, err)
 	}

@@ -743,7 +743,7 @@ func TestTSSegmentsJoinWithoutContinuityErrors(t *testing.T) {
 			}
 			files = append(files, b)
 		}
-		bad, err := testmedia.TSContinuityErrors(t.TempDir(), files...)
+		bad, err := testmedia.TSContinuityErrors(files...)
 		if err != nil {
 			t.Fatalf("%s: %v", r.Name, err)
 		}

@@ -122,7 +122,7 @@ func checkLiveStream(t *testing.T, read func(key string) []byte, w liveWant) {
 		// Across a discontinuity the counters may start afresh; within
 		// each run they continue from segment to segment.
 		for i, run := range runs {
-			bad, err := testmedia.TSContinuityErrors(t.TempDir(), run...)
+			bad, err := testmedia.TSContinuityErrors(run...)
 			if err != nil {
 				t.Fatalf("%s: %v", r, err)
 			}
@@ -173,7 +173,7 @@ func checkConcatenation(t *testing.T, r string, data []byte, duration float64) {
 	}
 	// Each segment's counters run on from the previous one's (stream.json
 	// carries them from job to job).
-	bad, err := testmedia.TSContinuityErrors(t.TempDir(), data)
+	bad, err := testmedia.TSContinuityErrors(data)
 	if err != nil {
 		t.Fatalf("%s: %v", r, err)
 	}

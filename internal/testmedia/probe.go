@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -147,24 +146,15 @@ func ffprobe(args ...string) ([]byte, error) {
 // client's demuxer reads a rendition's segments, and returns the lines of
 // ffmpeg's demuxer log that report a continuity counter it did not expect
 // or a corrupt packet (at a PES start a jump is only logged at debug level;
-// mid-PES the packet is also reported corrupt).
-func TSContinuityErrors(dir string, files ...[]byte) ([]string, error) {
-	joined, err := os.CreateTemp(dir, "joined-*.ts")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(joined.Name())
-	for _, b := range files {
-		if _, err := joined.Write(b); err != nil {
-			joined.Close()
-			return nil, err
-		}
-	}
-	if err := joined.Close(); err != nil {
-		return nil, err
-	}
-	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "debug", "-i", joined.Name(),
-		"-map", "0", "-c", "copy", "-f", "null", "-").CombinedOutput()
+// mid-PES the packet is also reported corrupt). The bytes go through a
+// pipe: on a seekable file the demuxer also reads near the end to estimate
+// the duration, resyncing at an arbitrary offset, and may then report a
+// false sync as a packet with the TEI flag.
+func TSContinuityErrors(files ...[]byte) ([]string, error) {
+	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "debug", "-i", "pipe:0",
+		"-map", "0", "-c", "copy", "-f", "null", "-")
+	cmd.Stdin = bytes.NewReader(bytes.Join(files, nil))
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("ffmpeg: %v\n%s", err, out)
 	}
