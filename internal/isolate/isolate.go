@@ -47,6 +47,25 @@ type Options struct {
 	ForwardSignals bool
 }
 
+// mallocArenas caps glibc's malloc arenas in the child (unless the caller's
+// environment sets MALLOC_ARENA_MAX). With one arena per busy thread, the
+// buffers libav frees in one thread's arena stay resident while another
+// thread allocates afresh: on the 20 s 1080p bench4 job with the quality
+// report, peak RSS fell from 593-604 MB to 538 MB with 2 arenas (1 gave
+// 532 MB), the plain ladder's by 5-8 MB, with no CPU change beyond this
+// machine's run-to-run noise (three alternating pairs: 1.01, 0.90, 1.03).
+const mallocArenas = "MALLOC_ARENA_MAX=2"
+
+// hasEnv reports whether env sets key.
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); ok && k == key {
+			return true
+		}
+	}
+	return false
+}
+
 // Result of a child that ran to an exit.
 type Result struct {
 	ExitCode int
@@ -70,6 +89,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// runtime print its traceback and then die by SIGABRT, instead of exiting
 	// with status 2 — the code that means "the input is at fault".
 	cmd.Env = append(append(os.Environ(), o.Env...), EnvChild+"=1", "GOTRACEBACK=crash")
+	if !hasEnv(cmd.Env, "MALLOC_ARENA_MAX") {
+		cmd.Env = append(cmd.Env, mallocArenas)
+	}
 	cmd.Stdin = o.Stdin
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if o.Stdout != nil {
