@@ -2,12 +2,10 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"math"
-	"runtime"
 	"strings"
 	"time"
 
@@ -97,30 +95,12 @@ const liveNoCut = 1e9
 // its span. Errors wrapping ErrInput are the segment's fault.
 func TranscodeLiveSegment(ctx context.Context, opt LiveOptions, sink Sink) (*LiveResult, error) {
 	began := time.Now()
-	if opt.Logger == nil {
-		opt.Logger = zap.NewNop()
-	}
-	setLibavLogger(opt.Logger)
-	if opt.Accel == "" {
-		opt.Accel = AccelCPU
-	}
-	if opt.Cores <= 0 {
-		opt.Cores = runtime.NumCPU()
-	}
-	if opt.Ladder == nil {
-		return nil, errors.New("no ladder given")
-	}
-	if err := opt.Ladder.Validate(); err != nil {
-		return nil, err
-	}
 	if opt.SegmentName == "" || strings.ContainsAny(opt.SegmentName, "/\\") || strings.HasPrefix(opt.SegmentName, ".") {
 		return nil, fmt.Errorf("live segment name %q: want a plain file name", opt.SegmentName)
 	}
-	src := Source{Path: opt.Input}
-	if opt.Reader != nil {
-		src = Source{Reader: opt.Reader, Size: opt.InputSize, Name: opt.Input}
-	}
-	in, err := openSource(src, opt.Limits)
+	topt := Options{Input: opt.Input, Reader: opt.Reader, InputSize: opt.InputSize, Ladder: opt.Ladder,
+		SegmentType: SegmentTS, Accel: opt.Accel, Limits: opt.Limits, Cores: opt.Cores, Logger: opt.Logger}
+	in, err := openInput(&topt)
 	if err != nil {
 		return nil, err
 	}
@@ -135,9 +115,7 @@ func TranscodeLiveSegment(ctx context.Context, opt LiveOptions, sink Sink) (*Liv
 	}
 	ls := &liveSink{sink: sink, name: opt.SegmentName}
 	t := &transcode{
-		opt: Options{Input: opt.Input, Ladder: opt.Ladder, SegmentType: SegmentTS, Accel: opt.Accel,
-			Limits: opt.Limits, Cores: opt.Cores, Logger: opt.Logger},
-		in: in, sink: ls, log: opt.Logger,
+		opt: topt, in: in, sink: ls, log: topt.Logger,
 		posterDone: true, // no poster per live segment
 	}
 	defer t.free()

@@ -90,21 +90,13 @@ const PosterName = "poster.jpg"
 // posterAt is where in the input the poster frame is taken.
 const posterAt = 0.10
 
-// Transcode decodes the input once and writes an HLS ladder into sink:
-// segments as they are produced, then the media playlists, the poster, and
-// master.m3u8 last. Errors wrapping ErrInput are the input's fault.
-func Transcode(ctx context.Context, opt Options, sink Sink) (*Result, error) {
-	began := time.Now()
+// openInput fills the defaults every transcode shares (logger, accel,
+// cores), checks the ladder and opens the input; the caller closes it.
+func openInput(opt *Options) (*input, error) {
 	if opt.Logger == nil {
 		opt.Logger = zap.NewNop()
 	}
 	setLibavLogger(opt.Logger)
-	if opt.SegmentType == "" {
-		opt.SegmentType = SegmentTS
-	}
-	if opt.SegmentType != SegmentTS && opt.SegmentType != SegmentFMP4 {
-		return nil, fmt.Errorf("segment type %q: want ts or fmp4", opt.SegmentType)
-	}
 	if opt.Accel == "" {
 		opt.Accel = AccelCPU
 	}
@@ -121,7 +113,21 @@ func Transcode(ctx context.Context, opt Options, sink Sink) (*Result, error) {
 	if opt.Reader != nil {
 		src = Source{Reader: opt.Reader, Size: opt.InputSize, Name: opt.Input}
 	}
-	in, err := openSource(src, opt.Limits)
+	return openSource(src, opt.Limits)
+}
+
+// Transcode decodes the input once and writes an HLS ladder into sink:
+// segments as they are produced, then the media playlists, the poster, and
+// master.m3u8 last. Errors wrapping ErrInput are the input's fault.
+func Transcode(ctx context.Context, opt Options, sink Sink) (*Result, error) {
+	began := time.Now()
+	if opt.SegmentType == "" {
+		opt.SegmentType = SegmentTS
+	}
+	if opt.SegmentType != SegmentTS && opt.SegmentType != SegmentFMP4 {
+		return nil, fmt.Errorf("segment type %q: want ts or fmp4", opt.SegmentType)
+	}
+	in, err := openInput(&opt)
 	if err != nil {
 		return nil, err
 	}
