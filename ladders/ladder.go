@@ -34,6 +34,25 @@ func (r Rational) Float() float64 {
 	return float64(r.Num) / float64(r.Den)
 }
 
+// RateFloat reads a rate written "30000/1001" or "25" (as ffprobe and
+// VideoInfo.FrameRate give it) as a number; 0 when it is not one or its
+// denominator is 0.
+func RateFloat(s string) float64 {
+	n, d, ok := strings.Cut(s, "/")
+	num, err := strconv.ParseFloat(n, 64)
+	if err != nil {
+		return 0
+	}
+	if !ok {
+		return num
+	}
+	den, err := strconv.ParseFloat(d, 64)
+	if err != nil || den == 0 {
+		return 0
+	}
+	return num / den
+}
+
 // String returns "Num/Den".
 func (r Rational) String() string {
 	return strconv.Itoa(r.Num) + "/" + strconv.Itoa(r.Den)

@@ -6,10 +6,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/asticode/go-astiav"
+
+	"github.com/hlsfleet/hlsfleet/ladders"
 )
 
 // MaxDimension is the largest width or height accepted on either side.
@@ -86,21 +86,7 @@ type VideoInfo struct {
 
 // FPS is FrameRate ("30000/1001", "25") as a number; 0 when unknown. It
 // works on an Info read back from JSON (a probe child's output).
-func (v *VideoInfo) FPS() float64 {
-	n, d, ok := strings.Cut(v.FrameRate, "/")
-	num, err := strconv.ParseFloat(n, 64)
-	if err != nil {
-		return 0
-	}
-	if !ok {
-		return num
-	}
-	den, err := strconv.ParseFloat(d, 64)
-	if err != nil || den == 0 {
-		return 0
-	}
-	return num / den
-}
+func (v *VideoInfo) FPS() float64 { return ladders.RateFloat(v.FrameRate) }
 
 // AudioInfo describes one audio track.
 type AudioInfo struct {

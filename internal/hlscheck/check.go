@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hlsfleet/hlsfleet/ladders"
 	"github.com/hlsfleet/hlsfleet/pipeline/hls"
 )
 
@@ -656,9 +657,9 @@ func (c *checker) checkWhole(r *rendition) {
 			c.add(ErrCodecs, r.uri, -1, "", "CODECS has %s but there is no audio stream", declared)
 		}
 		if video != nil && r.variant.FrameRate > 0 {
-			fps := parseRational(video.RFrameRate)
+			fps := ladders.RateFloat(video.RFrameRate)
 			if fps == 0 {
-				fps = parseRational(video.AvgFrameRate)
+				fps = ladders.RateFloat(video.AvgFrameRate)
 			}
 			if fps > 0 && math.Abs(fps-r.variant.FrameRate) > 0.01 {
 				c.add(ErrFrameRate, r.uri, -1, "", "video is %.3f fps, FRAME-RATE says %.3f", fps, r.variant.FrameRate)

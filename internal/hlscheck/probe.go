@@ -163,23 +163,6 @@ func parseTime(s string) float64 {
 	return f
 }
 
-// parseRational reads "30000/1001" or "30"; 0 when unknown.
-func parseRational(s string) float64 {
-	n, d, ok := strings.Cut(s, "/")
-	num, err := strconv.ParseFloat(n, 64)
-	if err != nil {
-		return 0
-	}
-	if !ok {
-		return num
-	}
-	den, err := strconv.ParseFloat(d, 64)
-	if err != nil || den == 0 {
-		return 0
-	}
-	return num / den
-}
-
 // concat writes the files in order into a new file dst.
 func concat(dst string, srcs ...string) error {
 	f, err := os.Create(dst)
