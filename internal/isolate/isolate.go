@@ -52,7 +52,7 @@ type Options struct {
 // buffers libav frees in one thread's arena stay resident while another
 // thread allocates afresh: on the 20 s 1080p bench4 job with the quality
 // report, peak RSS fell from 593-604 MB to 538 MB with 2 arenas (1 gave
-// 532 MB), the plain ladder's by 5-8 MB, with no CPU change beyond this
+// 532 MB), the plain ladder's by 5-9 MB, with no CPU change beyond this
 // machine's run-to-run noise (three alternating pairs: 1.01, 0.90, 1.03).
 const mallocArenas = "MALLOC_ARENA_MAX=2"
 
