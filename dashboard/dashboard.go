@@ -6,7 +6,7 @@
 // become jobs.
 //
 // The dashboard learns about jobs from two places: the worker's events
-// (Server implements worker.EventSink, so `hlsfleet local` feeds it at once)
+// (Server implements job.EventSink, so `hlsfleet local` feeds it at once)
 // and a periodic scan of the job.json status documents under the output root
 // (the only source for a remote fleet, `hlsfleet serve --queue --output`).
 package dashboard

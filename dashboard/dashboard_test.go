@@ -22,7 +22,6 @@ import (
 
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 type fixture struct {
@@ -165,14 +164,14 @@ func TestEventsStreamJobProgress(t *testing.T) {
 
 	j := job.New("file:///src/a.mp4", "file://"+f.out+"/clip")
 	t0 := time.Now()
-	st := worker.Status{JobID: j.ID, State: worker.StateRunning, Attempt: 1, StartedAt: t0, UpdatedAt: t0}
-	f.s.JobEvent(worker.Event{Type: worker.EventStarted, Time: t0, Job: j, Status: st})
+	st := job.Status{JobID: j.ID, State: job.StateRunning, Attempt: 1, StartedAt: t0, UpdatedAt: t0}
+	f.s.JobEvent(job.StateChange{Type: job.EventStarted, Time: t0, Job: j, Status: st})
 	for i, p := range []float64{10, 40, 70} {
 		st.Progress, st.UpdatedAt = p, t0.Add(time.Duration(i+1)*time.Second)
-		f.s.JobEvent(worker.Event{Type: worker.EventProgress, Time: st.UpdatedAt, Job: j, Status: st})
+		f.s.JobEvent(job.StateChange{Type: job.EventProgress, Time: st.UpdatedAt, Job: j, Status: st})
 	}
-	st.State, st.UpdatedAt = worker.StatePublished, t0.Add(5*time.Second)
-	f.s.JobEvent(worker.Event{Type: worker.EventPublished, Time: st.UpdatedAt, Job: j, Status: st})
+	st.State, st.UpdatedAt = job.StatePublished, t0.Add(5*time.Second)
+	f.s.JobEvent(job.StateChange{Type: job.EventPublished, Time: st.UpdatedAt, Job: j, Status: st})
 
 	var got []string
 	for range 5 {
@@ -189,10 +188,10 @@ func TestEventsStreamJobProgress(t *testing.T) {
 
 	// A stale job.json (older than what the events said) never moves the bar back.
 	old := st
-	old.State, old.Progress, old.UpdatedAt = worker.StateRunning, 10, t0.Add(time.Second)
+	old.State, old.Progress, old.UpdatedAt = job.StateRunning, 10, t0.Add(time.Second)
 	writeStatus(t, filepath.Join(f.out, "clip"), old, nil)
 	f.s.Scan(context.Background())
-	if v, _ := f.s.hub.job(j.ID); v.State != worker.StatePublished || v.Progress != 100 {
+	if v, _ := f.s.hub.job(j.ID); v.State != job.StatePublished || v.Progress != 100 {
 		t.Fatalf("after a stale scan: %s %.0f, want published 100", v.State, v.Progress)
 	}
 
@@ -201,12 +200,12 @@ func TestEventsStreamJobProgress(t *testing.T) {
 	if err := json.Unmarshal(data, &snap); err != nil {
 		t.Fatal(err)
 	}
-	if len(snap.Jobs) != 1 || snap.Jobs[0].State != worker.StatePublished {
+	if len(snap.Jobs) != 1 || snap.Jobs[0].State != job.StatePublished {
 		t.Fatalf("second snapshot jobs %+v", snap.Jobs)
 	}
 }
 
-func writeStatus(t *testing.T, dir string, st worker.Status, extra map[string]any) {
+func writeStatus(t *testing.T, dir string, st job.Status, extra map[string]any) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -220,7 +219,7 @@ func writeStatus(t *testing.T, dir string, st worker.Status, extra map[string]an
 		}
 		data, _ = json.Marshal(m)
 	}
-	if err := os.WriteFile(filepath.Join(dir, worker.StatusName), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, job.StatusName), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -231,12 +230,12 @@ func TestScanStatusDocsAndLiveStreams(t *testing.T) {
 	now := time.Date(2026, 11, 29, 5, 0, 0, 0, time.UTC)
 	f := newFixture(t, func(c *Config) { c.Now = func() time.Time { return now } })
 	dir := filepath.Join(f.out, "movies", "m1")
-	writeStatus(t, dir, worker.Status{JobID: "j1", State: worker.StatePublished, Progress: 100, UpdatedAt: now.Add(-time.Minute), Renditions: 3},
+	writeStatus(t, dir, job.Status{JobID: "j1", State: job.StatePublished, Progress: 100, UpdatedAt: now.Add(-time.Minute), Renditions: 3},
 		map[string]any{"quality": []map[string]any{{"rendition": "720p", "ssim": 0.98, "psnr_db": 41.2}}})
 	for _, n := range []string{"master.m3u8", "poster.jpg", "storyboard.vtt", "720p.mp4"} {
 		_ = os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644)
 	}
-	writeStatus(t, filepath.Join(f.out, "bad"), worker.Status{JobID: "j2", State: worker.StateFailed, Error: "input is not a media file", UpdatedAt: now}, nil)
+	writeStatus(t, filepath.Join(f.out, "bad"), job.Status{JobID: "j2", State: job.StateFailed, Error: "input is not a media file", UpdatedAt: now}, nil)
 	// A half-written job.json and a staging folder are ignored.
 	_ = os.MkdirAll(filepath.Join(f.out, ".hlsfleet-staging-1"), 0o755)
 	_ = os.WriteFile(filepath.Join(f.out, ".hlsfleet-staging-1", "job.json"), []byte(`{"job_id":"hidden"}`), 0o644)
@@ -272,7 +271,7 @@ func TestScanStatusDocsAndLiveStreams(t *testing.T) {
 	if !bytes.Contains(j1.Quality, []byte(`"ssim":0.98`)) {
 		t.Errorf("j1 quality %s", j1.Quality)
 	}
-	if j2 := byID["j2"]; j2.State != worker.StateFailed || j2.Error != "input is not a media file" {
+	if j2 := byID["j2"]; j2.State != job.StateFailed || j2.Error != "input is not a media file" {
 		t.Errorf("j2 %+v", j2)
 	}
 	if len(st.Streams) != 1 {
@@ -369,7 +368,7 @@ func TestRetryRedrivesDeadLetter(t *testing.T) {
 	if len(st.DeadLetters) != 0 {
 		t.Errorf("the dashboard still lists %+v", st.DeadLetters)
 	}
-	if v, ok := f.s.hub.job(j.ID); !ok || v.State != worker.StateQueued || v.Path != "broken" {
+	if v, ok := f.s.hub.job(j.ID); !ok || v.State != job.StateQueued || v.Path != "broken" {
 		t.Errorf("job after retry %+v, want queued", v)
 	}
 
@@ -475,7 +474,7 @@ func TestUploadEnqueuesJob(t *testing.T) {
 	if j.ID != res.JobID || j.Source != res.Source || j.Output != res.Output || j.Ladder != "default" {
 		t.Fatalf("job %+v, result %+v", j, res)
 	}
-	if v, ok := f.s.hub.job(j.ID); !ok || v.State != worker.StateQueued {
+	if v, ok := f.s.hub.job(j.ID); !ok || v.State != job.StateQueued {
 		t.Errorf("dashboard job %+v, want queued", v)
 	}
 	_ = f.q.Ack(ctx, ms[0])
@@ -738,8 +737,8 @@ func TestSlowStreamDoesNotBlockEvents(t *testing.T) {
 		defer close(done)
 		t0 := time.Now()
 		for i := range subscriberBuffer * 3 {
-			f.s.JobEvent(worker.Event{Type: worker.EventProgress, Time: t0.Add(time.Duration(i) * time.Millisecond), Job: j,
-				Status: worker.Status{JobID: j.ID, State: worker.StateRunning, Progress: float64(i) / 10, UpdatedAt: t0.Add(time.Duration(i) * time.Millisecond)}})
+			f.s.JobEvent(job.StateChange{Type: job.EventProgress, Time: t0.Add(time.Duration(i) * time.Millisecond), Job: j,
+				Status: job.Status{JobID: j.ID, State: job.StateRunning, Progress: float64(i) / 10, UpdatedAt: t0.Add(time.Duration(i) * time.Millisecond)}})
 		}
 	}()
 	select {
@@ -764,13 +763,13 @@ func TestLiveSegmentJobsStayOffTheJobList(t *testing.T) {
 	vod := job.New("file:///src/a.mp4", "file://"+f.out+"/clip")
 	now := time.Now()
 	f.s.Queued(seg)
-	f.s.JobEvent(worker.Event{Type: worker.EventPublished, Time: now, Job: seg,
-		Status: worker.Status{JobID: seg.ID, State: worker.StatePublished, UpdatedAt: now}})
+	f.s.JobEvent(job.StateChange{Type: job.EventPublished, Time: now, Job: seg,
+		Status: job.Status{JobID: seg.ID, State: job.StatePublished, UpdatedAt: now}})
 	f.s.Queued(vod)
 	if _, ok := f.s.hub.job(seg.ID); ok {
 		t.Error("a live-segment job is in the job list")
 	}
-	if v, ok := f.s.hub.job(vod.ID); !ok || v.State != worker.StateQueued {
+	if v, ok := f.s.hub.job(vod.ID); !ok || v.State != job.StateQueued {
 		t.Errorf("the VOD job: %+v, %v; want it queued", v, ok)
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // LocalDeadLetters is the dead-letter store of the embedded local queue.
@@ -176,7 +176,7 @@ func (s *Server) handleRetry(w http.ResponseWriter, r *http.Request) {
 	if jobID != "" {
 		cur, _ := s.hub.job(jobID)
 		s.hub.update(Job{
-			ID: jobID, State: worker.StateQueued, Source: dv.Source, Output: dv.Output,
+			ID: jobID, State: job.StateQueued, Source: dv.Source, Output: dv.Output,
 			Path: s.relPath(dv.Output), Attempt: cur.Attempt, UpdatedAt: s.cfg.Now(),
 		}, false)
 	}

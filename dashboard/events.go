@@ -4,12 +4,11 @@ import (
 	"strings"
 
 	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
-// JobEvent implements worker.EventSink: the job's row changes as soon as the
+// JobEvent implements job.EventSink: the job's row changes as soon as the
 // worker says so. It never blocks (the hub drops streams that fall behind).
-func (s *Server) JobEvent(e worker.Event) {
+func (s *Server) JobEvent(e job.StateChange) {
 	if liveSegment(e.Job) {
 		return
 	}
@@ -28,15 +27,15 @@ func (s *Server) JobEvent(e worker.Event) {
 	}
 	v.Path = s.relPath(v.Output)
 	switch e.Type {
-	case worker.EventDeadLettered, worker.EventFailed:
-		v.State = worker.StateFailed
+	case job.EventDeadLettered, job.EventFailed:
+		v.State = job.StateFailed
 		if v.Error == "" {
 			v.Error = e.Reason
 		}
-	case worker.EventReleased:
-		v.State = worker.StateQueued
-	case worker.EventPublished:
-		v.State, v.Progress = worker.StatePublished, 100
+	case job.EventReleased:
+		v.State = job.StateQueued
+	case job.EventPublished:
+		v.State, v.Progress = job.StatePublished, 100
 	}
 	if e.Time.After(v.UpdatedAt) {
 		v.UpdatedAt = e.Time
@@ -51,7 +50,7 @@ func (s *Server) Queued(j *job.Job) {
 		return
 	}
 	s.hub.update(Job{
-		ID: j.ID, State: worker.StateQueued, Source: j.Source, Output: j.Output,
+		ID: j.ID, State: job.StateQueued, Source: j.Source, Output: j.Output,
 		Path: s.relPath(j.Output), UpdatedAt: s.cfg.Now(),
 	}, false)
 }
@@ -62,7 +61,7 @@ func (s *Server) Queued(j *job.Job) {
 // the dead-letter list.
 func liveSegment(j *job.Job) bool { return j != nil && j.Kind == job.KindLiveSegment }
 
-func fromStatus(st worker.Status) Job {
+func fromStatus(st job.Status) Job {
 	v := Job{
 		ID: st.JobID, State: st.State, Progress: st.Progress, Attempt: st.Attempt, Worker: st.Worker,
 		Source: st.Source, Output: st.Output, Error: st.Error, Reason: st.Reason,

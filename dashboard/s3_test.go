@@ -17,7 +17,6 @@ import (
 
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/storage"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // The remote-fleet form (`serve --output s3://... --sources s3://...`) on the
@@ -51,7 +50,7 @@ func TestS3OutputAndUploads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, _ := json.Marshal(worker.Status{JobID: "s3job", State: worker.StatePublished, Progress: 100, UpdatedAt: time.Now()})
+	st, _ := json.Marshal(job.Status{JobID: "s3job", State: job.StatePublished, Progress: 100, UpdatedAt: time.Now()})
 	put("out/show/ep1/job.json", st)
 	put("out/show/ep1/master.m3u8", []byte("#EXTM3U\n"))
 	put("out/show/ep1/720p/00000.ts", bytes.Repeat([]byte{0x47}, 1880))

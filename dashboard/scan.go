@@ -11,10 +11,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // docCache remembers the last parsed version of one job.json.
@@ -110,11 +108,11 @@ func (s *Server) scanJobs(ctx context.Context, objs []storage.Attrs) {
 			dirs[dir] = e
 		}
 		switch {
-		case name == worker.StatusName:
+		case name == job.StatusName:
 			docs = append(docs, o)
-		case name == pipeline.MasterName:
+		case name == job.MasterName:
 			e.master = true
-		case name == pipeline.PosterName:
+		case name == job.PosterName:
 			e.poster = true
 		case name == "storyboard.vtt":
 			e.storyboard = true
@@ -158,7 +156,7 @@ func (s *Server) scanJobs(ctx context.Context, objs []storage.Attrs) {
 // parseStatusDoc reads a job.json: the worker's Status, plus the "quality"
 // report when a build that writes one put it there.
 func parseStatusDoc(data []byte) (Job, bool) {
-	var st worker.Status
+	var st job.Status
 	if err := json.Unmarshal(data, &st); err != nil || st.JobID == "" {
 		return Job{}, false
 	}
@@ -198,7 +196,7 @@ func (s *Server) scanStreams(ctx context.Context, objs []storage.Attrs, now time
 			by[name] = a
 		}
 		switch {
-		case sub == pipeline.MasterName:
+		case sub == job.MasterName:
 			a.master = true
 		case strings.HasSuffix(sub, ".m3u8"):
 			if a.media == "" {

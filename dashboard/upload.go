@@ -12,10 +12,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // UploadResult is the answer to a successful upload.
@@ -160,7 +158,7 @@ func uploadReadError(w http.ResponseWriter, name string, max int64, err error) {
 // lands on (and, by the worker's idempotency, is never mistaken for) the first.
 func (s *Server) freeOutputName(r *http.Request, stem, id string) string {
 	used := func(rel string) bool {
-		for _, n := range []string{worker.StatusName, pipeline.MasterName} {
+		for _, n := range []string{job.StatusName, job.MasterName} {
 			if ok, err := s.out.Exists(r.Context(), rel+"/"+n); ok || err != nil {
 				return true
 			}

@@ -11,9 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/hlsfleet/hlsfleet/pipeline"
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // DetailType and Source of the EventBridge-shaped messages.
@@ -69,10 +68,10 @@ type Detail struct {
 	OutputGroupDetails []OutputGroupDetail `json:"outputGroupDetails,omitempty"`
 	ErrorMessage       string              `json:"errorMessage,omitempty"`
 	// hlsfleet additions.
-	HlsfleetEvent string             `json:"hlsfleetEvent"`
-	Input         string             `json:"input,omitempty"`
-	Output        string             `json:"output,omitempty"`
-	Quality       []pipeline.Quality `json:"quality,omitempty"`
+	HlsfleetEvent string        `json:"hlsfleetEvent"`
+	Input         string        `json:"input,omitempty"`
+	Output        string        `json:"output,omitempty"`
+	Quality       []job.Quality `json:"quality,omitempty"`
 }
 
 // JobProgress is MediaConvert's progress object.
@@ -103,7 +102,7 @@ type VideoDetails struct {
 }
 
 // StateChangeOf builds the message of one event.
-func StateChangeOf(id string, e worker.Event, account, region, queueURL string) StateChange {
+func StateChangeOf(id string, e job.StateChange, account, region, queueURL string) StateChange {
 	st := e.Status
 	d := Detail{
 		Timestamp: e.Time.UnixMilli(), AccountID: account, Queue: queueURL, JobID: st.JobID,
@@ -121,14 +120,14 @@ func StateChangeOf(id string, e worker.Event, account, region, queueURL string) 
 	switch e.Type {
 	case TypeQueued:
 		d.Status = StatusSubmitted
-	case worker.EventStarted:
+	case job.EventStarted:
 		d.Status, d.JobProgress = StatusProgressing, progress("PROBING")
-	case worker.EventProgress:
+	case job.EventProgress:
 		d.Status, d.JobProgress = StatusStatusUpdate, progress("TRANSCODING")
-	case worker.EventPublished:
+	case job.EventPublished:
 		d.Status, d.Quality = StatusComplete, st.Quality
 		d.OutputGroupDetails = outputGroups(d.Output, st)
-	case worker.EventFailed, worker.EventDeadLettered:
+	case job.EventFailed, job.EventDeadLettered:
 		d.Status, d.ErrorMessage = StatusError, firstNonEmpty(e.Reason, st.Error)
 	default: // retrying, released
 		d.Status, d.ErrorMessage, d.JobProgress = StatusStatusUpdate, e.Reason, progress("TRANSCODING")
@@ -143,12 +142,12 @@ func StateChangeOf(id string, e worker.Event, account, region, queueURL string) 
 	}
 }
 
-func outputGroups(out string, st worker.Status) []OutputGroupDetail {
+func outputGroups(out string, st job.Status) []OutputGroupDetail {
 	if out == "" {
 		return nil
 	}
 	base := strings.TrimSuffix(out, "/") + "/"
-	g := OutputGroupDetail{Type: "HLS_GROUP", PlaylistFilePaths: []string{base + pipeline.MasterName}, OutputDetails: []OutputDetail{}}
+	g := OutputGroupDetail{Type: "HLS_GROUP", PlaylistFilePaths: []string{base + job.MasterName}, OutputDetails: []OutputDetail{}}
 	for _, q := range st.Quality {
 		if q.Dropped {
 			continue
@@ -180,7 +179,7 @@ func firstNonEmpty(s ...string) string {
 // awsFormat is the shared Format of the SQS and SNS transports.
 type awsFormat struct{ account, region, queueURL string }
 
-func (f awsFormat) Format(id string, _ uint64, e worker.Event) ([]byte, error) {
+func (f awsFormat) Format(id string, _ uint64, e job.StateChange) ([]byte, error) {
 	return json.Marshal(StateChangeOf(id, e, f.account, f.region, f.queueURL))
 }
 

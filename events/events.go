@@ -1,4 +1,4 @@
-// Package events delivers job events (worker.Event) to external systems: an
+// Package events delivers job events (job.StateChange) to external systems: an
 // HTTP webhook signed with HMAC-SHA256 (webhook.go) and AWS SQS or SNS
 // with a message shaped like MediaConvert's "Job State Change" EventBridge
 // event (aws.go).
@@ -44,12 +44,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/hlsfleet/hlsfleet/worker"
+	"github.com/hlsfleet/hlsfleet/job"
 )
 
 // TypeQueued is the event of a job entering the queue, emitted by the
 // submitting side (`hlsfleet submit`, the local inbox); the worker emits
-// the other types (worker.EventStarted ...).
+// the other types (job.EventStarted ...).
 const TypeQueued = "queued"
 
 // Defaults of Options.
@@ -70,7 +70,7 @@ type Transport interface {
 	// Name labels the sink in logs and metrics ("webhook", "sqs", "sns").
 	Name() string
 	// Format builds the message body of e under the idempotency key id.
-	Format(id string, seq uint64, e worker.Event) ([]byte, error)
+	Format(id string, seq uint64, e job.StateChange) ([]byte, error)
 	// Deliver sends one record; an error means try again later.
 	Deliver(ctx context.Context, r *Record) error
 }
@@ -98,7 +98,7 @@ type Options struct {
 	Metrics     *Metrics
 }
 
-// Sink delivers the events of one Transport; it implements worker.EventSink.
+// Sink delivers the events of one Transport; it implements job.EventSink.
 type Sink struct {
 	t    Transport
 	o    Options
@@ -118,7 +118,7 @@ type Sink struct {
 	wg      sync.WaitGroup
 }
 
-var _ worker.EventSink = (*Sink)(nil)
+var _ job.EventSink = (*Sink)(nil)
 
 // New starts a sink. Events left in o.SpoolDir by an earlier run are queued
 // again first.
@@ -177,8 +177,8 @@ func New(t Transport, o Options) (*Sink, error) {
 	return s, nil
 }
 
-// JobEvent implements worker.EventSink: it never blocks on the network.
-func (s *Sink) JobEvent(e worker.Event) {
+// JobEvent implements job.EventSink: it never blocks on the network.
+func (s *Sink) JobEvent(e job.StateChange) {
 	jobID := e.Status.JobID
 	if e.Job != nil {
 		jobID = e.Job.ID
@@ -449,8 +449,8 @@ func (m *Metrics) Register(reg prometheus.Registerer) {
 // Sinks fans events out to several sinks and closes them together.
 type Sinks []*Sink
 
-// JobEvent implements worker.EventSink.
-func (ss Sinks) JobEvent(e worker.Event) {
+// JobEvent implements job.EventSink.
+func (ss Sinks) JobEvent(e job.StateChange) {
 	for _, s := range ss {
 		s.JobEvent(e)
 	}

@@ -19,9 +19,7 @@ import (
 
 	"github.com/hlsfleet/hlsfleet/events"
 	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/queue"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 const secret = "s3cret"
@@ -75,9 +73,9 @@ func fastOptions(t *testing.T) events.Options {
 	return events.Options{MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, Timeout: 5 * time.Second}
 }
 
-func ev(typ, jobID string, progress float64) worker.Event {
-	return worker.Event{Type: typ, Time: time.Now(), Job: &job.Job{ID: jobID, Source: "s3://in/" + jobID + ".mp4", Output: "s3://out/" + jobID},
-		Status: worker.Status{JobID: jobID, State: typ, Progress: progress}}
+func ev(typ, jobID string, progress float64) job.StateChange {
+	return job.StateChange{Type: typ, Time: time.Now(), Job: &job.Job{ID: jobID, Source: "s3://in/" + jobID + ".mp4", Output: "s3://out/" + jobID},
+		Status: job.Status{JobID: jobID, State: typ, Progress: progress}}
 }
 
 func flush(t *testing.T, s *events.Sink) {
@@ -108,15 +106,15 @@ func TestWebhookSignedOrderedAndRetried(t *testing.T) {
 	want := map[string][]float64{}
 	for i := 0; i <= 10; i++ {
 		for _, id := range []string{"a", "b"} {
-			typ := worker.EventProgress
+			typ := job.EventProgress
 			if i == 0 {
-				typ = worker.EventStarted
+				typ = job.EventStarted
 			}
 			s.JobEvent(ev(typ, id, float64(i*10)))
 			want[id] = append(want[id], float64(i*10))
 		}
 	}
-	s.JobEvent(ev(worker.EventPublished, "a", 100))
+	s.JobEvent(ev(job.EventPublished, "a", 100))
 	want["a"] = append(want["a"], 100)
 	flush(t, s)
 
@@ -154,7 +152,7 @@ func TestWebhookSignedOrderedAndRetried(t *testing.T) {
 		t.Error("the event answered 500 twice was not delivered on its third attempt under the same id")
 	}
 	last := rc.got[len(rc.got)-1]
-	if last.JobID != "a" || last.Type != worker.EventPublished || last.Job == nil || last.Job.Output != "s3://out/a" {
+	if last.JobID != "a" || last.Type != job.EventPublished || last.Job == nil || last.Job.Output != "s3://out/a" {
 		t.Errorf("last delivery %+v, want job a published with its job", last)
 	}
 }
@@ -225,13 +223,13 @@ func TestDeadReceiverNeverBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.JobEvent(ev(worker.EventStarted, "j", 0))
-	if typ := <-bt.inFlight; typ != worker.EventStarted {
+	s.JobEvent(ev(job.EventStarted, "j", 0))
+	if typ := <-bt.inFlight; typ != job.EventStarted {
 		t.Fatalf("in flight: %s", typ)
 	}
 	// The receiver now holds "started"; these calls return regardless.
 	for i := 1; i <= 20; i++ {
-		s.JobEvent(ev(worker.EventProgress, "j", float64(i)))
+		s.JobEvent(ev(job.EventProgress, "j", float64(i)))
 	}
 	if p := s.Pending(); p != 5 {
 		t.Errorf("pending %d, want the queue size 5", p)
@@ -262,7 +260,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, typ := range []string{worker.EventStarted, worker.EventProgress, worker.EventPublished} {
+	for i, typ := range []string{job.EventStarted, job.EventProgress, job.EventPublished} {
 		s.JobEvent(ev(typ, "j", float64(i*50)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -310,8 +308,8 @@ func TestGiveUpAfterMaxAge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(context.Background())
-	s.JobEvent(ev(worker.EventStarted, "j", 0))
-	s.JobEvent(ev(worker.EventFailed, "j", 0))
+	s.JobEvent(ev(job.EventStarted, "j", 0))
+	s.JobEvent(ev(job.EventFailed, "j", 0))
 	flush(t, s)
 	if d := testutil.ToFloat64(o.Metrics.Dropped.WithLabelValues("webhook", "expired")); d != 2 {
 		t.Errorf("expired %v, want 2", d)
@@ -321,11 +319,11 @@ func TestGiveUpAfterMaxAge(t *testing.T) {
 	}
 }
 
-func publishedEvent() worker.Event {
-	e := ev(worker.EventPublished, "job-1", 100)
+func publishedEvent() job.StateChange {
+	e := ev(job.EventPublished, "job-1", 100)
 	e.Job.Attributes = map[string]string{"customer": "acme"}
 	e.Status.Duration = 12.5
-	e.Status.Extras = worker.Extras{MP4: "720p.mp4", Quality: []pipeline.Quality{
+	e.Status.Extras = job.Extras{MP4: "720p.mp4", Quality: []job.Quality{
 		{Rendition: "720p", Width: 1280, Height: 720, SSIM: 0.98, PSNR: 41, Frames: 12},
 		{Rendition: "480p", Width: 854, Height: 480, SSIM: 0.95, PSNR: 37, Frames: 12, Dropped: true},
 		{Rendition: "360p", Width: 640, Height: 360, SSIM: 0.93, PSNR: 35, Frames: 12},
@@ -366,10 +364,10 @@ func checkStateChange(t *testing.T, body []byte) {
 
 func TestStateChangeMapping(t *testing.T) {
 	for typ, want := range map[string]string{
-		events.TypeQueued: events.StatusSubmitted, worker.EventStarted: events.StatusProgressing,
-		worker.EventProgress: events.StatusStatusUpdate, worker.EventPublished: events.StatusComplete,
-		worker.EventFailed: events.StatusError, worker.EventDeadLettered: events.StatusError,
-		worker.EventRetrying: events.StatusStatusUpdate,
+		events.TypeQueued: events.StatusSubmitted, job.EventStarted: events.StatusProgressing,
+		job.EventProgress: events.StatusStatusUpdate, job.EventPublished: events.StatusComplete,
+		job.EventFailed: events.StatusError, job.EventDeadLettered: events.StatusError,
+		job.EventRetrying: events.StatusStatusUpdate,
 	} {
 		e := ev(typ, "j", 40)
 		e.Reason = "boom"
@@ -380,7 +378,7 @@ func TestStateChangeMapping(t *testing.T) {
 		if want == events.StatusError && m.Detail.ErrorMessage != "boom" {
 			t.Errorf("%s: errorMessage %q", typ, m.Detail.ErrorMessage)
 		}
-		if typ == worker.EventProgress && (m.Detail.JobProgress == nil || m.Detail.JobProgress.JobPercentComplete != 40) {
+		if typ == job.EventProgress && (m.Detail.JobProgress == nil || m.Detail.JobProgress.JobPercentComplete != 40) {
 			t.Errorf("progress: %+v", m.Detail.JobProgress)
 		}
 	}

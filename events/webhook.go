@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // Webhook headers. The signature is HMAC-SHA256, keyed with the shared
@@ -42,9 +41,9 @@ type WebhookPayload struct {
 	Sequence uint64    `json:"sequence"` // increases with every event of this sender; per job it gives the order
 	JobID    string    `json:"job_id"`
 	// Status is the job's status document (job.json) as of the event.
-	Status worker.Status `json:"status"`
-	Reason string        `json:"reason,omitempty"`
-	Job    *job.Job      `json:"job,omitempty"`
+	Status job.Status `json:"status"`
+	Reason string     `json:"reason,omitempty"`
+	Job    *job.Job   `json:"job,omitempty"`
 }
 
 // Webhook posts events to an HTTP endpoint.
@@ -71,7 +70,7 @@ func NewWebhook(rawURL, secret string) (*Webhook, error) {
 func (w *Webhook) Name() string { return "webhook" }
 
 // Format implements Transport.
-func (w *Webhook) Format(id string, seq uint64, e worker.Event) ([]byte, error) {
+func (w *Webhook) Format(id string, seq uint64, e job.StateChange) ([]byte, error) {
 	p := WebhookPayload{ID: id, Type: e.Type, Time: e.Time.UTC(), Sequence: seq, JobID: e.Status.JobID, Status: e.Status, Reason: e.Reason, Job: e.Job}
 	if e.Job != nil {
 		p.JobID = e.Job.ID

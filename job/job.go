@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hlsfleet/hlsfleet/fault"
 )
 
 // Version is the job document version this build writes and reads.
@@ -67,7 +69,7 @@ func (e *sentinel) Unwrap() error { return e.parent }
 var (
 	// ErrPermanent marks an error that retrying cannot help: the worker asks
 	// errors.Is(err, job.ErrPermanent) and dead-letters the message at once.
-	ErrPermanent = errors.New("permanent error")
+	ErrPermanent = fault.New(fault.Input, "permanent error")
 
 	// ErrInvalid is wrapped by every validation and parse problem of this
 	// package. It wraps ErrPermanent.

@@ -12,15 +12,17 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hlsfleet/hlsfleet/fault"
+
 	"gopkg.in/yaml.v3"
 )
 
 // ErrInvalid is wrapped by every parse and validation error.
-var ErrInvalid = errors.New("invalid ladder")
+var ErrInvalid = fault.New(fault.Input, "invalid ladder")
 
 // ErrUnknownLadder is returned by Lookup and Load for a name that is neither a
 // preset nor (for Load) an existing file.
-var ErrUnknownLadder = errors.New("unknown ladder")
+var ErrUnknownLadder = fault.New(fault.Input, "unknown ladder")
 
 // Rational is an exact ratio such as a frame rate (30000/1001) or a sample
 // aspect ratio. The zero value means unknown.
@@ -121,7 +123,7 @@ func (l *Ladder) HasRung(choice string) bool {
 }
 
 // QualityGate drops a rung whose mean SSIM against the source is less than
-// MinSSIMGain above the next lower rung kept (see pipeline.Quality).
+// MinSSIMGain above the next lower rung kept (see job.Quality).
 type QualityGate struct {
 	MinSSIMGain float64 `json:"min_ssim_gain" yaml:"min_ssim_gain"`
 }

@@ -76,3 +76,21 @@ func Load(nameOrPath string) (*Ladder, error) {
 	}
 	return l, nil
 }
+
+// Resolve loads a preset or ladder file (Load), applies a segment duration
+// override when segSeconds > 0 (the GOP never longer than a segment) and
+// validates the result: the ladder a job or command runs with.
+func Resolve(nameOrPath string, segSeconds float64) (*Ladder, error) {
+	l, err := Load(nameOrPath)
+	if err != nil {
+		return nil, err
+	}
+	if segSeconds > 0 {
+		l.SegmentSeconds = segSeconds
+		l.GOPSeconds = min(l.GOPSeconds, segSeconds)
+	}
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}

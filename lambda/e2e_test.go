@@ -24,10 +24,8 @@ import (
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/lambda"
-	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // needPeers skips (or, under scripts/test.sh, fails) without the S3 and SQS
@@ -223,13 +221,13 @@ func results(t *testing.T, out []byte) []lambda.Result {
 	return r.Results
 }
 
-func (w *world) status(t *testing.T, prefix string) worker.Status {
+func (w *world) status(t *testing.T, prefix string) job.Status {
 	t.Helper()
-	data, err := w.root.ReadAll(context.Background(), prefix+worker.StatusName)
+	data, err := w.root.ReadAll(context.Background(), prefix+job.StatusName)
 	if err != nil {
-		t.Fatalf("reading %s%s: %v", prefix, worker.StatusName, err)
+		t.Fatalf("reading %s%s: %v", prefix, job.StatusName, err)
 	}
-	var st worker.Status
+	var st job.Status
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +301,7 @@ func TestLambdaS3Events(t *testing.T) {
 			t.Errorf("output %s, want %s", res[0].Output, want)
 		}
 		st := w.status(t, "out/uploads/short/")
-		if st.State != worker.StatePublished || st.Progress != 100 || st.Renditions < 2 || !strings.HasPrefix(st.Worker, "lambda") {
+		if st.State != job.StatePublished || st.Progress != 100 || st.Renditions < 2 || !strings.HasPrefix(st.Worker, "lambda") {
 			t.Errorf("job.json %+v, want published by the lambda", st)
 		}
 		dir := w.download(t, "out/uploads/short/")
@@ -371,14 +369,14 @@ func TestLambdaS3Events(t *testing.T) {
 			t.Errorf("queued job %s → %s", j.Source, j.Output)
 		}
 		for k := range w.keys(t, "out/uploads/long/") {
-			if k != "out/uploads/long/"+worker.StatusName {
+			if k != "out/uploads/long/"+job.StatusName {
 				t.Errorf("a queued job has output %s", k)
 			}
 		}
-		if ok, _ := w.root.Exists(ctx, "out/uploads/long/"+pipeline.MasterName); ok {
+		if ok, _ := w.root.Exists(ctx, "out/uploads/long/"+job.MasterName); ok {
 			t.Error("a queued job has a master playlist")
 		}
-		if st := w.status(t, "out/uploads/long/"); st.State != worker.StateQueued || st.JobID != j.ID {
+		if st := w.status(t, "out/uploads/long/"); st.State != job.StateQueued || st.JobID != j.ID {
 			t.Errorf("job.json %+v, want queued with the job's id", st)
 		}
 	})
@@ -398,10 +396,10 @@ func TestLambdaS3Events(t *testing.T) {
 			t.Fatalf("results %+v, want one failure with the input's fingerprint", res)
 		}
 		st := w.status(t, "out/uploads/garbage/")
-		if st.State != worker.StateFailed || st.Reason != "permanent" || st.Error == "" {
+		if st.State != job.StateFailed || st.Reason != "permanent" || st.Error == "" {
 			t.Errorf("job.json %+v, want failed, permanent, with the error", st)
 		}
-		if ok, _ := w.root.Exists(ctx, "out/uploads/garbage/"+pipeline.MasterName); ok {
+		if ok, _ := w.root.Exists(ctx, "out/uploads/garbage/"+job.MasterName); ok {
 			t.Error("garbage published a master")
 		}
 		if n := len(drain(t, w.q)); n != 0 {
@@ -471,11 +469,11 @@ func TestLambdaSQSBatch(t *testing.T) {
 				t.Errorf("BatchItemFailures %v, want exactly [msg-1]", failed)
 			}
 			for _, stem := range []string{"a", "b"} {
-				if ok, err := w.root.Exists(context.Background(), "out/in/"+stem+"/"+pipeline.MasterName); !ok || err != nil {
+				if ok, err := w.root.Exists(context.Background(), "out/in/"+stem+"/"+job.MasterName); !ok || err != nil {
 					t.Errorf("record %s was not published: %v", stem, err)
 				}
 			}
-			if st := w.status(t, "out/in/bad/"); st.State != worker.StateFailed {
+			if st := w.status(t, "out/in/bad/"); st.State != job.StateFailed {
 				t.Errorf("bad record's job.json %+v, want failed", st)
 			}
 		})

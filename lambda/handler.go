@@ -397,7 +397,7 @@ func (h *Handler) budget(ctx context.Context) Budget {
 func (h *Handler) inline(ctx context.Context, j *job.Job, res Result, d Decision, log *zap.Logger) (Result, error) {
 	res.Route = RouteInline.String()
 	start := h.c.Now()
-	st := worker.Status{JobID: j.ID, State: worker.StateRunning, Attempt: 1, Worker: h.c.WorkerID,
+	st := job.Status{JobID: j.ID, State: job.StateRunning, Attempt: 1, Worker: h.c.WorkerID,
 		Source: j.Source, Output: j.Output, StartedAt: start, UpdatedAt: start}
 	h.writeStatus(ctx, j, st, log)
 	log.Info("job started", zap.String("source", j.Source), zap.String("output", j.Output), zap.String("route", "inline"))
@@ -431,7 +431,7 @@ func (h *Handler) inline(ctx context.Context, j *job.Job, res Result, d Decision
 		if speed <= 0 && wall > 0 {
 			speed = out.Duration / wall
 		}
-		st.State, st.Progress, st.FinishedAt, st.UpdatedAt = worker.StatePublished, 100, &end, end
+		st.State, st.Progress, st.FinishedAt, st.UpdatedAt = job.StatePublished, 100, &end, end
 		st.Duration, st.Speed, st.Renditions, st.BytesOut = out.Duration, speed, out.Renditions, out.BytesOut
 		h.writeStatus(ctx, j, st, log)
 		log.Info("job published", zap.Float64("wall_seconds", wall), zap.Float64("media_seconds", out.Duration),
@@ -486,7 +486,7 @@ func (h *Handler) enqueue(ctx context.Context, j *job.Job, res Result, d Decisio
 		res.Action, res.Reason = ActionQueued, d.Reason
 		return res, nil
 	}
-	h.writeStatus(ctx, j, worker.Status{JobID: j.ID, State: worker.StateQueued, Worker: h.c.WorkerID,
+	h.writeStatus(ctx, j, job.Status{JobID: j.ID, State: job.StateQueued, Worker: h.c.WorkerID,
 		Source: j.Source, Output: j.Output, StartedAt: now, UpdatedAt: now, Reason: d.Reason}, log)
 	log.Info("job queued", zap.String("queue", url), zap.String("message_id", id), zap.String("reason", d.Reason))
 	res.Action, res.Reason = ActionQueued, d.Reason
@@ -501,7 +501,7 @@ func (h *Handler) fail(ctx context.Context, j *job.Job, res Result, err error, l
 	}
 	now := h.c.Now()
 	reason := err.Error() + " fingerprint=" + fp
-	h.writeStatus(ctx, j, worker.Status{JobID: j.ID, State: worker.StateFailed, Attempt: 1, Worker: h.c.WorkerID,
+	h.writeStatus(ctx, j, job.Status{JobID: j.ID, State: job.StateFailed, Attempt: 1, Worker: h.c.WorkerID,
 		Source: j.Source, Output: j.Output, StartedAt: now, UpdatedAt: now, FinishedAt: &now,
 		Error: err.Error(), Reason: "permanent"}, log)
 	log.Warn("job failed: the input is at fault; not retrying", zap.Error(err), zap.String("fingerprint", fp))
@@ -515,34 +515,34 @@ func (h *Handler) fail(ctx context.Context, j *job.Job, res Result, err error, l
 // (the master's conditional create keeps that to one output). A failed job
 // is tried again too, so that each delivery of a permanently failing SQS
 // record can still be parked or reported (nothing is dropped).
-func fleetHas(st worker.Status, j *job.Job) bool {
+func fleetHas(st job.Status, j *job.Job) bool {
 	if st.JobID != j.ID {
 		return false
 	}
 	switch st.State {
-	case worker.StateQueued:
+	case job.StateQueued:
 		return true
-	case worker.StateRunning, worker.StateRetrying:
+	case job.StateRunning, job.StateRetrying:
 		return !strings.HasPrefix(st.Worker, "lambda")
 	}
 	return false
 }
 
 // status reads j's status document, if there is one.
-func (h *Handler) status(ctx context.Context, j *job.Job) (worker.Status, bool) {
+func (h *Handler) status(ctx context.Context, j *job.Job) (job.Status, bool) {
 	r, ok := h.c.Outputs.(StatusReader)
 	if !ok {
-		return worker.Status{}, false
+		return job.Status{}, false
 	}
 	return r.ReadStatus(ctx, j)
 }
 
 // StatusReader is implemented by Outputs that can read a status back.
 type StatusReader interface {
-	ReadStatus(ctx context.Context, j *job.Job) (worker.Status, bool)
+	ReadStatus(ctx context.Context, j *job.Job) (job.Status, bool)
 }
 
-func (h *Handler) writeStatus(ctx context.Context, j *job.Job, st worker.Status, log *zap.Logger) {
+func (h *Handler) writeStatus(ctx context.Context, j *job.Job, st job.Status, log *zap.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := h.c.Outputs.WriteStatus(ctx, j, st); err != nil {

@@ -122,7 +122,7 @@ func messages(t *testing.T, q queue.Queue) []*job.Job {
 	}
 }
 
-func (f *fixture) status(t *testing.T, stem string) worker.Status {
+func (f *fixture) status(t *testing.T, stem string) job.Status {
 	t.Helper()
 	st, ok := Outputs{}.ReadStatus(context.Background(), &job.Job{Output: "file://" + f.out + "/" + stem + "/"})
 	if !ok {
@@ -148,7 +148,7 @@ func TestInlineCrashGoesToTheFleet(t *testing.T) {
 	if n := len(messages(t, f.gpu)); n != 0 {
 		t.Errorf("%d jobs on the GPU queue, want 0 (a crashed job goes to the CPU fleet)", n)
 	}
-	if st := f.status(t, "clip"); st.State != worker.StateQueued {
+	if st := f.status(t, "clip"); st.State != job.StateQueued {
 		t.Errorf("job.json %+v, want queued", st)
 	}
 }
@@ -196,7 +196,7 @@ func TestRoutesAndDuplicates(t *testing.T) {
 	if a, b := resp.Results[0], resp.Results[1]; a.Action != ActionPublished || b.Action != ActionQueued || b.Route != "gpu-queue" {
 		t.Errorf("results %+v, want clip published inline and long queued for the GPU fleet", resp.Results)
 	}
-	if st := f.status(t, "clip"); st.State != worker.StatePublished || st.Renditions != 3 {
+	if st := f.status(t, "clip"); st.State != job.StatePublished || st.Renditions != 3 {
 		t.Errorf("clip job.json %+v, want published", st)
 	}
 	// The long clip again: already queued, not sent twice.
@@ -224,7 +224,7 @@ func TestEventFaults(t *testing.T) {
 	if err != nil || resp.Results[0].Action != ActionFailed {
 		t.Errorf("garbage: %+v, %v; want a failed result and no error", resp, err)
 	}
-	if st := f.status(t, "garbage"); st.State != worker.StateFailed || st.Reason != "permanent" {
+	if st := f.status(t, "garbage"); st.State != job.StateFailed || st.Reason != "permanent" {
 		t.Errorf("garbage job.json %+v", st)
 	}
 	// A malformed event: answered, not retried.
@@ -454,7 +454,7 @@ func TestSNSEvent(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("results %v, want %v", got, want)
 	}
-	if st := f.status(t, "clip"); st.State != worker.StatePublished {
+	if st := f.status(t, "clip"); st.State != job.StatePublished {
 		t.Errorf("clip job.json %+v, want published", st)
 	}
 	if jobs := messages(t, f.cpu); len(jobs) != 1 || !strings.HasSuffix(jobs[0].Source, "/long.mp4") {

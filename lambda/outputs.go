@@ -16,19 +16,19 @@ import (
 type Outputs struct{ worker.StorageOutputs }
 
 // ReadStatus reads <output>/job.json; false when absent or unreadable.
-func (Outputs) ReadStatus(ctx context.Context, j *job.Job) (worker.Status, bool) {
+func (Outputs) ReadStatus(ctx context.Context, j *job.Job) (job.Status, bool) {
 	b, err := storage.Open(ctx, j.Output)
 	if err != nil {
-		return worker.Status{}, false
+		return job.Status{}, false
 	}
 	defer b.Close()
-	data, err := b.ReadAll(ctx, worker.StatusName)
+	data, err := b.ReadAll(ctx, job.StatusName)
 	if err != nil {
-		return worker.Status{}, false
+		return job.Status{}, false
 	}
-	var st worker.Status
+	var st job.Status
 	if json.Unmarshal(data, &st) != nil {
-		return worker.Status{}, false
+		return job.Status{}, false
 	}
 	return st, true
 }

@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/hlsfleet/hlsfleet/fault"
+	"github.com/hlsfleet/hlsfleet/jobexec/protocol"
 
 	"go.uber.org/zap"
 
@@ -109,7 +111,7 @@ func (f *firstByte) Read(p []byte) (int, error) {
 
 // ErrProbeCrashed says the probe child died by a signal: libav crashed on
 // the input, or it ran out of memory.
-var ErrProbeCrashed = errors.New("probe process crashed")
+var ErrProbeCrashed = fault.New(fault.Crashed, "probe process crashed")
 
 // ChildProbe probes url in a child copy of this executable (the bootstrap's
 // probe-exec mode), so a libav crash on a hostile upload costs one record,
@@ -117,33 +119,19 @@ var ErrProbeCrashed = errors.New("probe process crashed")
 // cold-start log line.
 func ChildProbe(ctx context.Context, url string, processStart time.Time) (*pipeline.Info, error) {
 	var out bytes.Buffer
-	errs := &isolate.LastLine{W: os.Stderr}
 	var env []string
 	if !processStart.IsZero() {
 		env = append(env, EnvProcessStart+"="+strconv.FormatInt(processStart.UnixNano(), 10))
 	}
-	res, err := isolate.Run(ctx, isolate.Options{
-		Args: []string{ProbeExecArg, url}, Env: env, Stdout: &out, Stderr: errs,
-	})
-	switch {
-	case errors.Is(err, isolate.ErrCrashed), errors.Is(err, isolate.ErrMemoryLimit):
-		return nil, fmt.Errorf("%w: %v", ErrProbeCrashed, err)
-	case err != nil:
+	child := protocol.Child{Name: "probe process", Crashed: ErrProbeCrashed, Options: isolate.Options{
+		Args: []string{ProbeExecArg, url}, Env: env, Stdout: &out,
+	}}
+	if err := child.Wait(ctx); err != nil {
 		return nil, err
 	}
-	msg := strings.TrimPrefix(errs.String(), "hlsfleet: ")
-	switch res.ExitCode {
-	case 0:
-		var info pipeline.Info
-		if err := json.Unmarshal(out.Bytes(), &info); err != nil {
-			return nil, fmt.Errorf("probe process: bad output: %w", err)
-		}
-		return &info, nil
-	case 2:
-		return nil, fmt.Errorf("%w: %s", job.ErrPermanent, msg)
+	var info pipeline.Info
+	if err := json.Unmarshal(out.Bytes(), &info); err != nil {
+		return nil, fmt.Errorf("probe process: bad output: %w", err)
 	}
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%w: %s", ctx.Err(), msg)
-	}
-	return nil, fmt.Errorf("probe process failed (exit %d): %s", res.ExitCode, msg)
+	return &info, nil
 }

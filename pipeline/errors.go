@@ -3,12 +3,14 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+
+	"github.com/hlsfleet/hlsfleet/fault"
 )
 
 // ErrInput marks a failure caused by the input itself: unreadable, corrupt,
 // unsupported or over a limit. Retrying cannot help. Every more specific
 // input error below wraps it, so callers decide with errors.Is(err, ErrInput).
-var ErrInput = errors.New("input is at fault")
+var ErrInput = fault.New(fault.Input, "input is at fault")
 
 // Specific input faults. Each is also ErrInput.
 var (
@@ -25,12 +27,7 @@ var (
 // ErrCanceled is returned when the context given to Transcode ends first.
 var ErrCanceled = errors.New("transcode canceled")
 
-type kindError struct{ msg string }
-
-func (e *kindError) Error() string        { return e.msg }
-func (e *kindError) Is(target error) bool { return target == ErrInput }
-
-func inputKind(msg string) error { return &kindError{msg: msg} }
+func inputKind(msg string) error { return fault.Under(ErrInput, msg) }
 
 // inputErr wraps a specific input fault with the detail a user can act on.
 func inputErr(kind error, format string, args ...any) error {

@@ -23,6 +23,8 @@ import (
 
 	"github.com/asticode/go-astiav"
 	"go.uber.org/zap"
+
+	"github.com/hlsfleet/hlsfleet/job"
 )
 
 // DefaultQualityFrames is how many frames per rendition are compared with
@@ -43,27 +45,9 @@ type QualityOptions struct {
 	MinSSIMGain float64
 }
 
-// Quality is one rendition's figures against the source.
-//
-// Both pictures are compared at the size of the top rung: the source frame
-// is scaled down to it (detail beyond the largest rung is something no rung
-// can show, and comparing at a 4K source's size would cost 4x more), and the
-// rendition is scaled back up to it with bicubic, as a player fills the same
-// screen. A lower rung is thus charged for the detail its resolution loses,
-// which is what makes "SSIM gain over the next lower rung" mean something.
-type Quality struct {
-	Rendition string  `json:"rendition"`
-	Width     int     `json:"width"`
-	Height    int     `json:"height"`
-	SSIM      float64 `json:"ssim"`    // mean SSIM (all planes), 0..1
-	PSNR      float64 `json:"psnr_db"` // from the mean MSE over the frames; capped at 100
-	Frames    int     `json:"frames"`  // frames compared
-	// SSIMGain is the SSIM above the next lower rung kept (absent for the
-	// lowest rung and when either has no figures).
-	SSIMGain *float64 `json:"ssim_gain,omitempty"`
-	// Dropped says the quality gate removed the rung from the master.
-	Dropped bool `json:"dropped,omitempty"`
-}
+// Quality is one rendition's figures against the source (job.Quality,
+// the shared vocabulary; see there how they are measured).
+type Quality = job.Quality
 
 // qualityRefs holds the source frames sampled for the quality report, scaled
 // to the reference size. capture runs on the demux goroutine; the rendition

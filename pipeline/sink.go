@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hlsfleet/hlsfleet/job"
 )
 
 // Sink receives the files of one HLS presentation as they are produced.
@@ -18,7 +20,7 @@ type Sink interface {
 }
 
 // MasterName is the publish point of every presentation.
-const MasterName = "master.m3u8"
+const MasterName = job.MasterName
 
 // DirSink writes a presentation into a local directory without ever showing
 // a half-written one: files go to a staging directory beside the target and

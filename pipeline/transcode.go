@@ -14,6 +14,7 @@ import (
 	"github.com/asticode/go-astiav"
 	"go.uber.org/zap"
 
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/ladders"
 	"github.com/hlsfleet/hlsfleet/pipeline/hls"
 )
@@ -85,7 +86,7 @@ type RenditionResult struct {
 }
 
 // PosterName is the poster image written with every presentation that has video.
-const PosterName = "poster.jpg"
+const PosterName = job.PosterName
 
 // posterAt is where in the input the poster frame is taken.
 const posterAt = 0.10

@@ -14,10 +14,10 @@ import (
 // recEvents records every event it is sent.
 type recEvents struct {
 	mu     sync.Mutex
-	events []Event
+	events []job.StateChange
 }
 
-func (r *recEvents) JobEvent(e Event) {
+func (r *recEvents) JobEvent(e job.StateChange) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
@@ -47,7 +47,7 @@ func TestEventsOfAPublishedJob(t *testing.T) {
 		t.Fatalf("got %s, want ack", ev.op)
 	}
 	e.stop()
-	want := []string{EventStarted, EventProgress, EventProgress, EventPublished}
+	want := []string{job.EventStarted, job.EventProgress, job.EventProgress, job.EventPublished}
 	if got := rec.types(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
@@ -62,7 +62,7 @@ func TestEventsOfAPublishedJob(t *testing.T) {
 	if p := rec.events[2].Status.Progress; p != 35 {
 		t.Errorf("second progress event at %v%%, want 35", p)
 	}
-	if st := rec.events[3].Status; st.State != StatePublished || st.Progress != 100 {
+	if st := rec.events[3].Status; st.State != job.StatePublished || st.Progress != 100 {
 		t.Errorf("published event status %+v", st)
 	}
 }
@@ -78,12 +78,12 @@ func TestEventsOfAFailedJob(t *testing.T) {
 		t.Fatalf("got %s, want dead-letter", ev.op)
 	}
 	e.stop()
-	want := []string{EventStarted, EventFailed, EventDeadLettered}
+	want := []string{job.EventStarted, job.EventFailed, job.EventDeadLettered}
 	if got := rec.types(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 	dl := rec.events[2]
-	if dl.Job == nil || dl.Job.ID != j.ID || dl.Reason == "" || dl.Status.State != StateFailed {
+	if dl.Job == nil || dl.Job.ID != j.ID || dl.Reason == "" || dl.Status.State != job.StateFailed {
 		t.Errorf("dead-lettered event %+v", dl)
 	}
 }
@@ -99,7 +99,7 @@ func TestEventsOfARetriedJob(t *testing.T) {
 		t.Fatalf("got %s, want release", ev.op)
 	}
 	e.stop()
-	if got := rec.types(); len(got) < 2 || got[0] != EventStarted || got[1] != EventRetrying {
+	if got := rec.types(); len(got) < 2 || got[0] != job.EventStarted || got[1] != job.EventRetrying {
 		t.Fatalf("events %v, want started then retrying", got)
 	}
 	if rec.events[1].Reason != "the network went away" {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hlsfleet/hlsfleet/fault"
+
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/queue"
@@ -24,7 +26,7 @@ type lease struct {
 }
 
 // errLeaseLost is the cancel cause of a job whose lease was lost.
-var errLeaseLost = errors.New("lease lost: the message was delivered to someone else")
+var errLeaseLost = fault.New(fault.LeaseLost, "lease lost: the message was delivered to someone else")
 
 // markLost records that the lease is lost and cancels the job.
 func (l *lease) markLost() {

@@ -1,11 +1,12 @@
 package worker
 
 import (
-	"errors"
 	"math"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/hlsfleet/hlsfleet/fault"
 
 	"github.com/hlsfleet/hlsfleet/job"
 )
@@ -13,7 +14,7 @@ import (
 // errInterrupted is the cancel cause of a job released because the
 // instance is going away (a spot interruption) and the job would not finish
 // in time. Its message is released with no delay, as on a forced shutdown.
-var errInterrupted = errors.New("released: the instance is being interrupted and the job would not finish in time")
+var errInterrupted = fault.New(fault.Shutdown, "released: the instance is being interrupted and the job would not finish in time")
 
 // running is one job in runJob, for Interrupt to judge.
 type running struct {

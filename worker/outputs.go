@@ -6,12 +6,8 @@ import (
 	"fmt"
 
 	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/storage"
 )
-
-// StatusName is the per-job status document next to the master playlist.
-const StatusName = "job.json"
 
 // StorageOutputs implements Outputs on the job's own output location: the
 // master playlist is the publish point and job.json the status document.
@@ -37,11 +33,11 @@ func (StorageOutputs) Published(ctx context.Context, j *job.Job) (bool, error) {
 		return false, err
 	}
 	defer b.Close()
-	return b.Exists(ctx, pipeline.MasterName)
+	return b.Exists(ctx, job.MasterName)
 }
 
 // WriteStatus replaces <output>/job.json.
-func (StorageOutputs) WriteStatus(ctx context.Context, j *job.Job, s Status) error {
+func (StorageOutputs) WriteStatus(ctx context.Context, j *job.Job, s job.Status) error {
 	b, err := openOutput(ctx, j)
 	if err != nil {
 		return err
@@ -51,7 +47,7 @@ func (StorageOutputs) WriteStatus(ctx context.Context, j *job.Job, s Status) err
 	if err != nil {
 		return err
 	}
-	return b.WriteAll(ctx, StatusName, data, storage.WriterOptions{ContentType: "application/json"})
+	return b.WriteAll(ctx, job.StatusName, data, storage.WriterOptions{ContentType: "application/json"})
 }
 
 // Fingerprint identifies the input a dead letter was about: its URL, size

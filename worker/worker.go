@@ -36,6 +36,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hlsfleet/hlsfleet/fault"
+
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/job"
@@ -66,7 +68,7 @@ type Outcome struct {
 	Speed      float64 // x realtime
 	Renditions int
 	BytesOut   int64
-	Extras
+	job.Extras
 	// Live-segment jobs (see ExecEvent): latency from the source object to
 	// the playlists updated, transcode wall seconds per media second, and
 	// segments skipped by this job's playlist update.
@@ -83,7 +85,7 @@ type Outcome struct {
 // fault; the child exited 2) dead-letters the message at once and is never
 // retried; any other error is transient and releases the message with
 // backoff.
-var ErrCrashed = errors.New("job process crashed")
+var ErrCrashed = fault.New(fault.Crashed, "job process crashed")
 
 // Outputs is what the worker needs of a job's output location.
 type Outputs interface {
@@ -92,46 +94,10 @@ type Outputs interface {
 	// work.
 	Published(ctx context.Context, j *job.Job) (bool, error)
 	// WriteStatus writes the job's status document (<output>/job.json).
-	WriteStatus(ctx context.Context, j *job.Job, s Status) error
+	WriteStatus(ctx context.Context, j *job.Job, s job.Status) error
 	// Fingerprint identifies the job's input for the dead-letter reason
 	// (for example its size and ETag); "" if unknown.
 	Fingerprint(ctx context.Context, j *job.Job) string
-}
-
-// Job states in Status.State.
-const (
-	StateQueued    = "queued"    // waiting for a worker (released by a worker's shutdown)
-	StateRunning   = "running"   // a worker is running it
-	StatePublished = "published" // the output is whole: master.m3u8 exists
-	StateFailed    = "failed"    // permanent failure; the message is in the dead-letter queue
-	StateRetrying  = "retrying"  // the last attempt failed; it will be tried again
-)
-
-// Status is a job's status document, kept current while the job runs.
-type Status struct {
-	JobID      string     `json:"job_id"`
-	State      string     `json:"state"`
-	Progress   float64    `json:"progress"` // percent, 0..100
-	Attempt    int        `json:"attempt"`  // the message's receive count
-	Worker     string     `json:"worker"`
-	Source     string     `json:"source"`
-	Output     string     `json:"output"`
-	StartedAt  time.Time  `json:"started_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	// Error is the last attempt's error (failed, retrying).
-	Error string `json:"error,omitempty"`
-	// Reason is the error's class: "permanent", "crashed", "transient",
-	// "shutdown".
-	Reason string `json:"reason,omitempty"`
-	// RetryAt is when a retrying job becomes visible again.
-	RetryAt *time.Time `json:"retry_at,omitempty"`
-	// Outcome fields of a published job.
-	Duration   float64 `json:"duration_seconds,omitempty"`
-	Speed      float64 `json:"speed,omitempty"`
-	Renditions int     `json:"renditions,omitempty"`
-	BytesOut   int64   `json:"bytes_out,omitempty"`
-	Extras
 }
 
 // Config configures New. Queue and Runner are required.
@@ -160,7 +126,7 @@ type Config struct {
 	Metrics  *Metrics    // nil: unregistered metrics
 	Clock    func() time.Time
 	// Events receives every job state change; nil: none are sent.
-	Events EventSink
+	Events job.EventSink
 	// LiveQueue, when set, receives the live-segment jobs that messages on
 	// Queue map to (S3 notifications cannot target an SQS FIFO queue): each
 	// is sent with its stream as the FIFO group and stream.seq as the
@@ -198,7 +164,7 @@ type Worker struct {
 	m          *Metrics
 	now        func() time.Time
 	hb         *heartbeat
-	events     EventSink
+	events     job.EventSink
 	liveQ      queue.Queue
 
 	ready atomic.Bool
@@ -325,7 +291,7 @@ func (w *Worker) beginStop() {
 }
 
 // errShutdown is the cancel cause of jobs canceled by a forced shutdown.
-var errShutdown = errors.New("canceled by worker shutdown")
+var errShutdown = fault.New(fault.Shutdown, "canceled by worker shutdown")
 
 // Run receives and runs jobs until ctx is done or Stop is called, then shuts
 // down in two stages: it stops receiving at once, waits up to DrainTimeout
@@ -483,19 +449,9 @@ func (w *Worker) finish(log *zap.Logger, what string, call func(context.Context)
 	}
 }
 
-// result says how one job of a message ended.
-type result int
-
-const (
-	resDone      result = iota // published or duplicate
-	resPermanent               // dead-letter the message
-	resRetry                   // release with backoff
-	resShutdown                // release at once
-	resLost                    // the lease is lost: leave the message alone
-)
-
-// handle works on one message: parse, run its jobs in sequence, then ack,
-// release or dead-letter it.
+// handle works on one message: parse it and run its jobs in sequence
+// (process), decide what the message's fate is (Decide), then carry it out
+// (apply).
 func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 	w.m.InFlight.Inc()
 	w.running.Add(1)
@@ -512,90 +468,87 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 	defer cancel(nil)
 	l := &lease{msg: m, ctx: lctx, cancel: cancel, log: log}
 	w.hb.register(l)
-	registered := true
-	deregister := func() {
-		if registered {
-			w.hb.deregister(l)
-			registered = false
-		}
-	}
-	defer deregister()
+	v, failed := w.process(l, m, log)
+	w.hb.deregister(l)
+	w.apply(log, m, v, failed)
+}
 
+// process parses message m and runs its jobs under lease l, and returns
+// the verdict on the message and, for a dead letter, the jobs that failed
+// for good.
+func (w *Worker) process(l *lease, m queue.Message, log *zap.Logger) (Verdict, []failedJob) {
 	jobs, err := job.ParseMessage(m.Body, w.rules)
-	switch {
-	case errors.Is(err, job.ErrIgnore):
-		deregister()
-		log.Info("message ignored: it asks for no work", zap.String("reason", err.Error()))
-		if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
+	if err != nil {
+		v := Decide(err, m.ReceiveCount, w.backoff)
+		switch v.Action {
+		case ActAck:
+			log.Info("message ignored: it asks for no work", zap.String("reason", err.Error()))
 			w.m.Jobs.WithLabelValues(OutcomeIgnored).Inc()
+		case ActRetry:
+			log.Warn("message not parsed; releasing it", zap.Error(err))
+			w.m.Jobs.WithLabelValues(OutcomeRetried).Inc()
 		}
-		return
-	case errors.Is(err, job.ErrPermanent):
-		deregister()
-		if w.deadLetter(log, m, err.Error()) {
-			w.emit(EventDeadLettered, nil, Status{State: StateFailed, Reason: "permanent", Error: err.Error(),
-				Attempt: m.ReceiveCount, Worker: w.id, UpdatedAt: w.now()}, err.Error())
-		}
-		return
-	case err != nil:
-		deregister()
-		log.Warn("message not parsed; releasing it", zap.Error(err))
-		w.release(log, m, w.backoff(m.ReceiveCount), OutcomeRetried)
-		return
+		return v, nil
 	}
 	log.Info("message received", zap.Int("jobs", len(jobs)))
 	if w.liveQ != nil {
 		if jobs, err = w.forwardLive(l.ctx, jobs, log); err != nil {
-			deregister()
 			log.Warn("forwarding live-segment jobs failed; releasing the message", zap.Error(err))
-			w.release(log, m, w.backoff(m.ReceiveCount), OutcomeRetried)
-			return
+			w.m.Jobs.WithLabelValues(OutcomeRetried).Inc()
+			return Decide(err, m.ReceiveCount, w.backoff), nil
 		}
 		if len(jobs) == 0 {
-			deregister()
-			if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
-				log.Info("message acknowledged: its live-segment jobs were forwarded")
-			}
-			return
+			log.Info("the message's live-segment jobs were forwarded")
+			return Verdict{Action: ActAck}, nil
 		}
 	}
-
-	permanent := ""
+	var dead *Verdict
 	var failed []failedJob
 	for _, j := range jobs {
-		res, reason := w.runJob(l, m, j, log.With(zap.String("job_id", j.ID)))
-		switch res {
-		case resDone:
-		case resPermanent:
-			if permanent == "" {
-				permanent = reason
+		err := w.runJob(l, m, j, log.With(zap.String("job_id", j.ID)))
+		switch v := Decide(err, m.ReceiveCount, w.backoff); v.Action {
+		case ActAck:
+		case ActDeadLetter:
+			if dead == nil {
+				dead = &v
 			}
-			failed = append(failed, failedJob{j, reason})
-		case resRetry:
-			deregister()
-			w.release(log, m, w.backoff(m.ReceiveCount), "")
-			return
-		case resShutdown:
-			deregister()
-			w.release(log, m, 0, "")
-			return
-		case resLost:
-			return
+			failed = append(failed, failedJob{j, v.Reason})
+		default:
+			return v, nil
 		}
 	}
-	deregister()
-	if permanent != "" {
-		if w.deadLetter(log, m, permanent) {
-			for _, f := range failed {
-				w.emit(EventDeadLettered, f.j, Status{JobID: f.j.ID, State: StateFailed, Reason: "permanent",
-					Error: f.reason, Attempt: m.ReceiveCount, Worker: w.id, Source: f.j.Source, Output: f.j.Output,
-					UpdatedAt: w.now()}, f.reason)
-			}
-		}
-		return
+	if dead != nil {
+		return *dead, failed
 	}
-	if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
-		log.Info("message acknowledged")
+	return Verdict{Action: ActAck}, nil
+}
+
+// apply carries out verdict v on message m: the one place a message is
+// acknowledged, released or dead-lettered after its work.
+func (w *Worker) apply(log *zap.Logger, m queue.Message, v Verdict, failed []failedJob) {
+	switch v.Action {
+	case ActAck:
+		if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
+			log.Info("message acknowledged")
+		}
+	case ActRetry:
+		w.release(log, m, v.Delay)
+	case ActRelease:
+		w.release(log, m, 0)
+	case ActDeadLetter:
+		if !w.deadLetter(log, m, v.Reason) {
+			return
+		}
+		if len(failed) == 0 { // the message itself is at fault
+			w.emit(job.EventDeadLettered, nil, job.Status{State: job.StateFailed, Reason: v.Class.String(), Error: v.Reason,
+				Attempt: m.ReceiveCount, Worker: w.id, UpdatedAt: w.now()}, v.Reason)
+		}
+		for _, f := range failed {
+			w.emit(job.EventDeadLettered, f.j, job.Status{JobID: f.j.ID, State: job.StateFailed, Reason: v.Class.String(),
+				Error: f.reason, Attempt: m.ReceiveCount, Worker: w.id, Source: f.j.Source, Output: f.j.Output,
+				UpdatedAt: w.now()}, f.reason)
+		}
+	case ActLeave:
 	}
 }
 
@@ -639,47 +592,45 @@ func (w *Worker) deadLetter(log *zap.Logger, m queue.Message, reason string) boo
 	return false
 }
 
-// release makes m visible again after delay and, when outcome is set,
-// counts it.
-func (w *Worker) release(log *zap.Logger, m queue.Message, delay time.Duration, outcome string) {
+// release makes m visible again after delay.
+func (w *Worker) release(log *zap.Logger, m queue.Message, delay time.Duration) {
 	if w.finish(log, "release", func(c context.Context) error { return w.q.Release(c, m, delay) }) {
-		if outcome != "" {
-			w.m.Jobs.WithLabelValues(outcome).Inc()
-		}
 		log.Info("message released", zap.Duration("delay", delay))
 	}
 }
 
-// runJob runs one job of message m under lease l.
-func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) (result, string) {
+// runJob runs one job of message m under lease l and returns what went
+// wrong (nil: published, or someone else published it), for Decide. A
+// permanent failure's error carries the input's fingerprint.
+func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) error {
 	ctx := l.ctx
 	rj := w.track(l, j)
 	defer w.untrack(l)
 	if ctx.Err() != nil {
-		return w.interrupted(l, log), ""
+		return w.interrupted(l, log)
 	}
 	published, err := w.out.Published(ctx, j)
 	if err != nil {
 		if ctx.Err() != nil {
-			return w.interrupted(l, log), ""
+			return w.interrupted(l, log)
 		}
 		log.Warn("checking for a published output failed; releasing", zap.Error(err))
 		w.m.Jobs.WithLabelValues(OutcomeRetried).Inc()
-		return resRetry, ""
+		return fmt.Errorf("checking for a published output: %w", err)
 	}
 	if published {
 		log.Info("output already published: acknowledging without work", zap.String("output", j.Output))
 		w.m.Jobs.WithLabelValues(OutcomeDuplicate).Inc()
-		return resDone, ""
+		return nil
 	}
 
 	start := w.now()
-	st := Status{
-		JobID: j.ID, State: StateRunning, Attempt: m.ReceiveCount, Worker: w.id,
+	st := job.Status{
+		JobID: j.ID, State: job.StateRunning, Attempt: m.ReceiveCount, Worker: w.id,
 		Source: j.Source, Output: j.Output, StartedAt: start, UpdatedAt: start,
 	}
 	w.writeStatus(ctx, j, st, log)
-	w.emit(EventStarted, j, st, "")
+	w.emit(job.EventStarted, j, st, "")
 	log.Info("job started", zap.String("source", j.Source), zap.String("output", j.Output))
 	p := &progressTracker{w: w, ctx: ctx, j: j, st: st, log: log, lastWrite: start}
 	out, err := w.runner.Run(ctx, j, rj.wrap(p.update))
@@ -687,52 +638,64 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	if err == nil && out == nil {
 		err = errors.New("the runner reported no outcome")
 	}
-	end := w.now()
-	st.UpdatedAt = end
-	wall := end.Sub(start).Seconds()
-
-	if err == nil {
-		w.observeLive(j, out)
-		if !out.Published {
-			log.Info("output published by someone else meanwhile: acknowledging")
-			w.m.Jobs.WithLabelValues(OutcomeDuplicate).Inc()
-		} else {
-			speed := out.Speed
-			if speed <= 0 && wall > 0 && out.Duration > 0 {
-				speed = out.Duration / wall
-			}
-			st.State, st.Progress, st.FinishedAt = StatePublished, 100, &end
-			st.Duration, st.Speed, st.Renditions, st.BytesOut = out.Duration, speed, out.Renditions, out.BytesOut
-			st.Extras = out.Extras
-			w.writeStatus(ctx, j, st, log)
-			w.emit(EventPublished, j, st, "")
-			w.m.Jobs.WithLabelValues(OutcomePublished).Inc()
-			w.m.Duration.Observe(max(wall, 0))
-			if speed > 0 {
-				w.m.RealtimeFactor.Observe(speed)
-			}
-			w.m.OutputBytes.Add(float64(max(out.BytesOut, 0)))
-			log.Info("job published", zap.Float64("wall_seconds", wall), zap.Float64("media_seconds", out.Duration),
-				zap.Float64("speed", speed), zap.Int("renditions", out.Renditions), zap.Int64("bytes_out", out.BytesOut))
-		}
-		if l.isLost() {
-			return resLost, ""
-		}
-		return resDone, ""
+	st.UpdatedAt = w.now()
+	if err != nil {
+		return w.jobFailed(l, m, j, st, err, log)
 	}
+	w.jobDone(ctx, j, st, out, start, log)
+	if l.isLost() {
+		return errLeaseLost
+	}
+	return nil
+}
 
+// jobDone records a successful run: published here (status, event,
+// metrics), or published by someone else meanwhile.
+func (w *Worker) jobDone(ctx context.Context, j *job.Job, st job.Status, out *Outcome, start time.Time, log *zap.Logger) {
+	w.observeLive(j, out)
+	if !out.Published {
+		log.Info("output published by someone else meanwhile: acknowledging")
+		w.m.Jobs.WithLabelValues(OutcomeDuplicate).Inc()
+		return
+	}
+	end := st.UpdatedAt
+	wall := end.Sub(start).Seconds()
+	speed := out.Speed
+	if speed <= 0 && wall > 0 && out.Duration > 0 {
+		speed = out.Duration / wall
+	}
+	st.State, st.Progress, st.FinishedAt = job.StatePublished, 100, &end
+	st.Duration, st.Speed, st.Renditions, st.BytesOut = out.Duration, speed, out.Renditions, out.BytesOut
+	st.Extras = out.Extras
+	w.writeStatus(ctx, j, st, log)
+	w.emit(job.EventPublished, j, st, "")
+	w.m.Jobs.WithLabelValues(OutcomePublished).Inc()
+	w.m.Duration.Observe(max(wall, 0))
+	if speed > 0 {
+		w.m.RealtimeFactor.Observe(speed)
+	}
+	w.m.OutputBytes.Add(float64(max(out.BytesOut, 0)))
+	log.Info("job published", zap.Float64("wall_seconds", wall), zap.Float64("media_seconds", out.Duration),
+		zap.Float64("speed", speed), zap.Int("renditions", out.Renditions), zap.Int64("bytes_out", out.BytesOut))
+}
+
+// jobFailed records a failed run (status, event, metrics) and returns the
+// error Decide takes: the shutdown or lost lease that interrupted it, the
+// input's fault with its fingerprint, or the crash or transient error.
+func (w *Worker) jobFailed(l *lease, m queue.Message, j *job.Job, st job.Status, err error, log *zap.Logger) error {
+	ctx, end := l.ctx, st.UpdatedAt
 	if ctx.Err() != nil {
-		res := w.interrupted(l, log)
-		if res == resShutdown {
-			st.State, st.Reason, st.Error = StateQueued, "shutdown", errShutdown.Error()
+		ierr := w.interrupted(l, log)
+		if fault.Is(ierr, fault.Shutdown) {
+			st.State, st.Reason, st.Error = job.StateQueued, fault.Shutdown.String(), errShutdown.Error()
 			w.writeStatus(ctx, j, st, log)
-			w.emit(EventReleased, j, st, st.Error)
+			w.emit(job.EventReleased, j, st, st.Error)
 		}
-		return res, ""
+		return ierr
 	}
 	st.Error = err.Error()
-	switch {
-	case errors.Is(err, job.ErrPermanent):
+	switch fault.Of(err) {
+	case fault.Input:
 		if j.Kind == job.KindLiveSegment && j.Live != nil && !j.Live.End {
 			w.m.LiveSkipped.Inc() // the job process recorded it skipped in the playlists
 		}
@@ -740,25 +703,25 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 		if fp == "" {
 			fp = "unknown"
 		}
-		st.State, st.Reason, st.FinishedAt = StateFailed, "permanent", &end
+		st.State, st.Reason, st.FinishedAt = job.StateFailed, fault.Input.String(), &end
 		w.writeStatus(ctx, j, st, log)
-		w.emit(EventFailed, j, st, err.Error())
+		w.emit(job.EventFailed, j, st, err.Error())
 		w.m.Jobs.WithLabelValues(OutcomeFailed).Inc()
 		log.Warn("job failed: the input is at fault; not retrying", zap.Error(err), zap.String("fingerprint", fp))
-		return resPermanent, err.Error() + " fingerprint=" + fp
-	case errors.Is(err, ErrCrashed):
-		st.Reason = "crashed"
+		return fmt.Errorf("%w fingerprint=%s", err, fp)
+	case fault.Crashed:
+		st.Reason = fault.Crashed.String()
 		w.m.Jobs.WithLabelValues(OutcomeCrashed).Inc()
 	default:
-		st.Reason = "transient"
+		st.Reason = fault.Transient.String()
 		w.m.Jobs.WithLabelValues(OutcomeRetried).Inc()
 	}
 	retryAt := end.Add(w.backoff(m.ReceiveCount))
-	st.State, st.RetryAt = StateRetrying, &retryAt
+	st.State, st.RetryAt = job.StateRetrying, &retryAt
 	w.writeStatus(ctx, j, st, log)
-	w.emit(EventRetrying, j, st, err.Error())
+	w.emit(job.EventRetrying, j, st, err.Error())
 	log.Warn("job failed; it will be retried", zap.Error(err), zap.String("class", st.Reason))
-	return resRetry, ""
+	return err
 }
 
 // observeLive records a live-segment job's metrics.
@@ -778,18 +741,18 @@ func (w *Worker) observeLive(j *job.Job, out *Outcome) {
 }
 
 // interrupted classifies a job whose lease context ended: the lease was
-// lost, or the worker shut down.
-func (w *Worker) interrupted(l *lease, log *zap.Logger) result {
+// lost (errLeaseLost), or the worker shut down (errShutdown).
+func (w *Worker) interrupted(l *lease, log *zap.Logger) error {
 	if l.isLost() {
 		log.Warn("job canceled: lease lost; leaving the message to its new delivery")
-		return resLost
+		return errLeaseLost
 	}
 	log.Warn("job canceled by shutdown; releasing it for another worker")
-	return resShutdown
+	return errShutdown
 }
 
 // writeStatus writes st, logging a failure (a status document is advisory).
-func (w *Worker) writeStatus(ctx context.Context, j *job.Job, st Status, log *zap.Logger) {
+func (w *Worker) writeStatus(ctx context.Context, j *job.Job, st job.Status, log *zap.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
 	if err := w.out.WriteStatus(ctx, j, st); err != nil {
@@ -806,7 +769,7 @@ type progressTracker struct {
 	log *zap.Logger
 
 	mu        sync.Mutex
-	st        Status
+	st        job.Status
 	closed    bool
 	lastWrite time.Time
 	lastPct   float64
@@ -828,7 +791,7 @@ func (p *progressTracker) update(pr Progress) {
 		if d < 10 { // 100% is the published event
 			ev := p.st
 			ev.Progress, ev.UpdatedAt = pct, p.w.now()
-			p.w.emit(EventProgress, p.j, ev, "")
+			p.w.emit(job.EventProgress, p.j, ev, "")
 		}
 	}
 	now := p.w.now()
@@ -841,7 +804,7 @@ func (p *progressTracker) update(pr Progress) {
 }
 
 // close stops updates and returns the status as last written.
-func (p *progressTracker) close() Status {
+func (p *progressTracker) close() job.Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
@@ -851,6 +814,6 @@ func (p *progressTracker) close() Status {
 // nopOutputs is the Outputs of a Config without one.
 type nopOutputs struct{}
 
-func (nopOutputs) Published(context.Context, *job.Job) (bool, error)   { return false, nil }
-func (nopOutputs) WriteStatus(context.Context, *job.Job, Status) error { return nil }
-func (nopOutputs) Fingerprint(context.Context, *job.Job) string        { return "" }
+func (nopOutputs) Published(context.Context, *job.Job) (bool, error)       { return false, nil }
+func (nopOutputs) WriteStatus(context.Context, *job.Job, job.Status) error { return nil }
+func (nopOutputs) Fingerprint(context.Context, *job.Job) string            { return "" }

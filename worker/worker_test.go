@@ -96,12 +96,12 @@ func (q *recQueue) DeadLetter(ctx context.Context, m queue.Message, reason strin
 // memOutputs is an in-memory Outputs.
 type memOutputs struct {
 	mu        sync.Mutex
-	published map[string]bool     // output URL → published
-	statuses  map[string][]Status // job ID → every status written
+	published map[string]bool         // output URL → published
+	statuses  map[string][]job.Status // job ID → every status written
 }
 
 func newMemOutputs() *memOutputs {
-	return &memOutputs{published: map[string]bool{}, statuses: map[string][]Status{}}
+	return &memOutputs{published: map[string]bool{}, statuses: map[string][]job.Status{}}
 }
 
 func (o *memOutputs) Published(_ context.Context, j *job.Job) (bool, error) {
@@ -110,7 +110,7 @@ func (o *memOutputs) Published(_ context.Context, j *job.Job) (bool, error) {
 	return o.published[j.Output], nil
 }
 
-func (o *memOutputs) WriteStatus(_ context.Context, j *job.Job, s Status) error {
+func (o *memOutputs) WriteStatus(_ context.Context, j *job.Job, s job.Status) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.statuses[j.ID] = append(o.statuses[j.ID], s)
@@ -121,13 +121,13 @@ func (o *memOutputs) Fingerprint(_ context.Context, j *job.Job) string {
 	return "size=42,etag=cafe"
 }
 
-func (o *memOutputs) history(id string) []Status {
+func (o *memOutputs) history(id string) []job.Status {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return append([]Status(nil), o.statuses[id]...)
+	return append([]job.Status(nil), o.statuses[id]...)
 }
 
-func (o *memOutputs) last(t *testing.T, id string) Status {
+func (o *memOutputs) last(t *testing.T, id string) job.Status {
 	t.Helper()
 	h := o.history(id)
 	if len(h) == 0 {
@@ -336,11 +336,11 @@ func TestSuccessAcksAndPublishes(t *testing.T) {
 		t.Errorf("runner called %d times, want 1", calls.Load())
 	}
 	st := e.out.last(t, j.ID)
-	if st.State != StatePublished || st.Progress != 100 || st.Attempt != 1 || st.Worker != "test-worker" ||
+	if st.State != job.StatePublished || st.Progress != 100 || st.Attempt != 1 || st.Worker != "test-worker" ||
 		st.Renditions != 3 || st.BytesOut != 1234 || st.FinishedAt == nil || st.Source != j.Source || st.Output != j.Output {
 		t.Errorf("final status %+v", st)
 	}
-	if first := e.out.history(j.ID)[0]; first.State != StateRunning || first.Attempt != 1 {
+	if first := e.out.history(j.ID)[0]; first.State != job.StateRunning || first.Attempt != 1 {
 		t.Errorf("first status %+v, want running attempt 1", first)
 	}
 	e.wantJobs(map[string]float64{OutcomePublished: 1})
@@ -425,7 +425,7 @@ func TestPermanentErrorDeadLettersOnce(t *testing.T) {
 		t.Errorf("dead letter received %d times, want 1", dls[0].ReceiveCount)
 	}
 	st := e.out.last(t, j.ID)
-	if st.State != StateFailed || !strings.Contains(st.Error, "no video stream") || st.Reason != "permanent" {
+	if st.State != job.StateFailed || !strings.Contains(st.Error, "no video stream") || st.Reason != "permanent" {
 		t.Errorf("status %+v, want failed with the error", st)
 	}
 	e.wantJobs(map[string]float64{OutcomeFailed: 1, OutcomeDeadLettered: 1})
@@ -503,7 +503,7 @@ func TestRepeatedCrashIsDeadLetteredByMaxReceives(t *testing.T) {
 	if calls.Load() != 3 {
 		t.Errorf("runner called %d times, want 3", calls.Load())
 	}
-	if st := e.out.last(t, j.ID); st.State != StateRetrying || st.Reason != "crashed" || st.Attempt != 3 {
+	if st := e.out.last(t, j.ID); st.State != job.StateRetrying || st.Reason != "crashed" || st.Attempt != 3 {
 		t.Errorf("status %+v", st)
 	}
 	e.wantJobs(map[string]float64{OutcomeCrashed: 3})
@@ -653,7 +653,7 @@ func TestStopPastDrainTimeoutReleasesAtOnce(t *testing.T) {
 	if err != nil || len(msgs) != 1 || msgs[0].ReceiveCount != 2 {
 		t.Fatalf("receive after stop: %+v, %v", msgs, err)
 	}
-	if st := e.out.last(t, j.ID); st.State != StateQueued || st.Reason != "shutdown" {
+	if st := e.out.last(t, j.ID); st.State != job.StateQueued || st.Reason != "shutdown" {
 		t.Errorf("status %+v, want queued", st)
 	}
 	e.wantJobs(map[string]float64{})
@@ -912,7 +912,7 @@ func TestStorageOutputsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	data, err := b.ReadAll(context.Background(), StatusName)
+	data, err := b.ReadAll(context.Background(), job.StatusName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,6 @@ import (
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // options is the command line.
@@ -336,7 +335,7 @@ func runFleet(ctx context.Context, o options, name string, q queue.Queue, p *pro
 		if err != nil {
 			return result{}, fmt.Errorf("job %d: %w", i, err)
 		}
-		if st.State != worker.StatePublished || st.FinishedAt == nil || st.StartedAt.IsZero() {
+		if st.State != job.StatePublished || st.FinishedAt == nil || st.StartedAt.IsZero() {
 			return result{}, fmt.Errorf("job %d: status %q, want published with its timings", i, st.State)
 		}
 		timings[i] = jobTiming{sent: sent[i], started: st.StartedAt, finished: *st.FinishedAt}
@@ -344,16 +343,16 @@ func runFleet(ctx context.Context, o options, name string, q queue.Queue, p *pro
 	return result{name: name, total: span(timings), jobs: timings, recvMs: recvMs}, nil
 }
 
-func readStatus(ctx context.Context, out string) (worker.Status, error) {
-	var st worker.Status
+func readStatus(ctx context.Context, out string) (job.Status, error) {
+	var st job.Status
 	b, err := storage.Open(ctx, out)
 	if err != nil {
 		return st, err
 	}
 	defer b.Close()
-	data, err := b.ReadAll(ctx, worker.StatusName)
+	data, err := b.ReadAll(ctx, job.StatusName)
 	if err != nil {
-		return st, fmt.Errorf("reading %s/%s: %w", out, worker.StatusName, err)
+		return st, fmt.Errorf("reading %s/%s: %w", out, job.StatusName, err)
 	}
 	return st, json.Unmarshal(data, &st)
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hlsfleet/hlsfleet/events"
 	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // envWebhookSecret holds the webhook signing secret (preferred over the
@@ -109,17 +108,17 @@ func (f *eventFlags) open(ctx context.Context, log *zap.Logger, jobQueue string)
 }
 
 // sink is the worker.Config.Events value (nil when none is configured).
-func (e *jobEvents) sink() worker.EventSink {
+func (e *jobEvents) sink() job.EventSink {
 	if e == nil {
 		return nil
 	}
 	return e.sinks
 }
 
-// combineEvents is one worker.EventSink for the non-nil sinks given (e.g.
+// combineEvents is one job.EventSink for the non-nil sinks given (e.g.
 // the dashboard's and the --events-* sinks), nil for none.
-func combineEvents(sinks ...worker.EventSink) worker.EventSink {
-	var out worker.EventSinks
+func combineEvents(sinks ...job.EventSink) job.EventSink {
+	var out job.EventSinks
 	for _, s := range sinks {
 		if s != nil {
 			out = append(out, s)
@@ -139,8 +138,8 @@ func (e *jobEvents) queued(j *job.Job) {
 	if e == nil {
 		return
 	}
-	e.sinks.JobEvent(worker.Event{Type: events.TypeQueued, Time: time.Now(), Job: j,
-		Status: worker.Status{JobID: j.ID, State: events.TypeQueued, Source: j.Source, Output: j.Output}})
+	e.sinks.JobEvent(job.StateChange{Type: events.TypeQueued, Time: time.Now(), Job: j,
+		Status: job.Status{JobID: j.ID, State: events.TypeQueued, Source: j.Source, Output: j.Output}})
 }
 
 // close waits up to d for pending deliveries (spooled ones survive).

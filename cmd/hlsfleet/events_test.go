@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/hlsfleet/hlsfleet/events"
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/pipeline"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // dropInInbox starts `hlsfleet local` with extra flags and env, drops the
@@ -41,7 +41,7 @@ func dropInInbox(t *testing.T, env []string, flags ...string) (master, status st
 	if err := os.Rename(tmp, filepath.Join(inbox, "clip.mp4")); err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(out, "clip", pipeline.MasterName), filepath.Join(out, "clip", worker.StatusName)
+	return filepath.Join(out, "clip", job.MasterName), filepath.Join(out, "clip", job.StatusName)
 }
 
 // TestLocalWebhookEvents: `hlsfleet local --events-webhook` delivers the
@@ -66,7 +66,7 @@ func TestLocalWebhookEvents(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if p.Type == worker.EventStarted && refused == 0 {
+		if p.Type == job.EventStarted && refused == 0 {
 			refused++
 			http.Error(w, "busy", http.StatusInternalServerError)
 			return
@@ -78,7 +78,7 @@ func TestLocalWebhookEvents(t *testing.T) {
 	waitFor(t, 120*time.Second, "the published event", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(got) > 0 && got[len(got)-1].Type == worker.EventPublished
+		return len(got) > 0 && got[len(got)-1].Type == job.EventPublished
 	})
 	if _, err := os.Stat(master); err != nil {
 		t.Fatalf("published event before the master exists: %v", err)
@@ -88,12 +88,12 @@ func TestLocalWebhookEvents(t *testing.T) {
 	if refused != 1 {
 		t.Errorf("the 500 was answered %d times", refused)
 	}
-	if got[0].Type != events.TypeQueued || len(got) < 3 || got[1].Type != worker.EventStarted {
+	if got[0].Type != events.TypeQueued || len(got) < 3 || got[1].Type != job.EventStarted {
 		t.Fatalf("events %v: want queued, started, ..., published", eventTypes(got))
 	}
 	last := -1.0
 	for _, p := range got[1 : len(got)-1] {
-		if p.Type != worker.EventProgress && p.Type != worker.EventStarted {
+		if p.Type != job.EventProgress && p.Type != job.EventStarted {
 			t.Errorf("unexpected %s between started and published: %v", p.Type, eventTypes(got))
 		}
 		if p.Status.Progress < last {
@@ -102,7 +102,7 @@ func TestLocalWebhookEvents(t *testing.T) {
 		last = p.Status.Progress
 	}
 	pub := got[len(got)-1]
-	if pub.Status.State != worker.StatePublished || len(pub.Status.Quality) == 0 || pub.Status.Storyboard != pipeline.StoryboardName {
+	if pub.Status.State != job.StatePublished || len(pub.Status.Quality) == 0 || pub.Status.Storyboard != pipeline.StoryboardName {
 		t.Errorf("published event's status lacks the extras: %+v", pub.Status)
 	}
 	for _, p := range got {
@@ -142,8 +142,8 @@ func TestLocalDeadWebhookNeverHoldsAJob(t *testing.T) {
 	master, status := dropInInbox(t, nil, "--events-webhook", srv.URL)
 	waitFor(t, 120*time.Second, "the job to publish", func() bool {
 		data, err := os.ReadFile(status)
-		var st worker.Status
-		return err == nil && json.Unmarshal(data, &st) == nil && st.State == worker.StatePublished
+		var st job.Status
+		return err == nil && json.Unmarshal(data, &st) == nil && st.State == job.StatePublished
 	})
 	if _, err := os.Stat(master); err != nil {
 		t.Fatal(err)

@@ -63,7 +63,7 @@ type workerFlags struct {
 	// setup, when set, runs once the queue is open and before the worker
 	// starts; the sink it returns receives the worker's job events (the
 	// dashboard of `hlsfleet local`).
-	setup     func(ctx context.Context, q queue.Queue, log *zap.Logger) (worker.EventSink, error)
+	setup     func(ctx context.Context, q queue.Queue, log *zap.Logger) (job.EventSink, error)
 	lifecycle lifecycleFlags // worker only
 	// accelerators (accel.go)
 	accel, fallbackQueue, whenFull string
@@ -149,7 +149,7 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 			return err
 		}
 	}
-	var events worker.EventSink
+	var events job.EventSink
 	if f.setup != nil {
 		if events, err = f.setup(ctx, q, log); err != nil {
 			return err
@@ -312,9 +312,9 @@ func waitForJob(ctx context.Context, j *job.Job) error {
 	tty := isTerminal(os.Stderr)
 	last := ""
 	for {
-		data, err := b.ReadAll(ctx, worker.StatusName)
+		data, err := b.ReadAll(ctx, job.StatusName)
 		if err == nil {
-			var st worker.Status
+			var st job.Status
 			if json.Unmarshal(data, &st) == nil && st.JobID == j.ID {
 				line := fmt.Sprintf("%s %s %.0f%% (attempt %d)", st.JobID, st.State, st.Progress, st.Attempt)
 				if line != last {

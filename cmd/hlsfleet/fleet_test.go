@@ -19,11 +19,11 @@ import (
 
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/jobexec/protocol"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/pipeline/hls"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // fleetJobs is the scenario of issue B: 12 jobs, one of them garbage.
@@ -119,17 +119,17 @@ func submitJobs(t *testing.T, q queue.Queue, e fleetEnv, clip []byte) []*job.Job
 	return jobs
 }
 
-func readStatus(ctx context.Context, e fleetEnv, j *job.Job) (worker.Status, bool) {
+func readStatus(ctx context.Context, e fleetEnv, j *job.Job) (job.Status, bool) {
 	b, err := e.open(ctx, j.Output)
 	if err != nil {
-		return worker.Status{}, false
+		return job.Status{}, false
 	}
 	defer b.Close()
-	data, err := b.ReadAll(ctx, worker.StatusName)
+	data, err := b.ReadAll(ctx, job.StatusName)
 	if err != nil {
-		return worker.Status{}, false
+		return job.Status{}, false
 	}
-	var st worker.Status
+	var st job.Status
 	return st, json.Unmarshal(data, &st) == nil
 }
 
@@ -152,7 +152,7 @@ func runningJob(ctx context.Context, e fleetEnv, jobs []*job.Job, skip func(j *j
 		if i == 5 {
 			continue
 		}
-		if st, ok := readStatus(ctx, e, j); ok && st.State == worker.StateRunning && st.Progress > 0 && st.Progress < 70 &&
+		if st, ok := readStatus(ctx, e, j); ok && st.State == job.StateRunning && st.Progress > 0 && st.Progress < 70 &&
 			(skip == nil || !skip(j, st.Worker)) {
 			return j, st.Worker
 		}
@@ -172,7 +172,7 @@ func checkPublished(t *testing.T, ctx context.Context, e fleetEnv, jobs []*job.J
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := b.ReadAll(ctx, pipeline.MasterName)
+		data, err := b.ReadAll(ctx, job.MasterName)
 		if err != nil {
 			t.Errorf("job %d: no master: %v", i, err)
 			b.Close()
@@ -202,7 +202,7 @@ func checkPublished(t *testing.T, ctx context.Context, e fleetEnv, jobs []*job.J
 		}
 		b.Close()
 		st, ok := readStatus(ctx, e, j)
-		if !ok || st.State != worker.StatePublished || st.JobID != j.ID {
+		if !ok || st.State != job.StatePublished || st.JobID != j.ID {
 			t.Errorf("job %d: status %+v, want published", i, st)
 		}
 		// The quality report and the extras travel from job-exec to job.json.
@@ -214,11 +214,11 @@ func checkPublished(t *testing.T, ctx context.Context, e fleetEnv, jobs []*job.J
 				t.Errorf("job %d: quality %+v out of range", i, q)
 			}
 		}
-		if st.Storyboard != pipeline.StoryboardName || st.Poster != pipeline.PosterName {
+		if st.Storyboard != pipeline.StoryboardName || st.Poster != job.PosterName {
 			t.Errorf("job %d: job.json names storyboard %q and poster %q", i, st.Storyboard, st.Poster)
 		}
 	}
-	if st, ok := readStatus(ctx, e, jobs[5]); !ok || st.State != worker.StateFailed || st.Attempt != 1 {
+	if st, ok := readStatus(ctx, e, jobs[5]); !ok || st.State != job.StateFailed || st.Attempt != 1 {
 		t.Errorf("garbage job: status %+v, want failed after one attempt", st)
 	}
 	b, err := e.open(ctx, jobs[5].Output)
@@ -226,7 +226,7 @@ func checkPublished(t *testing.T, ctx context.Context, e fleetEnv, jobs []*job.J
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if ok, _ := b.Exists(ctx, pipeline.MasterName); ok {
+	if ok, _ := b.Exists(ctx, job.MasterName); ok {
 		t.Error("the garbage job published a master")
 	}
 }
@@ -344,7 +344,7 @@ func TestFleetSQSAndS3(t *testing.T) {
 	// lease could have run out (how soon depends on the queue's backlog).
 	waitFor(t, lease, "the SIGTERMed worker's job to be published by another worker", func() bool {
 		st, ok := readStatus(ctx, e, termJob)
-		return ok && st.State == worker.StatePublished
+		return ok && st.State == job.StatePublished
 	})
 	if st, _ := readStatus(ctx, e, termJob); !st.StartedAt.Before(termAt.Add(lease)) {
 		t.Errorf("the released job restarted at %v, %v after SIGTERM: not before its %v lease ended", st.StartedAt, st.StartedAt.Sub(termAt), lease)
@@ -358,7 +358,7 @@ func TestFleetSQSAndS3(t *testing.T) {
 
 	waitFor(t, 4*time.Minute, "every good job to be published", func() bool {
 		for i, j := range jobs {
-			if st, ok := readStatus(ctx, e, j); i != 5 && (!ok || st.State != worker.StatePublished) {
+			if st, ok := readStatus(ctx, e, j); i != 5 && (!ok || st.State != job.StatePublished) {
 				return false
 			}
 		}
@@ -430,7 +430,7 @@ func TestFleetLocalKilledAndRestarted(t *testing.T) {
 	startHLSFleet(t, nil, args...) // the restart
 	waitFor(t, 4*time.Minute, "every good job to be published after the restart", func() bool {
 		for i, j := range jobs {
-			if st, ok := readStatus(ctx, e, j); i != 5 && (!ok || st.State != worker.StatePublished) {
+			if st, ok := readStatus(ctx, e, j); i != 5 && (!ok || st.State != job.StatePublished) {
 				return false
 			}
 		}
@@ -539,9 +539,9 @@ func TestJobExecRacePublishesOnce(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("job-exec exited %d", r.code)
 		}
-		var done worker.ExecEvent
+		var done protocol.Event
 		for _, line := range strings.Split(strings.TrimSpace(r.out), "\n") {
-			var ev worker.ExecEvent
+			var ev protocol.Event
 			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "done" {
 				done = ev
 			}
@@ -556,7 +556,7 @@ func TestJobExecRacePublishesOnce(t *testing.T) {
 	if published != 1 {
 		t.Fatalf("%d of 2 racing runs say they published, want exactly 1", published)
 	}
-	if _, err := os.Stat(filepath.Join(out, pipeline.MasterName)); err != nil {
+	if _, err := os.Stat(filepath.Join(out, job.MasterName)); err != nil {
 		t.Fatalf("no master after the race: %v", err)
 	}
 }
@@ -584,7 +584,7 @@ func TestLocalInbox(t *testing.T) {
 	if err := os.Rename(tmp, filepath.Join(inbox, "my clip.mp4")); err != nil {
 		t.Fatal(err)
 	}
-	master := filepath.Join(out, "my_clip", pipeline.MasterName)
+	master := filepath.Join(out, "my_clip", job.MasterName)
 	waitFor(t, 90*time.Second, master, func() bool {
 		_, err := os.Stat(master)
 		return err == nil

@@ -12,10 +12,8 @@ import (
 	"github.com/hlsfleet/hlsfleet/internal/imdsmock"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // TestWorkerSpotInterruptionHandsJobOver: a real `hlsfleet worker` on an
@@ -60,7 +58,7 @@ func TestWorkerSpotInterruptionHandsJobOver(t *testing.T) {
 	e := fleetEnv{open: storage.Open}
 	waitFor(t, 2*time.Minute, "the job to be mid-transcode", func() bool {
 		st, ok := readStatus(ctx, e, j)
-		return ok && st.State == worker.StateRunning && st.Progress > 0 && st.Progress < 50
+		return ok && st.State == job.StateRunning && st.Progress > 0 && st.Progress < 50
 	})
 
 	// Spot interruption with 20 s left: less than the 30 s margin, so the
@@ -88,7 +86,7 @@ func TestWorkerSpotInterruptionHandsJobOver(t *testing.T) {
 			t.Errorf("the interrupted worker's log lacks %q", want)
 		}
 	}
-	if st, ok := readStatus(ctx, e, j); !ok || st.State != worker.StateQueued {
+	if st, ok := readStatus(ctx, e, j); !ok || st.State != job.StateQueued {
 		t.Fatalf("status after the interruption: %+v, want queued (released)", st)
 	}
 	if st, err := q.Stats(ctx); err != nil || st.Visible != 1 {
@@ -99,12 +97,12 @@ func TestWorkerSpotInterruptionHandsJobOver(t *testing.T) {
 	second := startHLSFleet(t, []string{"AWS_EC2_METADATA_DISABLED=true"}, args...)
 	waitFor(t, 3*time.Minute, "the second worker to publish the job", func() bool {
 		st, ok := readStatus(ctx, e, j)
-		return ok && st.State == worker.StatePublished
+		return ok && st.State == job.StatePublished
 	})
 	if st, _ := readStatus(ctx, e, j); st.Attempt != 2 {
 		t.Errorf("published on attempt %d, want 2", st.Attempt)
 	}
-	if _, err := os.Stat(filepath.Join(out, pipeline.MasterName)); err != nil {
+	if _, err := os.Stat(filepath.Join(out, job.MasterName)); err != nil {
 		t.Fatalf("no master after the hand-over: %v", err)
 	}
 	second.mu.Lock()

@@ -21,11 +21,11 @@ import (
 	"github.com/hlsfleet/hlsfleet/internal/hlscheck"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/jobexec/protocol"
 	"github.com/hlsfleet/hlsfleet/live"
 	"github.com/hlsfleet/hlsfleet/pipeline/hls"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 // liveClip is the 20 s stream: 640x360 (two rungs of the default
@@ -408,27 +408,27 @@ func TestLiveJobExecRace(t *testing.T) {
 	ingest := t.TempDir()
 	runCLIOK(t, nil, "live", "push", "--stream", "r", "--segment-seconds", "1", "--no-pace", clip, ingest)
 	out := filepath.Join(t.TempDir(), "out")
-	execSeg := func(seq int64) (worker.ExecEvent, error) {
+	execSeg := func(seq int64) (protocol.Event, error) {
 		j := job.New(fmt.Sprintf("file://%s/live/r/%d.ts", ingest, seq), "file://"+out,
 			job.WithLive("r", seq, false), job.WithLiveWindow(0, true), job.WithSegmentSeconds(1))
 		body, err := j.Marshal()
 		if err != nil {
-			return worker.ExecEvent{}, err
+			return protocol.Event{}, err
 		}
 		cmd := exec.Command(cliBin, "job-exec")
 		cmd.Stdin = bytes.NewReader(body)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
-			return worker.ExecEvent{}, fmt.Errorf("segment %d: %v\n%s", seq, err, tail(stderr.String(), 2000))
+			return protocol.Event{}, fmt.Errorf("segment %d: %v\n%s", seq, err, tail(stderr.String(), 2000))
 		}
 		for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-			var ev worker.ExecEvent
+			var ev protocol.Event
 			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "done" {
 				return ev, nil
 			}
 		}
-		return worker.ExecEvent{}, fmt.Errorf("segment %d: no result", seq)
+		return protocol.Event{}, fmt.Errorf("segment %d: no result", seq)
 	}
 	if _, err := execSeg(0); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	"github.com/hlsfleet/hlsfleet/dashboard"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 const localSynopsis = "local [--data DIR] [--inbox DIR] [--out DIR] [--workers N] [--http 127.0.0.1:8080] [--live-window N] [--live-event] [--metrics-addr ADDR]"
@@ -96,7 +95,7 @@ type localDashboard struct {
 	cfg       dashboard.Config
 }
 
-func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logger) (worker.EventSink, error) {
+func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logger) (job.EventSink, error) {
 	ln, err := net.Listen("tcp", d.addr)
 	if err != nil {
 		if d.explicit {

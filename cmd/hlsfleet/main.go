@@ -11,21 +11,20 @@ import (
 	"io"
 	"os"
 
-	"github.com/hlsfleet/hlsfleet/internal/isolate"
-	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/ladders"
-	"github.com/hlsfleet/hlsfleet/pipeline"
+	"github.com/hlsfleet/hlsfleet/fault"
+	"github.com/hlsfleet/hlsfleet/jobexec/protocol"
 )
 
-// Exit codes.
+// Exit codes (jobexec/protocol maps error classes to them for every command
+// and child process).
 const (
-	exitOK    = 0
-	exitOther = 1
-	exitInput = 2
+	exitOK    = protocol.ExitOK
+	exitOther = protocol.ExitOther
+	exitInput = protocol.ExitInput
 )
 
 // errUsage marks a request that is malformed: a permanent fault like a bad input.
-var errUsage = errors.New("usage")
+var errUsage = fault.New(fault.Input, "usage")
 
 func usageErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
@@ -104,18 +103,5 @@ func report(err error, stderr io.Writer) int {
 		return ee.code // the child already printed its line
 	}
 	fmt.Fprintf(stderr, "hlsfleet: %v\n", err)
-	return exitCode(err)
-}
-
-func exitCode(err error) int {
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, pipeline.ErrInput), errors.Is(err, ladders.ErrInvalid), errors.Is(err, job.ErrPermanent),
-		errors.Is(err, ladders.ErrUnknownLadder), errors.Is(err, errUsage):
-		return exitInput
-	case errors.Is(err, isolate.ErrCrashed), errors.Is(err, isolate.ErrMemoryLimit):
-		return exitOther
-	}
-	return exitOther
+	return protocol.ExitCode(err)
 }

@@ -21,7 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/dashboard"
-	"github.com/hlsfleet/hlsfleet/pipeline"
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 )
 
@@ -209,7 +209,7 @@ func newServeHandler(dir string) http.Handler {
 			d.Current = masters[0]
 		}
 		if d.Current != "" {
-			poster := filepath.ToSlash(filepath.Join(filepath.Dir(d.Current), pipeline.PosterName))
+			poster := filepath.ToSlash(filepath.Join(filepath.Dir(d.Current), job.PosterName))
 			if _, err := os.Stat(filepath.Join(dir, poster)); err == nil {
 				d.Poster = poster
 			}
@@ -229,7 +229,7 @@ func findMasters(dir string) []string {
 		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != dir {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && d.Name() == pipeline.MasterName {
+		if !d.IsDir() && d.Name() == job.MasterName {
 			rel, _ := filepath.Rel(dir, p)
 			out = append(out, filepath.ToSlash(rel))
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -18,10 +17,9 @@ import (
 
 	"github.com/hlsfleet/hlsfleet/internal/isolate"
 	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/jobexec"
 	"github.com/hlsfleet/hlsfleet/ladders"
 	"github.com/hlsfleet/hlsfleet/pipeline"
-	"github.com/hlsfleet/hlsfleet/storage"
-	"github.com/hlsfleet/hlsfleet/worker"
 )
 
 const transcodeSynopsis = "transcode [--ladder NAME|FILE] [--segment-seconds S] [--segment-type ts|fmp4] [--accel auto|cpu|nvidia|vaapi|qsv] [--mp4 RUNG] [--quality-gate GAIN] [--json] INPUT OUTPUT"
@@ -93,7 +91,7 @@ func runTranscode(args []string) error {
 	if err != nil {
 		return err
 	}
-	ladder, err := loadLadder(f.ladder, f.segSeconds)
+	ladder, err := ladders.Resolve(f.ladder, f.segSeconds)
 	if err != nil {
 		return err
 	}
@@ -169,19 +167,28 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 	log := newLogger(f.logLevel)
 	defer log.Sync() //nolint:errcheck
 	if os.Getenv("GOMAXPROCS") == "" {
-		// The goroutines here mostly sit in long cgo calls (decoder, filters,
-		// encoders). With one P per core, each return from C waits for a P
-		// and parks a thread: measured 3x the system time of the ffmpeg CLI.
-		runtime.GOMAXPROCS(max(runtime.NumCPU(), 16))
+		runtime.GOMAXPROCS(max(runtime.NumCPU(), 16)) // see jobexec.Main
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	sink, err := openOutputSink(ctx, outDir)
+	staging := ""
+	if isolate.InChild() {
+		staging = os.Getenv(envStaging)
+	}
+	sink, err := jobexec.OpenOutput(ctx, outDir, staging)
 	if err != nil {
 		return err
 	}
+	src, err := jobexec.OpenSource(ctx, inPath)
+	if err != nil {
+		_ = sink.Abort()
+		return err
+	}
+	defer src.Close()
 	opt := pipeline.Options{
-		Input:       inPath,
+		Input:       src.Path,
+		Reader:      src.Reader,
+		InputSize:   src.Size,
 		Ladder:      ladder,
 		SegmentType: pipeline.SegmentType(f.segType),
 		Accel:       pipeline.Accel(strings.ToLower(strings.TrimSpace(f.accel))),
@@ -191,13 +198,6 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 		MP4:         f.mp4,
 		Quality:     pipeline.QualityOptions{Disabled: f.noQuality, MinSSIMGain: f.qualityGate},
 		Storyboard:  pipeline.StoryboardOptions{Disabled: f.noStoryboard, Interval: f.storyInterval},
-	}
-	if isS3(inPath) {
-		closeSrc, err := openS3Source(ctx, inPath, &opt)
-		if err != nil {
-			return err
-		}
-		defer closeSrc()
 	}
 	prog := newProgress(os.Stderr, log)
 	opt.Progress = prog.update
@@ -211,7 +211,7 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 		_ = sink.Abort()
 		return fmt.Errorf("publishing to %s: %w", outDir, err)
 	}
-	res.Master = joinLocation(outDir, pipeline.MasterName)
+	res.Master = joinLocation(outDir, job.MasterName)
 	if res.Poster != "" {
 		res.Poster = joinLocation(outDir, res.Poster)
 	}
@@ -248,72 +248,4 @@ func joinLocation(dir, name string) string {
 		return strings.TrimSuffix(dir, "/") + "/" + name
 	}
 	return filepath.Join(dir, name)
-}
-
-// outputSink is a pipeline.Sink the command commits or aborts at the end.
-type outputSink interface {
-	pipeline.Sink
-	Commit() error
-	Abort() error
-}
-
-// s3Sink streams to S3 (master last, replacing an older one); there is
-// nothing to commit, and on failure nothing was published.
-type s3Sink struct{ *worker.StorageSink }
-
-func (s3Sink) Commit() error { return nil }
-func (s3Sink) Abort() error  { return nil }
-
-func openOutputSink(ctx context.Context, outDir string) (outputSink, error) {
-	if isS3(outDir) {
-		b, err := storage.Open(ctx, outDir)
-		if err != nil {
-			return nil, fmt.Errorf("opening the output %s: %w", outDir, err)
-		}
-		return s3Sink{&worker.StorageSink{Ctx: ctx, Bucket: b, Replace: true}}, nil
-	}
-	if st := os.Getenv(envStaging); st != "" && isolate.InChild() {
-		return pipeline.NewDirSinkIn(outDir, st)
-	}
-	return pipeline.NewDirSink(outDir)
-}
-
-// openS3Source points opt at an S3 object read by range requests.
-func openS3Source(ctx context.Context, url string, opt *pipeline.Options) (func(), error) {
-	loc, err := job.ParseLocation(url)
-	if err != nil {
-		return nil, usageErr("%v", err)
-	}
-	b, err := storage.Open(ctx, "s3://"+loc.Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("opening the source bucket: %w", err)
-	}
-	r, size, err := b.OpenSeeker(ctx, loc.Path)
-	if errors.Is(err, storage.ErrNotExist) {
-		b.Close()
-		return nil, fmt.Errorf("%w: %s does not exist", pipeline.ErrNotMedia, url)
-	}
-	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("opening the source: %w", err)
-	}
-	opt.Reader, opt.InputSize = r, size
-	return func() { r.Close(); b.Close() }, nil
-}
-
-// loadLadder loads a preset or ladder file, applies a segment duration
-// override (the GOP never longer than a segment) and validates the result.
-func loadLadder(nameOrPath string, segSeconds float64) (*ladders.Ladder, error) {
-	l, err := ladders.Load(nameOrPath)
-	if err != nil {
-		return nil, err
-	}
-	if segSeconds > 0 {
-		l.SegmentSeconds = segSeconds
-		l.GOPSeconds = min(l.GOPSeconds, segSeconds)
-	}
-	if err := l.Validate(); err != nil {
-		return nil, err
-	}
-	return l, nil
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hlsfleet/hlsfleet/fault"
 )
 
 // EnvChild is set in the environment of a child started by Run.
@@ -26,10 +28,10 @@ const EnvChild = "HLSFLEET_ISOLATED"
 func InChild() bool { return os.Getenv(EnvChild) == "1" }
 
 // ErrCrashed says the child died by a signal it did not ask for.
-var ErrCrashed = errors.New("child process crashed")
+var ErrCrashed = fault.New(fault.Crashed, "child process crashed")
 
 // ErrMemoryLimit says the child was stopped for using too much memory.
-var ErrMemoryLimit = errors.New("child process went over its memory limit")
+var ErrMemoryLimit = fault.New(fault.Crashed, "child process went over its memory limit")
 
 // Options for one child.
 type Options struct {

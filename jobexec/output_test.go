@@ -1,4 +1,4 @@
-package worker
+package jobexec
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/ladders"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/storage"
@@ -56,7 +57,7 @@ func TestStorageSinkQualityGate(t *testing.T) {
 			t.Errorf("%s of the dropped rung is still stored", o.Key)
 		}
 	}
-	if !strings.Contains(strings.Join(names, " "), "180p/index.m3u8") || !strings.Contains(strings.Join(names, " "), pipeline.MasterName) {
+	if !strings.Contains(strings.Join(names, " "), "180p/index.m3u8") || !strings.Contains(strings.Join(names, " "), job.MasterName) {
 		t.Errorf("stored %v: want the master and the 180p rung", names)
 	}
 }

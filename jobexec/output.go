@@ -1,9 +1,12 @@
-package worker
+package jobexec
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/storage"
 )
@@ -26,7 +29,7 @@ type StorageSink struct {
 func (s *StorageSink) Create(name string) (io.WriteCloser, error) {
 	return s.Bucket.NewWriter(s.Ctx, name, storage.WriterOptions{
 		ContentType: storage.ContentType(name),
-		IfNoneMatch: name == pipeline.MasterName && !s.Replace,
+		IfNoneMatch: name == job.MasterName && !s.Replace,
 	})
 }
 
@@ -40,3 +43,36 @@ var (
 	_ pipeline.Sink    = (*StorageSink)(nil)
 	_ pipeline.Remover = (*StorageSink)(nil)
 )
+
+// Output is the transcode command's output, committed or aborted at the
+// end: a local folder staged and renamed into place (master last), or an
+// S3 prefix streamed to (master last, replacing an older one).
+type Output interface {
+	pipeline.Sink
+	Commit() error
+	Abort() error
+}
+
+// s3Output streams to S3; there is nothing to commit, and on failure
+// nothing was published.
+type s3Output struct{ *StorageSink }
+
+func (s3Output) Commit() error { return nil }
+func (s3Output) Abort() error  { return nil }
+
+// OpenOutput opens dir, an s3:// URL or a local folder, as the transcode
+// command's output. staging, when set, is the folder a parent process made
+// for a local output's staged files.
+func OpenOutput(ctx context.Context, dir, staging string) (Output, error) {
+	if strings.HasPrefix(dir, "s3://") {
+		b, err := storage.Open(ctx, dir)
+		if err != nil {
+			return nil, fmt.Errorf("opening the output %s: %w", dir, err)
+		}
+		return s3Output{&StorageSink{Ctx: ctx, Bucket: b, Replace: true}}, nil
+	}
+	if staging != "" {
+		return pipeline.NewDirSinkIn(dir, staging)
+	}
+	return pipeline.NewDirSink(dir)
+}

@@ -1,0 +1,94 @@
+package job
+
+import "time"
+
+// The shared vocabulary of a job's output and status: what every package
+// (worker, events, dashboard, Lambda, CLI) reads and writes, kept here so
+// that none of them has to link libav to speak it.
+
+// Output names every presentation uses.
+const (
+	// MasterName is the publish point of every presentation: its presence
+	// means the output is whole.
+	MasterName = "master.m3u8"
+	// PosterName is the poster image written with every presentation that
+	// has video.
+	PosterName = "poster.jpg"
+	// StatusName is the per-job status document next to the master playlist.
+	StatusName = "job.json"
+)
+
+// Job states in Status.State.
+const (
+	StateQueued    = "queued"    // waiting for a worker (released by a worker's shutdown)
+	StateRunning   = "running"   // a worker is running it
+	StatePublished = "published" // the output is whole: master.m3u8 exists
+	StateFailed    = "failed"    // permanent failure; the message is in the dead-letter queue
+	StateRetrying  = "retrying"  // the last attempt failed; it will be tried again
+)
+
+// Status is a job's status document (<output>/job.json), kept current while
+// the job runs.
+type Status struct {
+	JobID      string     `json:"job_id"`
+	State      string     `json:"state"`
+	Progress   float64    `json:"progress"` // percent, 0..100
+	Attempt    int        `json:"attempt"`  // the message's receive count
+	Worker     string     `json:"worker"`
+	Source     string     `json:"source"`
+	Output     string     `json:"output"`
+	StartedAt  time.Time  `json:"started_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Error is the last attempt's error (failed, retrying).
+	Error string `json:"error,omitempty"`
+	// Reason is the error's class (fault.Class's name): "permanent",
+	// "crashed", "transient", "shutdown".
+	Reason string `json:"reason,omitempty"`
+	// RetryAt is when a retrying job becomes visible again.
+	RetryAt *time.Time `json:"retry_at,omitempty"`
+	// Outcome fields of a published job.
+	Duration   float64 `json:"duration_seconds,omitempty"`
+	Speed      float64 `json:"speed,omitempty"`
+	Renditions int     `json:"renditions,omitempty"`
+	BytesOut   int64   `json:"bytes_out,omitempty"`
+	Extras
+}
+
+// Extras are what a published output has besides its playlists: the
+// quality report and the names (relative to the output) of the poster,
+// storyboard index and progressive MP4. Status and the worker's outcome
+// embed it, so the fields sit at the top level of job.json:
+//
+//	"quality": [{"rendition": "720p", "width": 1280, "height": 720,
+//	             "ssim": 0.97, "psnr_db": 38.2, "frames": 12,
+//	             "ssim_gain": 0.012, "dropped": false}],
+//	"poster": "poster.jpg", "storyboard": "storyboard.vtt", "mp4": "720p.mp4"
+type Extras struct {
+	Quality    []Quality `json:"quality,omitempty"`
+	Poster     string    `json:"poster,omitempty"`
+	Storyboard string    `json:"storyboard,omitempty"`
+	MP4        string    `json:"mp4,omitempty"`
+}
+
+// Quality is one rendition's figures against the source.
+//
+// Both pictures are compared at the size of the top rung: the source frame
+// is scaled down to it (detail beyond the largest rung is something no rung
+// can show, and comparing at a 4K source's size would cost 4x more), and the
+// rendition is scaled back up to it with bicubic, as a player fills the same
+// screen. A lower rung is thus charged for the detail its resolution loses,
+// which is what makes "SSIM gain over the next lower rung" mean something.
+type Quality struct {
+	Rendition string  `json:"rendition"`
+	Width     int     `json:"width"`
+	Height    int     `json:"height"`
+	SSIM      float64 `json:"ssim"`    // mean SSIM (all planes), 0..1
+	PSNR      float64 `json:"psnr_db"` // from the mean MSE over the frames; capped at 100
+	Frames    int     `json:"frames"`  // frames compared
+	// SSIMGain is the SSIM above the next lower rung kept (absent for the
+	// lowest rung and when either has no figures).
+	SSIMGain *float64 `json:"ssim_gain,omitempty"`
+	// Dropped says the quality gate removed the rung from the master.
+	Dropped bool `json:"dropped,omitempty"`
+}
