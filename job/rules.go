@@ -208,15 +208,8 @@ func (rs Rules) match(bucket, key string) int {
 // Rules.Validate).
 func (rs Rules) JobFor(ev Event) (*Job, error) {
 	src := "s3://" + ev.Bucket + "/" + ev.Key
-	switch {
-	case ev.Bucket == "":
-		return nil, invalid("S3 event without a bucket name")
-	case checkBucket(ev.Bucket) != "":
-		return nil, invalid("S3 event: bucket %q %s", ev.Bucket, checkBucket(ev.Bucket))
-	case ev.Key == "":
-		return nil, invalid("S3 event for bucket %q without an object key", ev.Bucket)
-	case strings.HasSuffix(ev.Key, "/"):
-		return nil, fmt.Errorf("%w: %s is a folder marker", ErrIgnore, src)
+	if err := ev.check(src); err != nil {
+		return nil, err
 	}
 	i := rs.match(ev.Bucket, ev.Key)
 	if i < 0 {
@@ -227,16 +220,7 @@ func (rs Rules) JobFor(ev Event) (*Job, error) {
 		return nil, fmt.Errorf("%w: rule %d (prefix %q) ignores %s", ErrIgnore, i, r.Prefix, src)
 	}
 	rel := strings.TrimLeft(ev.Key[len(r.Prefix):], "/")
-	ext := path.Ext(rel)
-	stem := strings.TrimSuffix(rel, ext)
-	if stem == "" || strings.HasSuffix(stem, "/") { // a name that is all extension, like ".mp4"
-		stem = rel
-	}
-	dir := path.Dir(rel)
-	if dir == "." {
-		dir = ""
-	}
-	vars := map[string]string{"bucket": ev.Bucket, "key": ev.Key, "stem": stem, "dir": dir, "name": path.Base(stem)}
+	vars := ev.vars(rel)
 
 	j := &Job{
 		Version:        Version,
@@ -271,11 +255,53 @@ func (rs Rules) JobFor(ev Event) (*Job, error) {
 		return nil, fmt.Errorf("job: rules[%d] output %q: %v (fix the rules)", i, r.Output, err)
 	}
 	j.Output = tidy(out)
+	j.Attributes = ev.attributes(i)
+	if err := j.Validate(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
 
-	j.Attributes = map[string]string{AttrBucket: ev.Bucket, AttrKey: ev.Key, AttrRule: strconv.Itoa(i)}
+// check returns why ev cannot make a job, if it cannot: ErrInvalid for an
+// event without a valid bucket or a key, ErrIgnore for a folder marker. src
+// is the object's s3:// URL.
+func (ev Event) check(src string) error {
+	switch {
+	case ev.Bucket == "":
+		return invalid("S3 event without a bucket name")
+	case checkBucket(ev.Bucket) != "":
+		return invalid("S3 event: bucket %q %s", ev.Bucket, checkBucket(ev.Bucket))
+	case ev.Key == "":
+		return invalid("S3 event for bucket %q without an object key", ev.Bucket)
+	case strings.HasSuffix(ev.Key, "/"):
+		return fmt.Errorf("%w: %s is a folder marker", ErrIgnore, src)
+	}
+	return nil
+}
+
+// vars returns the output template's variables for ev, whose key
+// is rel under the matching rule's prefix (JobFor adds "stream" for a live
+// segment).
+func (ev Event) vars(rel string) map[string]string {
+	ext := path.Ext(rel)
+	stem := strings.TrimSuffix(rel, ext)
+	if stem == "" || strings.HasSuffix(stem, "/") { // a name that is all extension, like ".mp4"
+		stem = rel
+	}
+	dir := path.Dir(rel)
+	if dir == "." {
+		dir = ""
+	}
+	return map[string]string{"bucket": ev.Bucket, "key": ev.Key, "stem": stem, "dir": dir, "name": path.Base(stem)}
+}
+
+// attributes returns the Attributes of the job ev makes by rule i: those
+// of the Attr constants whose value the event carried.
+func (ev Event) attributes(rule int) map[string]string {
+	attrs := map[string]string{AttrBucket: ev.Bucket, AttrKey: ev.Key, AttrRule: strconv.Itoa(rule)}
 	set := func(k, v string) {
 		if v != "" {
-			j.Attributes[k] = v
+			attrs[k] = v
 		}
 	}
 	if ev.Size >= 0 {
@@ -288,11 +314,7 @@ func (rs Rules) JobFor(ev Event) (*Job, error) {
 	set(AttrEventName, ev.Name)
 	set(AttrEventSource, ev.Source)
 	set(AttrRegion, ev.Region)
-
-	if err := j.Validate(); err != nil {
-		return nil, err
-	}
-	return j, nil
+	return attrs
 }
 
 // Live segment file extensions a live-segment rule accepts.

@@ -408,120 +408,150 @@ func (e *validationError) Unwrap() []error { return e.problems }
 // reports every problem at once. Each problem wraps ErrInvalid and names its
 // field path, e.g. "renditions[2].height: 9000 is above 8192".
 func (l *Ladder) Validate() error {
-	var errs []error
-	add := func(path, format string, args ...any) {
-		errs = append(errs, &fieldError{path, fmt.Sprintf(format, args...)})
-	}
-
-	if !(l.SegmentSeconds > 0 && l.SegmentSeconds <= maxSegment) {
-		add("segment_seconds", "%v is not in (0, %v]", l.SegmentSeconds, maxSegment)
-	}
-	switch {
-	case !(l.GOPSeconds > 0):
-		add("gop_seconds", "%v is not above 0", l.GOPSeconds)
-	case l.GOPSeconds > l.SegmentSeconds:
-		add("gop_seconds", "%v is above segment_seconds %v", l.GOPSeconds, l.SegmentSeconds)
-	}
-
-	checkVideo := func(path, codec, profile, preset string) {
-		profiles, ok := codecProfiles[codec]
-		if !ok {
-			add(path+"codec", "%q is not one of h264, hevc", codec)
-		} else if !slices.Contains(profiles, profile) {
-			add(path+"profile", "%q is not valid for %s (want one of %s)", profile, codec, strings.Join(profiles, ", "))
-		}
-		if !slices.Contains(x264Presets, preset) {
-			add(path+"preset", "%q is not one of %s", preset, strings.Join(x264Presets, ", "))
-		}
-	}
-	checkVideo("video.", l.Video.Codec, l.Video.Profile, l.Video.Preset)
+	var ps problems
+	l.checkTiming(&ps)
+	ps.checkVideo("video.", l.Video.Codec, l.Video.Profile, l.Video.Preset)
 	if g := l.QualityGate; g != nil && !(g.MinSSIMGain > 0 && g.MinSSIMGain < 1) {
-		add("quality_gate.min_ssim_gain", "%v is not in (0, 1)", g.MinSSIMGain)
+		ps.add("quality_gate.min_ssim_gain", "%v is not in (0, 1)", g.MinSSIMGain)
 	}
 	if l.MP4Rendition != "" && !l.HasRung(l.MP4Rendition) {
-		add("mp4_rendition", "%q names no rendition (want a name such as 720p or a height such as 720)", l.MP4Rendition)
+		ps.add("mp4_rendition", "%q names no rendition (want a name such as 720p or a height such as 720)", l.MP4Rendition)
 	}
-
-	if l.Audio.Codec != "aac" {
-		add("audio.codec", "%q is not aac", l.Audio.Codec)
-	}
-	if l.Audio.Channels != 1 && l.Audio.Channels != 2 {
-		add("audio.channels", "%d is not 1 or 2", l.Audio.Channels)
-	}
-	if l.Audio.BitrateBPS < minAudioBitrate || l.Audio.BitrateBPS > maxAudioBitrate {
-		add("audio.bitrate_bps", "%d is not in [%d, %d]", l.Audio.BitrateBPS, minAudioBitrate, maxAudioBitrate)
-	}
-	if l.Audio.SampleRate != 0 && !slices.Contains(aacSampleRates, l.Audio.SampleRate) {
-		add("audio.sample_rate", "%d is not an AAC sample rate", l.Audio.SampleRate)
-	}
-
+	l.Audio.check(&ps)
 	if len(l.Renditions) == 0 {
-		add("renditions", "at least one rendition is required")
+		ps.add("renditions", "at least one rendition is required")
 	}
-	seen := make(map[string]int)
+	seen := make(map[string]int) // rendition name -> index of its first use
 	for i, r := range l.Renditions {
 		p := fmt.Sprintf("renditions[%d].", i)
-		switch {
-		case r.Height < minHeight:
-			add(p+"height", "%d is below %d", r.Height, minHeight)
-		case r.Height > maxDimension:
-			add(p+"height", "%d is above %d", r.Height, maxDimension)
-		}
-		switch {
-		case r.Width == 0:
-		case r.Width < 0 || r.Width%2 != 0:
-			add(p+"width", "%d is not a positive even number", r.Width)
-		case r.Width > maxDimension:
-			add(p+"width", "%d is above %d", r.Width, maxDimension)
-		case r.Width < r.Height:
-			add(p+"width", "%d is below height %d (width is the long side)", r.Width, r.Height)
-		}
+		r.checkSize(&ps, p)
 		if msg := checkName(r.Name); msg != "" {
-			add(p+"name", "%q %s", r.Name, msg)
+			ps.add(p+"name", "%q %s", r.Name, msg)
 		} else if j, dup := seen[r.Name]; dup {
-			add(p+"name", "%q is already used by renditions[%d]", r.Name, j)
+			ps.add(p+"name", "%q is already used by renditions[%d]", r.Name, j)
 		} else {
 			seen[r.Name] = i
 		}
-		switch {
-		case r.BitrateBPS <= 0:
-			add(p+"bitrate_bps", "%d is not above 0", r.BitrateBPS)
-		case r.BitrateBPS > maxBitrate:
-			add(p+"bitrate_bps", "%d is above %d", r.BitrateBPS, maxBitrate)
-		case r.MaxrateBPS < r.BitrateBPS:
-			add(p+"maxrate_bps", "%d is below bitrate_bps %d", r.MaxrateBPS, r.BitrateBPS)
-		}
-		if r.MaxrateBPS > 2*maxBitrate {
-			add(p+"maxrate_bps", "%d is above %d", r.MaxrateBPS, 2*maxBitrate)
-		}
-		if r.BufsizeBits < 0 || r.BufsizeBits == 0 && r.BitrateBPS > 0 {
-			add(p+"bufsize_bits", "%d is not above 0", r.BufsizeBits)
-		}
-		if !(r.FPSMax >= 0) || math.IsInf(r.FPSMax, 0) {
-			add(p+"fps_max", "%v is not a finite number >= 0", r.FPSMax)
-		}
-		if r.Codec != "" || r.Profile != "" || r.Preset != "" {
-			codec, profile, preset := l.resolved(r)
-			// Report only what the rung itself gets wrong.
-			before := len(errs)
-			checkVideo(p, codec, profile, preset)
-			kept := errs[:before]
-			for _, e := range errs[before:] {
-				fe := e.(*fieldError)
-				field := strings.TrimPrefix(fe.path, p)
-				if (field == "codec" && r.Codec != "") ||
-					(field == "profile" && (r.Profile != "" || r.Codec != "")) ||
-					(field == "preset" && r.Preset != "") {
-					kept = append(kept, e)
-				}
-			}
-			errs = kept
-		}
+		r.checkRates(&ps, p)
+		l.checkOverrides(&ps, p, r)
 	}
-	if len(errs) == 0 {
+	if len(ps) == 0 {
 		return nil
 	}
-	return &validationError{ladder: l.Name, problems: errs}
+	return &validationError{ladder: l.Name, problems: ps}
+}
+
+// problems collects the validation problems of one ladder.
+type problems []error
+
+// add records a problem at field path.
+func (ps *problems) add(path, format string, args ...any) {
+	*ps = append(*ps, &fieldError{path, fmt.Sprintf(format, args...)})
+}
+
+// checkTiming checks segment_seconds and gop_seconds.
+func (l *Ladder) checkTiming(ps *problems) {
+	if !(l.SegmentSeconds > 0 && l.SegmentSeconds <= maxSegment) {
+		ps.add("segment_seconds", "%v is not in (0, %v]", l.SegmentSeconds, maxSegment)
+	}
+	switch {
+	case !(l.GOPSeconds > 0):
+		ps.add("gop_seconds", "%v is not above 0", l.GOPSeconds)
+	case l.GOPSeconds > l.SegmentSeconds:
+		ps.add("gop_seconds", "%v is above segment_seconds %v", l.GOPSeconds, l.SegmentSeconds)
+	}
+}
+
+// checkVideo checks a codec, profile and preset, reporting them under
+// path+"codec", path+"profile" and path+"preset".
+func (ps *problems) checkVideo(path, codec, profile, preset string) {
+	profiles, ok := codecProfiles[codec]
+	if !ok {
+		ps.add(path+"codec", "%q is not one of h264, hevc", codec)
+	} else if !slices.Contains(profiles, profile) {
+		ps.add(path+"profile", "%q is not valid for %s (want one of %s)", profile, codec, strings.Join(profiles, ", "))
+	}
+	if !slices.Contains(x264Presets, preset) {
+		ps.add(path+"preset", "%q is not one of %s", preset, strings.Join(x264Presets, ", "))
+	}
+}
+
+// check checks the audio settings.
+func (a Audio) check(ps *problems) {
+	if a.Codec != "aac" {
+		ps.add("audio.codec", "%q is not aac", a.Codec)
+	}
+	if a.Channels != 1 && a.Channels != 2 {
+		ps.add("audio.channels", "%d is not 1 or 2", a.Channels)
+	}
+	if a.BitrateBPS < minAudioBitrate || a.BitrateBPS > maxAudioBitrate {
+		ps.add("audio.bitrate_bps", "%d is not in [%d, %d]", a.BitrateBPS, minAudioBitrate, maxAudioBitrate)
+	}
+	if a.SampleRate != 0 && !slices.Contains(aacSampleRates, a.SampleRate) {
+		ps.add("audio.sample_rate", "%d is not an AAC sample rate", a.SampleRate)
+	}
+}
+
+// checkSize checks the rung's height and width; p is its path prefix.
+func (r Rendition) checkSize(ps *problems, p string) {
+	switch {
+	case r.Height < minHeight:
+		ps.add(p+"height", "%d is below %d", r.Height, minHeight)
+	case r.Height > maxDimension:
+		ps.add(p+"height", "%d is above %d", r.Height, maxDimension)
+	}
+	switch {
+	case r.Width == 0:
+	case r.Width < 0 || r.Width%2 != 0:
+		ps.add(p+"width", "%d is not a positive even number", r.Width)
+	case r.Width > maxDimension:
+		ps.add(p+"width", "%d is above %d", r.Width, maxDimension)
+	case r.Width < r.Height:
+		ps.add(p+"width", "%d is below height %d (width is the long side)", r.Width, r.Height)
+	}
+}
+
+// checkRates checks the rung's bitrate, maxrate, buffer size and frame-rate
+// cap; p is its path prefix.
+func (r Rendition) checkRates(ps *problems, p string) {
+	switch {
+	case r.BitrateBPS <= 0:
+		ps.add(p+"bitrate_bps", "%d is not above 0", r.BitrateBPS)
+	case r.BitrateBPS > maxBitrate:
+		ps.add(p+"bitrate_bps", "%d is above %d", r.BitrateBPS, maxBitrate)
+	case r.MaxrateBPS < r.BitrateBPS:
+		ps.add(p+"maxrate_bps", "%d is below bitrate_bps %d", r.MaxrateBPS, r.BitrateBPS)
+	}
+	if r.MaxrateBPS > 2*maxBitrate {
+		ps.add(p+"maxrate_bps", "%d is above %d", r.MaxrateBPS, 2*maxBitrate)
+	}
+	if r.BufsizeBits < 0 || r.BufsizeBits == 0 && r.BitrateBPS > 0 {
+		ps.add(p+"bufsize_bits", "%d is not above 0", r.BufsizeBits)
+	}
+	if !(r.FPSMax >= 0) || math.IsInf(r.FPSMax, 0) {
+		ps.add(p+"fps_max", "%v is not a finite number >= 0", r.FPSMax)
+	}
+}
+
+// checkOverrides checks the video settings a rung overrides, as resolved
+// against the ladder's, and reports only what the rung itself gets wrong
+// (a bad ladder-wide setting is reported once, under video.); p is the
+// rung's path prefix.
+func (l *Ladder) checkOverrides(ps *problems, p string, r Rendition) {
+	if r.Codec == "" && r.Profile == "" && r.Preset == "" {
+		return
+	}
+	codec, profile, preset := l.resolved(r)
+	var found problems
+	found.checkVideo(p, codec, profile, preset)
+	for _, e := range found {
+		field := strings.TrimPrefix(e.(*fieldError).path, p)
+		if (field == "codec" && r.Codec != "") ||
+			(field == "profile" && (r.Profile != "" || r.Codec != "")) ||
+			(field == "preset" && r.Preset != "") {
+			*ps = append(*ps, e)
+		}
+	}
 }
 
 // checkName returns why name cannot be a rendition (folder) name, or "".

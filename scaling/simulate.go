@@ -126,47 +126,18 @@ func Simulate(rates []Rate, p Policy, dur, sample time.Duration) ([]Sample, Summ
 	if !(p.SecondsPerJob > 0) || p.Latency <= 0 || p.Max <= 0 || p.Min < 0 || p.Min > p.Max || dur <= 0 || len(rates) == 0 {
 		return nil, Summary{}, fmt.Errorf("%w: simulation policy %+v for %v", ErrInvalid, p, dur)
 	}
-	if p.Step <= 0 {
-		p.Step = 5 * time.Second
-	}
-	if p.Period <= 0 {
-		p.Period = time.Minute
-	}
+	p = p.withDefaults()
 	if sample <= 0 {
 		sample = time.Minute
 	}
-	if p.Start == 0 {
-		p.Start = p.Min
-	}
-	p.Start = min(max(p.Start, p.Min), p.Max)
+	s := newSim(p)
 	var (
-		queue       []time.Duration // arrival times of waiting jobs, oldest first
-		fleet       []*inst
-		desired     = p.Start
-		lastScale   = -p.ScaleInCooldown
-		acc         float64
-		out         []Sample
-		sum         Summary
-		waits       []time.Duration
-		rateIdx     int
-		nextSample  time.Duration
-		nextEval    = p.Period
-		nextInterr  = p.InterruptEvery
-		stepSeconds = p.Step.Seconds()
+		out        []Sample
+		rateIdx    int
+		nextSample time.Duration
+		nextEval   = p.Period
+		nextInterr = p.InterruptEvery
 	)
-	for range p.Start {
-		fleet = append(fleet, &inst{})
-	}
-	start := func(in *inst, now time.Duration) {
-		in.busy, in.remaining, in.arrived = true, p.SecondsPerJob, queue[0]
-		wait := now - queue[0]
-		waits = append(waits, wait)
-		if wait > p.Latency {
-			sum.OverLatency++
-		}
-		sum.MaxAge = max(sum.MaxAge, wait)
-		queue = queue[1:]
-	}
 	for now := time.Duration(0); now <= dur; now += p.Step {
 		for rateIdx+1 < len(rates) && rates[rateIdx+1].At <= now {
 			rateIdx++
@@ -175,132 +146,219 @@ func Simulate(rates []Rate, p Policy, dur, sample time.Duration) ([]Sample, Summ
 		if now >= rates[0].At {
 			rate = rates[rateIdx].PerMinute
 		}
-		// Arrivals, spread evenly over the step.
-		acc += rate * stepSeconds / 60
-		for acc >= 1 {
-			acc--
-			queue = append(queue, now)
-			sum.Arrived++
-		}
-		// Spot interruption: the oldest in-service instance goes; its job
-		// is released to the front of the queue; the group replaces it.
+		s.arrive(now, rate)
 		if p.InterruptEvery > 0 && now >= nextInterr {
 			nextInterr += p.InterruptEvery
-			for i, in := range fleet {
-				if in.readyAt <= now && !in.leaving {
-					if in.busy {
-						queue = append([]time.Duration{in.arrived}, queue...)
-						sum.ReleasedOnNotice++
-					}
-					fleet = slices.Delete(fleet, i, i+1)
-					sum.Interruptions++
-					break
-				}
-			}
+			s.interrupt(now)
 		}
-		// Work.
-		inService := 0
-		for _, in := range fleet {
-			if in.readyAt > now {
-				continue
-			}
-			inService++
-			// A worker takes its next job the moment it finishes one, so a
-			// job finishing at the step's end is followed by a job started.
-			budget := stepSeconds
-			for {
-				if !in.busy {
-					if in.leaving || len(queue) == 0 {
-						break
-					}
-					start(in, now)
-				}
-				if budget <= 1e-9 {
-					break
-				}
-				use := min(budget, in.remaining)
-				in.remaining -= use
-				budget -= use
-				if in.remaining <= 1e-9 {
-					in.busy = false
-					sum.Done++
-				}
-			}
-		}
-		fleet = slices.DeleteFunc(fleet, func(in *inst) bool { return in.leaving && !in.busy })
-		// Policy.
+		s.work(now)
 		if now >= nextEval {
 			nextEval += p.Period
-			running := 0
-			for _, in := range fleet {
-				if in.busy {
-					running++
-				}
-			}
-			target := max(p.Latency.Seconds()/p.SecondsPerJob, 1)
-			want := int(math.Ceil(float64(len(queue)+running)/target - 1e-9))
-			want = min(max(want, p.Min), p.Max)
-			switch {
-			case want > desired:
-				desired, lastScale = want, now
-			case want < desired && now-lastScale >= p.ScaleInCooldown:
-				desired, lastScale = want, now
-			}
+			s.evaluate(now)
 		}
-		// The group converges on desired: launch, or retire idle instances
-		// first, then busy ones after their job.
-		active := 0
-		for _, in := range fleet {
-			if !in.leaving {
-				active++
-			}
-		}
-		for ; active < desired; active++ {
-			fleet = append(fleet, &inst{readyAt: now + p.Warmup})
-		}
-		for i := len(fleet) - 1; i >= 0 && active > desired; i-- {
-			if in := fleet[i]; !in.leaving && !in.busy {
-				in.leaving = true
-				active--
-			}
-		}
-		for i := len(fleet) - 1; i >= 0 && active > desired; i-- {
-			if in := fleet[i]; !in.leaving {
-				in.leaving = true
-				active--
-			}
-		}
-		fleet = slices.DeleteFunc(fleet, func(in *inst) bool { return in.leaving && !in.busy })
-		// Bookkeeping.
-		pending, running := 0, 0
-		inService = 0
-		for _, in := range fleet {
-			if in.readyAt > now {
-				pending++
-				continue
-			}
-			inService++
-			if in.busy {
-				running++
-			}
-		}
-		sum.MaxInService = max(sum.MaxInService, inService)
-		sum.InstanceHours += float64(inService+pending) * stepSeconds / 3600
+		s.converge(now)
+		smp := s.account(now, rate)
 		if now >= nextSample {
 			nextSample += sample
-			s := Sample{T: now, Rate: rate, Queued: len(queue), Running: running, InService: inService, Pending: pending, Desired: desired}
-			if len(queue) > 0 {
-				s.OldestAge = now - queue[0]
-			}
-			out = append(out, s)
+			out = append(out, smp)
 		}
 	}
-	if len(queue) > 0 {
-		sum.MaxAge = max(sum.MaxAge, dur-queue[0])
+	return out, s.summary(dur), nil
+}
+
+// withDefaults fills in the zero fields Simulate gives defaults to and
+// clamps Start to [Min, Max].
+func (p Policy) withDefaults() Policy {
+	if p.Step <= 0 {
+		p.Step = 5 * time.Second
 	}
-	if len(waits) > 0 {
-		slices.Sort(waits)
-		sum.P95Wait = waits[(len(waits)*95+99)/100-1]
+	if p.Period <= 0 {
+		p.Period = time.Minute
 	}
-	return out, sum, nil
+	if p.Start == 0 {
+		p.Start = p.Min
+	}
+	p.Start = min(max(p.Start, p.Min), p.Max)
+	return p
+}
+
+// sim is the state of one simulation between steps.
+type sim struct {
+	p           Policy
+	stepSeconds float64
+	queue       []time.Duration // arrival times of waiting jobs, oldest first
+	fleet       []*inst
+	desired     int
+	lastScale   time.Duration // time of the last scaling activity
+	acc         float64       // fractional arrivals carried to the next step
+	sum         Summary
+	waits       []time.Duration // wait of every job started
+}
+
+func newSim(p Policy) *sim {
+	s := &sim{p: p, stepSeconds: p.Step.Seconds(), desired: p.Start, lastScale: -p.ScaleInCooldown}
+	for range p.Start {
+		s.fleet = append(s.fleet, &inst{})
+	}
+	return s
+}
+
+// arrive queues the step's arrivals, spread evenly over the step.
+func (s *sim) arrive(now time.Duration, rate float64) {
+	s.acc += rate * s.stepSeconds / 60
+	for s.acc >= 1 {
+		s.acc--
+		s.queue = append(s.queue, now)
+		s.sum.Arrived++
+	}
+}
+
+// interrupt is a spot interruption: the oldest in-service instance goes;
+// its job is released to the front of the queue; the group replaces it.
+func (s *sim) interrupt(now time.Duration) {
+	for i, in := range s.fleet {
+		if in.readyAt <= now && !in.leaving {
+			if in.busy {
+				s.queue = append([]time.Duration{in.arrived}, s.queue...)
+				s.sum.ReleasedOnNotice++
+			}
+			s.fleet = slices.Delete(s.fleet, i, i+1)
+			s.sum.Interruptions++
+			return
+		}
+	}
+}
+
+// start has in take the oldest waiting job at now.
+func (s *sim) start(in *inst, now time.Duration) {
+	in.busy, in.remaining, in.arrived = true, s.p.SecondsPerJob, s.queue[0]
+	wait := now - s.queue[0]
+	s.waits = append(s.waits, wait)
+	if wait > s.p.Latency {
+		s.sum.OverLatency++
+	}
+	s.sum.MaxAge = max(s.sum.MaxAge, wait)
+	s.queue = s.queue[1:]
+}
+
+// work spends one step of every in-service instance on jobs, then drops
+// the leaving instances that have finished theirs.
+func (s *sim) work(now time.Duration) {
+	for _, in := range s.fleet {
+		if in.readyAt > now {
+			continue
+		}
+		// A worker takes its next job the moment it finishes one, so a
+		// job finishing at the step's end is followed by a job started.
+		budget := s.stepSeconds
+		for {
+			if !in.busy {
+				if in.leaving || len(s.queue) == 0 {
+					break
+				}
+				s.start(in, now)
+			}
+			if budget <= 1e-9 {
+				break
+			}
+			use := min(budget, in.remaining)
+			in.remaining -= use
+			budget -= use
+			if in.remaining <= 1e-9 {
+				in.busy = false
+				s.sum.Done++
+			}
+		}
+	}
+	s.dropLeft()
+}
+
+// dropLeft removes the instances that are leaving and no longer busy.
+func (s *sim) dropLeft() {
+	s.fleet = slices.DeleteFunc(s.fleet, func(in *inst) bool { return in.leaving && !in.busy })
+}
+
+// evaluate is one evaluation of the target-tracking policy: backlog
+// (waiting plus running jobs) per instance against Latency/SecondsPerJob.
+// Scale-out is immediate; scale-in waits out the cooldown.
+func (s *sim) evaluate(now time.Duration) {
+	running := 0
+	for _, in := range s.fleet {
+		if in.busy {
+			running++
+		}
+	}
+	target := max(s.p.Latency.Seconds()/s.p.SecondsPerJob, 1)
+	want := int(math.Ceil(float64(len(s.queue)+running)/target - 1e-9))
+	want = min(max(want, s.p.Min), s.p.Max)
+	switch {
+	case want > s.desired:
+		s.desired, s.lastScale = want, now
+	case want < s.desired && now-s.lastScale >= s.p.ScaleInCooldown:
+		s.desired, s.lastScale = want, now
+	}
+}
+
+// converge moves the group towards desired: launch, or retire idle
+// instances first, then busy ones after their job.
+func (s *sim) converge(now time.Duration) {
+	active := 0
+	for _, in := range s.fleet {
+		if !in.leaving {
+			active++
+		}
+	}
+	for ; active < s.desired; active++ {
+		s.fleet = append(s.fleet, &inst{readyAt: now + s.p.Warmup})
+	}
+	for i := len(s.fleet) - 1; i >= 0 && active > s.desired; i-- {
+		if in := s.fleet[i]; !in.leaving && !in.busy {
+			in.leaving = true
+			active--
+		}
+	}
+	for i := len(s.fleet) - 1; i >= 0 && active > s.desired; i-- {
+		if in := s.fleet[i]; !in.leaving {
+			in.leaving = true
+			active--
+		}
+	}
+	s.dropLeft()
+}
+
+// account adds the step to the summary's running totals and returns the
+// fleet's state at now.
+func (s *sim) account(now time.Duration, rate float64) Sample {
+	pending, running, inService := 0, 0, 0
+	for _, in := range s.fleet {
+		if in.readyAt > now {
+			pending++
+			continue
+		}
+		inService++
+		if in.busy {
+			running++
+		}
+	}
+	s.sum.MaxInService = max(s.sum.MaxInService, inService)
+	s.sum.InstanceHours += float64(inService+pending) * s.stepSeconds / 3600
+	smp := Sample{T: now, Rate: rate, Queued: len(s.queue), Running: running, InService: inService, Pending: pending, Desired: s.desired}
+	if len(s.queue) > 0 {
+		smp.OldestAge = now - s.queue[0]
+	}
+	return smp
+}
+
+// summary finishes the summary at the end of a run of dur: jobs still
+// waiting count towards MaxAge, and P95Wait is taken over the jobs started.
+func (s *sim) summary(dur time.Duration) Summary {
+	sum := s.sum
+	if len(s.queue) > 0 {
+		sum.MaxAge = max(sum.MaxAge, dur-s.queue[0])
+	}
+	if len(s.waits) > 0 {
+		slices.Sort(s.waits)
+		sum.P95Wait = s.waits[(len(s.waits)*95+99)/100-1]
+	}
+	return sum
 }

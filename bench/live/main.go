@@ -133,15 +133,9 @@ type sample struct {
 }
 
 func run(c config, w io.Writer) error {
-	fleet, err := filepath.Abs(c.hlsfleet)
+	fleet, err := findHlsfleet(c.hlsfleet)
 	if err != nil {
 		return err
-	}
-	if _, err := os.Stat(fleet); err != nil {
-		return fmt.Errorf("hlsfleet binary (build it with `make build`): %w", err)
-	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		return fmt.Errorf("the baseline needs the ffmpeg CLI: %w", err)
 	}
 	rs, l, err := liveRungs()
 	if err != nil {
@@ -156,16 +150,67 @@ func run(c config, w io.Writer) error {
 	} else if err := os.MkdirAll(base, 0o755); err != nil {
 		return err
 	}
+	segs, err := makeSegments(c, fleet, base, w)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d source segments of %g s; rungs %v; %d CPU(s); one process per segment, the tools in turn\n",
+		len(segs), segSecs, rungNames(rs), runtime.NumCPU())
+
+	b := &bench{c: c, fleet: fleet, rs: rs, l: l, segs: segs,
+		cliOut: filepath.Join(base, "ffmpeg-cli"), hfOut: filepath.Join(base, "hlsfleet")}
+	for _, r := range rs {
+		if err := os.MkdirAll(filepath.Join(b.cliOut, r.name), 0o755); err != nil {
+			return err
+		}
+	}
+	cli, hf, err := b.measure()
+	if err != nil {
+		return err
+	}
+	schedule(cli, segSecs)
+	schedule(hf, segSecs)
+	if _, err := os.Stat(filepath.Join(b.hfOut, "master.m3u8")); err != nil {
+		return fmt.Errorf("hlsfleet published no master playlist: %w", err)
+	}
+	for _, line := range report(cli, hf, segSecs) {
+		fmt.Fprintln(w, line)
+	}
+	if c.keep != "" {
+		fmt.Fprintf(w, "outputs kept under %s\n", c.keep)
+	}
+	return nil
+}
+
+// findHlsfleet returns the absolute path of the hlsfleet binary at path,
+// which must exist, after checking that the ffmpeg CLI is on PATH.
+func findHlsfleet(path string) (string, error) {
+	fleet, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(fleet); err != nil {
+		return "", fmt.Errorf("hlsfleet binary (build it with `make build`): %w", err)
+	}
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		return "", fmt.Errorf("the baseline needs the ffmpeg CLI: %w", err)
+	}
+	return fleet, nil
+}
+
+// makeSegments generates the source in base and cuts it into 2 s segments
+// with `hlsfleet live push`; it returns their paths in order.
+func makeSegments(c config, fleet, base string, w io.Writer) ([]string, error) {
 	dur := segSecs * float64(c.segments)
 	fmt.Fprintf(w, "generating a %g s 1280x720 30 fps h264+aac source (noise %v)...\n", dur, c.noise)
 	src, err := testmedia.GenerateTo(base, testmedia.Spec{Width: 1280, Height: 720, Duration: dur, FPS: "30",
 		Noise: c.noise, Name: "live-source"})
 	if err != nil {
-		return fmt.Errorf("source: %w", err)
+		return nil, fmt.Errorf("source: %w", err)
 	}
 	ingest := filepath.Join(base, "ingest")
 	if out, err := exec.Command(fleet, "live", "push", "--stream", "bench", "--no-pace", "--segment-seconds", "2", src, ingest).CombinedOutput(); err != nil {
-		return fmt.Errorf("live push: %v\n%s", err, out)
+		return nil, fmt.Errorf("live push: %v\n%s", err, out)
 	}
 	segDir := filepath.Join(ingest, "live", "bench")
 	var segs []string
@@ -177,45 +222,32 @@ func run(c config, w io.Writer) error {
 		segs = append(segs, p)
 	}
 	if len(segs) == 0 {
-		return errors.New("live push made no segments")
+		return nil, errors.New("live push made no segments")
 	}
-	fmt.Fprintf(w, "%d source segments of %g s; rungs %v; %d CPU(s); one process per segment, the tools in turn\n",
-		len(segs), segSecs, rungNames(rs), runtime.NumCPU())
+	return segs, nil
+}
 
-	cliOut := filepath.Join(base, "ffmpeg-cli")
-	for _, r := range rs {
-		if err := os.MkdirAll(filepath.Join(cliOut, r.name), 0o755); err != nil {
-			return err
-		}
-	}
-	hfOut := filepath.Join(base, "hlsfleet")
-	runCLI := func(k int) (float64, error) {
-		_, err := runProc(c.timeout, nil, "ffmpeg", baselineArgs(rs, l, segs[k], cliOut, fmt.Sprintf("%d.ts", k))...)
-		return 0, err
-	}
-	runHF := func(k int) (float64, error) {
-		j := job.New("file://"+segs[k], "file://"+hfOut, job.WithLive("bench", int64(k), false), job.WithLadder("live"),
-			job.WithSegmentSeconds(segSecs))
-		body, err := j.Marshal()
-		if err != nil {
-			return 0, err
-		}
-		out, err := runProc(c.timeout, body, fleet, "job-exec")
-		if err != nil {
-			return 0, err
-		}
-		return execRTF(out)
-	}
-	// Both tools take each segment in turn, back to back, the order
-	// alternating, so a change in the machine's load hits both alike.
-	var cli, hf []sample
+// bench is what every segment's runs use.
+type bench struct {
+	c             config
+	fleet         string // absolute path of the hlsfleet binary
+	rs            []rung
+	l             *ladders.Ladder
+	segs          []string // source segments, in order
+	cliOut, hfOut string   // output folders of the CLI and of hlsfleet
+}
+
+// measure has both tools take each segment in turn, back to back, the
+// order alternating, so a change in the machine's load hits both alike. The
+// samples' latencies are left to schedule.
+func (b *bench) measure() (cli, hf []sample, err error) {
 	type tool struct {
 		name string
 		do   func(int) (float64, error)
 		out  *[]sample
 	}
-	for k := range segs {
-		tools := []tool{{"ffmpeg CLI", runCLI, &cli}, {"hlsfleet", runHF, &hf}}
+	for k := range b.segs {
+		tools := []tool{{"ffmpeg CLI", b.runCLI, &cli}, {"hlsfleet", b.runHF, &hf}}
 		if k%2 == 1 {
 			tools[0], tools[1] = tools[1], tools[0]
 		}
@@ -223,23 +255,34 @@ func run(c config, w io.Writer) error {
 			start := time.Now()
 			rtf, err := tl.do(k)
 			if err != nil {
-				return fmt.Errorf("%s, segment %d: %w", tl.name, k, err)
+				return nil, nil, fmt.Errorf("%s, segment %d: %w", tl.name, k, err)
 			}
 			*tl.out = append(*tl.out, sample{wall: time.Since(start).Seconds(), inProcessRTF: rtf})
 		}
 	}
-	schedule(cli, segSecs)
-	schedule(hf, segSecs)
-	if _, err := os.Stat(filepath.Join(hfOut, "master.m3u8")); err != nil {
-		return fmt.Errorf("hlsfleet published no master playlist: %w", err)
+	return cli, hf, nil
+}
+
+// runCLI transcodes segment k with one ffmpeg CLI process.
+func (b *bench) runCLI(k int) (float64, error) {
+	_, err := runProc(b.c.timeout, nil, "ffmpeg", baselineArgs(b.rs, b.l, b.segs[k], b.cliOut, fmt.Sprintf("%d.ts", k))...)
+	return 0, err
+}
+
+// runHF transcodes and publishes segment k with `hlsfleet job-exec` and
+// returns the pipeline's own realtime factor.
+func (b *bench) runHF(k int) (float64, error) {
+	j := job.New("file://"+b.segs[k], "file://"+b.hfOut, job.WithLive("bench", int64(k), false), job.WithLadder("live"),
+		job.WithSegmentSeconds(segSecs))
+	body, err := j.Marshal()
+	if err != nil {
+		return 0, err
 	}
-	for _, line := range report(cli, hf, segSecs) {
-		fmt.Fprintln(w, line)
+	out, err := runProc(b.c.timeout, body, b.fleet, "job-exec")
+	if err != nil {
+		return 0, err
 	}
-	if c.keep != "" {
-		fmt.Fprintf(w, "outputs kept under %s\n", c.keep)
-	}
-	return nil
+	return execRTF(out)
 }
 
 func rungNames(rs []rung) []string {

@@ -96,17 +96,10 @@ func run(c config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fleet, err := filepath.Abs(c.hlsfleet)
+	fleet, err := findHlsfleet(c.hlsfleet)
 	if err != nil {
-		return fmt.Errorf("hlsfleet binary: %w", err)
+		return err
 	}
-	if _, err := os.Stat(fleet); err != nil {
-		return fmt.Errorf("hlsfleet binary (build it with `make build`): %w", err)
-	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		return fmt.Errorf("the baseline needs the ffmpeg CLI: %w", err)
-	}
-
 	base := c.keep
 	if base == "" {
 		if base, err = os.MkdirTemp("", "hlsfleet-bench-"); err != nil {
@@ -116,33 +109,15 @@ func run(c config, w io.Writer) error {
 	} else if err := os.MkdirAll(base, 0o755); err != nil {
 		return fmt.Errorf("keep folder: %w", err)
 	}
-
-	src := c.src
-	if src == "" {
-		spec := testmedia.Spec{Width: c.width, Height: c.height, Duration: c.seconds, FPS: "30",
-			Video: testmedia.VideoH264, Audio: testmedia.AudioAAC, Noise: true, NoiseStrength: c.noise, Name: "bench-source"}
-		fmt.Fprintf(w, "generating a %g s %dx%d 30 fps h264+aac source with noise %d...\n", c.seconds, c.width, c.height, c.noise)
-		start := time.Now()
-		if src, err = testmedia.GenerateTo(base, spec); err != nil {
-			return fmt.Errorf("source: %w", err)
-		}
-		fmt.Fprintf(w, "generated in %.1f s\n", time.Since(start).Seconds())
-	}
-	info, err := testmedia.Probe(src)
+	src, fps, err := prepareSource(c, base, w)
 	if err != nil {
-		return fmt.Errorf("source: %w", err)
-	}
-	fps, err := sourceFPS(info)
-	if err != nil {
-		return fmt.Errorf("source %s: %w", src, err)
-	}
-	if fi, err := os.Stat(src); err == nil {
-		fmt.Fprintf(w, "source %s: %.1f s, %.1f fps, %.1f MB\n", src, info.Format.Seconds(), fps, float64(fi.Size())/1e6)
+		return err
 	}
 	ladderPath, err := filepath.Abs(c.ladder)
 	if err != nil {
 		return fmt.Errorf("ladder: %w", err)
 	}
+	b := &bench{c: c, fleet: fleet, ladder: ladder, ladderPath: ladderPath, base: base, src: src, fps: fps}
 
 	cpus := runtime.NumCPU()
 	// "hlsfleet" does the baseline's work (the ladder and its poster);
@@ -153,36 +128,9 @@ func run(c config, w io.Writer) error {
 	fmt.Fprintln(tw, "run\ttool\twall s\tCPU s\tCPU %\tpeak RSS MB\toutput MB\t")
 	for i := 1; i <= c.runs; i++ {
 		for _, tool := range []string{"ffmpeg-cli", "hlsfleet", "hlsfleet+extras"} {
-			out := filepath.Join(base, fmt.Sprintf("%s-%d", tool, i))
-			if err := os.RemoveAll(out); err != nil {
-				return fmt.Errorf("clear %s: %w", out, err)
-			}
-			var argv []string
-			switch tool {
-			case "hlsfleet":
-				argv = append([]string{fleet}, "transcode", "--no-storyboard", "--no-quality", "--ladder", ladderPath, src, out)
-			case "hlsfleet+extras":
-				argv = append([]string{fleet}, "transcode", "--ladder", ladderPath, src, out)
-			default:
-				if err := os.MkdirAll(out, 0o755); err != nil {
-					return fmt.Errorf("output folder: %w", err)
-				}
-				argv = append([]string{"ffmpeg"}, baselineArgs(ladder, src, out, fps)...)
-			}
-			m, err := measure(argv, c.timeout)
+			m, err := b.runTool(i, tool)
 			if err != nil {
-				return fmt.Errorf("run %d of %s: %w", i, tool, err)
-			}
-			if _, err := os.Stat(filepath.Join(out, "master.m3u8")); err != nil {
-				return fmt.Errorf("run %d of %s produced no master playlist: %w", i, tool, err)
-			}
-			if m.OutputBytes, err = dirSize(out); err != nil {
-				return fmt.Errorf("run %d of %s: %w", i, tool, err)
-			}
-			if c.keep == "" {
-				if err := os.RemoveAll(out); err != nil {
-					return fmt.Errorf("clean %s: %w", out, err)
-				}
+				return err
 			}
 			switch tool {
 			case "hlsfleet":
@@ -209,6 +157,100 @@ func run(c config, w io.Writer) error {
 		fmt.Fprintf(w, "outputs kept under %s\n", c.keep)
 	}
 	return nil
+}
+
+// findHlsfleet returns the absolute path of the hlsfleet binary at path,
+// which must exist, after checking that the ffmpeg CLI is on PATH.
+func findHlsfleet(path string) (string, error) {
+	fleet, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("hlsfleet binary: %w", err)
+	}
+	if _, err := os.Stat(fleet); err != nil {
+		return "", fmt.Errorf("hlsfleet binary (build it with `make build`): %w", err)
+	}
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		return "", fmt.Errorf("the baseline needs the ffmpeg CLI: %w", err)
+	}
+	return fleet, nil
+}
+
+// prepareSource returns c.src, or a source generated in base, and its
+// frame rate, describing it on w.
+func prepareSource(c config, base string, w io.Writer) (src string, fps float64, err error) {
+	src = c.src
+	if src == "" {
+		spec := testmedia.Spec{Width: c.width, Height: c.height, Duration: c.seconds, FPS: "30",
+			Video: testmedia.VideoH264, Audio: testmedia.AudioAAC, Noise: true, NoiseStrength: c.noise, Name: "bench-source"}
+		fmt.Fprintf(w, "generating a %g s %dx%d 30 fps h264+aac source with noise %d...\n", c.seconds, c.width, c.height, c.noise)
+		start := time.Now()
+		if src, err = testmedia.GenerateTo(base, spec); err != nil {
+			return "", 0, fmt.Errorf("source: %w", err)
+		}
+		fmt.Fprintf(w, "generated in %.1f s\n", time.Since(start).Seconds())
+	}
+	info, err := testmedia.Probe(src)
+	if err != nil {
+		return "", 0, fmt.Errorf("source: %w", err)
+	}
+	fps, err = sourceFPS(info)
+	if err != nil {
+		return "", 0, fmt.Errorf("source %s: %w", src, err)
+	}
+	if fi, err := os.Stat(src); err == nil {
+		fmt.Fprintf(w, "source %s: %.1f s, %.1f fps, %.1f MB\n", src, info.Format.Seconds(), fps, float64(fi.Size())/1e6)
+	}
+	return src, fps, nil
+}
+
+// bench is what every run of the benchmark uses.
+type bench struct {
+	c          config
+	fleet      string // absolute path of the hlsfleet binary
+	ladder     Ladder
+	ladderPath string // absolute path of the ladder file
+	base       string // work folder
+	src        string
+	fps        float64 // the source's frame rate
+}
+
+// runTool runs tool ("ffmpeg-cli", "hlsfleet" or "hlsfleet+extras") for run
+// i into a fresh folder under the work folder, checks that it wrote a
+// master playlist, and measures it and its output's size. The output is
+// removed unless c.keep is set.
+func (b *bench) runTool(i int, tool string) (Measurement, error) {
+	out := filepath.Join(b.base, fmt.Sprintf("%s-%d", tool, i))
+	if err := os.RemoveAll(out); err != nil {
+		return Measurement{}, fmt.Errorf("clear %s: %w", out, err)
+	}
+	var argv []string
+	switch tool {
+	case "hlsfleet":
+		argv = append([]string{b.fleet}, "transcode", "--no-storyboard", "--no-quality", "--ladder", b.ladderPath, b.src, out)
+	case "hlsfleet+extras":
+		argv = append([]string{b.fleet}, "transcode", "--ladder", b.ladderPath, b.src, out)
+	default:
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return Measurement{}, fmt.Errorf("output folder: %w", err)
+		}
+		argv = append([]string{"ffmpeg"}, baselineArgs(b.ladder, b.src, out, b.fps)...)
+	}
+	m, err := measure(argv, b.c.timeout)
+	if err != nil {
+		return Measurement{}, fmt.Errorf("run %d of %s: %w", i, tool, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "master.m3u8")); err != nil {
+		return Measurement{}, fmt.Errorf("run %d of %s produced no master playlist: %w", i, tool, err)
+	}
+	if m.OutputBytes, err = dirSize(out); err != nil {
+		return Measurement{}, fmt.Errorf("run %d of %s: %w", i, tool, err)
+	}
+	if b.c.keep == "" {
+		if err := os.RemoveAll(out); err != nil {
+			return Measurement{}, fmt.Errorf("clean %s: %w", out, err)
+		}
+	}
+	return m, nil
 }
 
 // sourceFPS returns the first video stream's nominal frame rate.

@@ -254,12 +254,33 @@ func seconds(d float64) string { return strconv.FormatFloat(d, 'f', -1, 64) }
 func ffmpegArgs(s Spec, out string) []string {
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}
 	dur := seconds(s.Duration)
-	interlaced := s.Video == VideoMPEG2Interlaced || s.Video == VideoH264Interlaced
+	tracks := 0
+	if s.Audio != AudioNone {
+		tracks = s.AudioTracks
+	}
+	args = append(args, inputArgs(s, tracks, dur)...)
+	args = append(args, mapArgs(s, tracks)...)
+	if s.Video != VideoNone {
+		args = append(args, videoArgs(s)...)
+	}
+	if tracks > 0 {
+		args = append(args, audioArgs(s)...)
+	}
+	return append(args, "-t", dur, "-f", muxers[s.Container], out)
+}
 
-	// Inputs: the picture first, then one tone per audio track.
+// interlaced reports whether s is of an interlaced video kind.
+func (s Spec) interlaced() bool {
+	return s.Video == VideoMPEG2Interlaced || s.Video == VideoH264Interlaced
+}
+
+// inputArgs returns the lavfi inputs of dur seconds: the picture first,
+// then one tone per audio track.
+func inputArgs(s Spec, tracks int, dur string) []string {
+	var args []string
 	if s.Video != VideoNone {
 		rate := s.FPS
-		if interlaced {
+		if s.interlaced() {
 			// Two progressive frames are woven into one interlaced frame.
 			num, den, _ := parseRate(s.FPS)
 			rate = fmt.Sprintf("%d/%d", 2*num, den)
@@ -267,16 +288,16 @@ func ffmpegArgs(s Spec, out string) []string {
 		args = append(args, "-f", "lavfi", "-i",
 			fmt.Sprintf("testsrc2=size=%dx%d:rate=%s:duration=%s", s.Width, s.Height, rate, dur))
 	}
-	tracks := 0
-	if s.Audio != AudioNone {
-		tracks = s.AudioTracks
-	}
 	for i := range tracks {
 		args = append(args, "-f", "lavfi", "-i",
 			fmt.Sprintf("sine=frequency=%d:sample_rate=48000:duration=%s", 440+220*i, dur))
 	}
+	return args
+}
 
-	// Maps.
+// mapArgs maps the inputs inputArgs returns to output streams, in order.
+func mapArgs(s Spec, tracks int) []string {
+	var args []string
 	first := 0
 	if s.Video != VideoNone {
 		args = append(args, "-map", "0:v")
@@ -285,87 +306,102 @@ func ffmpegArgs(s Spec, out string) []string {
 	for i := range tracks {
 		args = append(args, "-map", fmt.Sprintf("%d:a", first+i))
 	}
+	return args
+}
 
-	// Video.
-	if s.Video != VideoNone {
-		var filters []string
-		if s.Noise {
-			strength := s.NoiseStrength
-			if strength <= 0 {
-				strength = 30
-			}
-			filters = append(filters, fmt.Sprintf("noise=alls=%d:allf=t+u", strength))
-		}
-		if s.VFR {
-			// random(0) is a deterministic generator seeded from 0; the first
-			// frame is always kept so the stream starts at zero.
-			filters = append(filters, "select='eq(n,0)+gte(random(0),0.3)'")
-		}
-		if interlaced {
-			filters = append(filters, "tinterlace=mode=merge", "setfield=tff")
-		}
-		if s.SAR != "" {
-			num, den, _ := parseRatio(s.SAR)
-			filters = append(filters, fmt.Sprintf("setsar=%d/%d", num, den))
-		}
-		if len(filters) > 0 {
-			args = append(args, "-vf", strings.Join(filters, ","))
-		}
-		if s.VFR {
-			args = append(args, "-fps_mode", "vfr")
-		}
-		pix := s.PixFmt
-		gop := strconv.Itoa(sourceGOP)
-		switch s.Video {
-		case VideoH264, VideoH264Interlaced:
-			if pix == "" {
-				pix = "yuv420p"
-			}
-			args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-g", gop, "-crf", "23")
-			args = append(args, bitrateCap(s)...)
-			if s.Video == VideoH264Interlaced {
-				args = append(args, "-flags", "+ildct+ilme")
-			}
-		case VideoHEVC10:
-			if pix == "" {
-				pix = "yuv420p10le"
-			}
-			args = append(args, "-c:v", "libx265", "-preset", "ultrafast", "-crf", "26",
-				"-x265-params", "log-level=error:keyint="+gop+":min-keyint="+gop)
-			args = append(args, bitrateCap(s)...)
-			if s.Container == "mp4" || s.Container == "mov" {
-				args = append(args, "-tag:v", "hvc1")
-			}
-		case VideoVP9:
-			if pix == "" {
-				pix = "yuv420p"
-			}
-			args = append(args, "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
-				"-row-mt", "1", "-g", gop, "-b:v", strconv.Itoa(capBits(s)/4))
-		case VideoMPEG2Interlaced:
-			if pix == "" {
-				pix = "yuv420p"
-			}
-			args = append(args, "-c:v", "mpeg2video", "-q:v", "4", "-g", gop,
-				"-flags", "+ildct+ilme", "-top", "1")
-		}
-		args = append(args, "-pix_fmt", pix)
+// videoArgs returns the video filters and encoder options of a spec with
+// video.
+func videoArgs(s Spec) []string {
+	var args []string
+	if filters := videoFilters(s); len(filters) > 0 {
+		args = append(args, "-vf", strings.Join(filters, ","))
 	}
-
-	// Audio.
-	if tracks > 0 {
-		switch s.Audio {
-		case AudioAAC:
-			args = append(args, "-c:a", "aac", "-b:a", "128000")
-		case AudioOpus:
-			args = append(args, "-c:a", "libopus", "-b:a", "96000")
-		case AudioMP3:
-			args = append(args, "-c:a", "libmp3lame", "-b:a", "128000")
-		}
-		args = append(args, "-ac", "2", "-ar", "48000")
+	if s.VFR {
+		args = append(args, "-fps_mode", "vfr")
 	}
+	return append(args, videoEncoderArgs(s)...)
+}
 
-	return append(args, "-t", dur, "-f", muxers[s.Container], out)
+// videoFilters returns the filters that give the picture its noise, frame
+// drops (VFR), interlacing and sample aspect ratio.
+func videoFilters(s Spec) []string {
+	var filters []string
+	if s.Noise {
+		strength := s.NoiseStrength
+		if strength <= 0 {
+			strength = 30
+		}
+		filters = append(filters, fmt.Sprintf("noise=alls=%d:allf=t+u", strength))
+	}
+	if s.VFR {
+		// random(0) is a deterministic generator seeded from 0; the first
+		// frame is always kept so the stream starts at zero.
+		filters = append(filters, "select='eq(n,0)+gte(random(0),0.3)'")
+	}
+	if s.interlaced() {
+		filters = append(filters, "tinterlace=mode=merge", "setfield=tff")
+	}
+	if s.SAR != "" {
+		num, den, _ := parseRatio(s.SAR)
+		filters = append(filters, fmt.Sprintf("setsar=%d/%d", num, den))
+	}
+	return filters
+}
+
+// videoEncoderArgs returns the encoder options of s.Video, ending with the
+// pixel format (s.PixFmt, else the kind's default).
+func videoEncoderArgs(s Spec) []string {
+	var args []string
+	pix := s.PixFmt
+	gop := strconv.Itoa(sourceGOP)
+	switch s.Video {
+	case VideoH264, VideoH264Interlaced:
+		if pix == "" {
+			pix = "yuv420p"
+		}
+		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-g", gop, "-crf", "23")
+		args = append(args, bitrateCap(s)...)
+		if s.Video == VideoH264Interlaced {
+			args = append(args, "-flags", "+ildct+ilme")
+		}
+	case VideoHEVC10:
+		if pix == "" {
+			pix = "yuv420p10le"
+		}
+		args = append(args, "-c:v", "libx265", "-preset", "ultrafast", "-crf", "26",
+			"-x265-params", "log-level=error:keyint="+gop+":min-keyint="+gop)
+		args = append(args, bitrateCap(s)...)
+		if s.Container == "mp4" || s.Container == "mov" {
+			args = append(args, "-tag:v", "hvc1")
+		}
+	case VideoVP9:
+		if pix == "" {
+			pix = "yuv420p"
+		}
+		args = append(args, "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
+			"-row-mt", "1", "-g", gop, "-b:v", strconv.Itoa(capBits(s)/4))
+	case VideoMPEG2Interlaced:
+		if pix == "" {
+			pix = "yuv420p"
+		}
+		args = append(args, "-c:v", "mpeg2video", "-q:v", "4", "-g", gop,
+			"-flags", "+ildct+ilme", "-top", "1")
+	}
+	return append(args, "-pix_fmt", pix)
+}
+
+// audioArgs returns the audio encoder options of a spec with audio tracks.
+func audioArgs(s Spec) []string {
+	var args []string
+	switch s.Audio {
+	case AudioAAC:
+		args = append(args, "-c:a", "aac", "-b:a", "128000")
+	case AudioOpus:
+		args = append(args, "-c:a", "libopus", "-b:a", "96000")
+	case AudioMP3:
+		args = append(args, "-c:a", "libmp3lame", "-b:a", "128000")
+	}
+	return append(args, "-ac", "2", "-ar", "48000")
 }
 
 // capBits is a sane peak video bitrate for the spec: 0.3 bit per pixel per

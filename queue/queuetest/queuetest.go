@@ -426,81 +426,98 @@ func testFIFO(t *testing.T, h Harness) {
 	// Dedup: a repeat within the window adds nothing.
 	send(t, ctx, q, "A1", queue.SendOptions{GroupID: "A", DedupID: "d-A1"})
 
-	inflight := map[string][]queue.Message{} // group → leased, in delivery order
-	next := map[string]int{"A": 1, "B": 1}   // next sequence number to ack per group
-	receive := func(wait time.Duration) []queue.Message {
-		t.Helper()
-		msgs := recv(t, ctx, q, queue.MaxBatch, wait, time.Minute)
-		batch := map[string]bool{}
-		for _, m := range msgs {
-			g := m.GroupID
-			if g != string(m.Body[:1]) {
-				t.Fatalf("message %q has GroupID %q", m.Body, g)
-			}
-			if len(inflight[g]) > 0 && !batch[g] {
-				t.Fatalf("group %s delivered %q while %q is in flight", g, m.Body, inflight[g][0].Body)
-			}
-			batch[g] = true
-			inflight[g] = append(inflight[g], m)
-		}
-		return msgs
+	f := &fifoGroups{t: t, ctx: ctx, q: q, inflight: map[string][]queue.Message{}, next: map[string]int{"A": 1, "B": 1}}
+	for tries := 0; (len(f.inflight["A"]) == 0 || len(f.inflight["B"]) == 0) && tries < 20; tries++ {
+		f.receive(2 * h.Tick)
 	}
-	ackGroup := func(g string) {
-		t.Helper()
-		for _, m := range inflight[g] {
-			if want := fmt.Sprintf("%s%d", g, next[g]); string(m.Body) != want {
-				t.Fatalf("group %s: acking %q, want %q (per-group send order)", g, m.Body, want)
-			}
-			next[g]++
-			ack(t, ctx, q, m)
-		}
-		inflight[g] = nil
-	}
-
-	for tries := 0; (len(inflight["A"]) == 0 || len(inflight["B"]) == 0) && tries < 20; tries++ {
-		receive(2 * h.Tick)
-	}
-	if len(inflight["A"]) == 0 || len(inflight["B"]) == 0 {
+	if len(f.inflight["A"]) == 0 || len(f.inflight["B"]) == 0 {
 		t.Fatal("did not get both groups' first messages")
 	}
-	if got := receive(h.Tick); len(got) != 0 {
+	if got := f.receive(h.Tick); len(got) != 0 {
 		t.Fatalf("both groups in flight, yet Receive returned %q", got[0].Body)
 	}
 	// Acking A frees A only.
-	ackGroup("A")
-	var got []queue.Message
-	for tries := 0; len(got) == 0 && tries < 10; tries++ {
-		got = receive(2 * h.Tick)
-	}
-	if len(got) == 0 || got[0].GroupID != "A" {
+	f.ackGroup("A")
+	if got := f.receiveSome(2*h.Tick, 10); len(got) == 0 || got[0].GroupID != "A" {
 		t.Fatalf("after acking group A: got %d messages", len(got))
 	}
 	// Releasing B redelivers B's first message before the rest.
-	for _, m := range inflight["B"] {
+	for _, m := range f.inflight["B"] {
 		if err := q.Release(ctx, m, 0); err != nil {
 			t.Fatalf("Release: %v", err)
 		}
 	}
-	inflight["B"] = nil
-	got = nil
-	for tries := 0; len(got) == 0 && tries < 10; tries++ {
-		got = receive(2 * h.Tick)
-	}
-	if len(got) == 0 || string(got[0].Body) != "B1" || got[0].ReceiveCount != 2 {
+	f.inflight["B"] = nil
+	if got := f.receiveSome(2*h.Tick, 10); len(got) == 0 || string(got[0].Body) != "B1" || got[0].ReceiveCount != 2 {
 		t.Fatalf("after releasing B: got %d messages, want B1 again", len(got))
 	}
-	for tries := 0; (next["A"] <= 3 || next["B"] <= 3) && tries < 30; tries++ {
-		ackGroup("A")
-		ackGroup("B")
-		if next["A"] > 3 && next["B"] > 3 {
+	for tries := 0; (f.next["A"] <= 3 || f.next["B"] <= 3) && tries < 30; tries++ {
+		f.ackGroup("A")
+		f.ackGroup("B")
+		if f.next["A"] > 3 && f.next["B"] > 3 {
 			break
 		}
-		receive(2 * h.Tick)
+		f.receive(2 * h.Tick)
 	}
-	if next["A"] != 4 || next["B"] != 4 {
-		t.Fatalf("acked A up to %d and B up to %d, want 3 each", next["A"]-1, next["B"]-1)
+	if f.next["A"] != 4 || f.next["B"] != 4 {
+		t.Fatalf("acked A up to %d and B up to %d, want 3 each", f.next["A"]-1, f.next["B"]-1)
 	}
 	expectEmpty(t, ctx, q, h.Tick, "all acked (the deduplicated A1 must not come back)")
+}
+
+// fifoGroups tracks testFIFO's messages in flight per group (the group is
+// the body's first letter, the body the group and a sequence number) and
+// checks FIFO order as they are received and acked.
+type fifoGroups struct {
+	t        *testing.T
+	ctx      context.Context
+	q        queue.Queue
+	inflight map[string][]queue.Message // group → leased, in delivery order
+	next     map[string]int             // next sequence number to ack per group
+}
+
+// receive receives a batch, waiting up to wait, and fails the test if it
+// holds a message of a group that already had one in flight.
+func (f *fifoGroups) receive(wait time.Duration) []queue.Message {
+	f.t.Helper()
+	msgs := recv(f.t, f.ctx, f.q, queue.MaxBatch, wait, time.Minute)
+	batch := map[string]bool{}
+	for _, m := range msgs {
+		g := m.GroupID
+		if g != string(m.Body[:1]) {
+			f.t.Fatalf("message %q has GroupID %q", m.Body, g)
+		}
+		if len(f.inflight[g]) > 0 && !batch[g] {
+			f.t.Fatalf("group %s delivered %q while %q is in flight", g, m.Body, f.inflight[g][0].Body)
+		}
+		batch[g] = true
+		f.inflight[g] = append(f.inflight[g], m)
+	}
+	return msgs
+}
+
+// receiveSome receives until a batch is not empty, at most tries times.
+func (f *fifoGroups) receiveSome(wait time.Duration, tries int) []queue.Message {
+	f.t.Helper()
+	var got []queue.Message
+	for i := 0; len(got) == 0 && i < tries; i++ {
+		got = f.receive(wait)
+	}
+	return got
+}
+
+// ackGroup acks group g's messages in flight, failing the test if they are
+// not the next in the group's send order.
+func (f *fifoGroups) ackGroup(g string) {
+	f.t.Helper()
+	for _, m := range f.inflight[g] {
+		if want := fmt.Sprintf("%s%d", g, f.next[g]); string(m.Body) != want {
+			f.t.Fatalf("group %s: acking %q, want %q (per-group send order)", g, m.Body, want)
+		}
+		f.next[g]++
+		ack(f.t, f.ctx, f.q, m)
+	}
+	f.inflight[g] = nil
 }
 
 func testStats(t *testing.T, h Harness) {

@@ -719,7 +719,6 @@ func testOpenSeeker(t *testing.T, b *storage.Bucket) {
 	ctx := ctxFor(t)
 	data := randBytes(9, 10<<20+333) // more than two read-ahead buffers
 	mustWrite(t, b, "src/input.mp4", data)
-	local := bytes.NewReader(data)
 	s, size, err := b.OpenSeeker(ctx, "src/input.mp4")
 	if err != nil {
 		t.Fatal(err)
@@ -728,6 +727,51 @@ func testOpenSeeker(t *testing.T, b *storage.Bucket) {
 	if size != int64(len(data)) {
 		t.Fatalf("OpenSeeker size = %d, want %d", size, len(data))
 	}
+	checkRandomSeeks(t, s, data)
+	// Reading everything sequentially in libav-sized pieces.
+	if _, err := s.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(io.LimitReader(struct{ io.Reader }{s}, size+10))
+	if err != nil || !bytes.Equal(all, data) {
+		t.Fatalf("sequential read: %d bytes, %v", len(all), err)
+	}
+	buf := make([]byte, 300000)
+	if n, err := s.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("Read at end = %d, %v; want 0, EOF", n, err)
+	}
+	if _, err := s.Seek(-1, io.SeekStart); err == nil {
+		t.Error("Seek to -1 accepted")
+	}
+	checkReadAt(t, s, data)
+	// Replacing the object under an open seeker makes reads fail, not mix.
+	mustWrite(t, b, "src/input.mp4", randBytes(11, len(data)))
+	if _, err := s.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(struct{ io.Reader }{s})
+	if !errors.Is(err, storage.ErrPrecondition) {
+		t.Fatalf("reading a replaced object = %v, want ErrPrecondition", err)
+	}
+	if _, _, err := b.OpenSeeker(ctx, "src/missing.mp4"); !errors.Is(err, storage.ErrNotExist) {
+		t.Fatalf("OpenSeeker(missing) = %v, want ErrNotExist", err)
+	}
+	mustWrite(t, b, "src/empty.mp4", nil)
+	es, esize, err := b.OpenSeeker(ctx, "src/empty.mp4")
+	if err != nil || esize != 0 {
+		t.Fatalf("OpenSeeker(empty) = %d, %v", esize, err)
+	}
+	if n, err := es.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("Read(empty) = %d, %v", n, err)
+	}
+	es.Close()
+}
+
+// checkRandomSeeks seeks s, a seeker over data, at random from every
+// whence, and reads after each seek, comparing with a local copy.
+func checkRandomSeeks(t *testing.T, s io.ReadSeeker, data []byte) {
+	local := bytes.NewReader(data)
+	size := int64(len(data))
 	rng := rand.New(rand.NewSource(10))
 	bufA, bufB := make([]byte, 300000), make([]byte, 300000)
 	for i := 0; i < 300; i++ {
@@ -760,52 +804,24 @@ func testOpenSeeker(t *testing.T, b *storage.Bucket) {
 			t.Fatalf("read %d at %d: seeker %d bytes, %v; local copy %d bytes, %v", n, want, nb, eb, na, ea)
 		}
 	}
-	// Reading everything sequentially in libav-sized pieces.
-	if _, err := s.Seek(0, io.SeekStart); err != nil {
-		t.Fatal(err)
-	}
-	all, err := io.ReadAll(io.LimitReader(struct{ io.Reader }{s}, size+10))
-	if err != nil || !bytes.Equal(all, data) {
-		t.Fatalf("sequential read: %d bytes, %v", len(all), err)
-	}
-	if n, err := s.Read(bufA); n != 0 || err != io.EOF {
-		t.Fatalf("Read at end = %d, %v; want 0, EOF", n, err)
-	}
-	if _, err := s.Seek(-1, io.SeekStart); err == nil {
-		t.Error("Seek to -1 accepted")
-	}
-	if ra, ok := s.(io.ReaderAt); !ok {
+}
+
+// checkReadAt checks that s, a seeker over data, is an io.ReaderAt that
+// reads inside the object and up to its end.
+func checkReadAt(t *testing.T, s io.Reader, data []byte) {
+	ra, ok := s.(io.ReaderAt)
+	if !ok {
 		t.Error("OpenSeeker's reader does not implement io.ReaderAt")
-	} else {
-		p := make([]byte, 1000)
-		if n, err := ra.ReadAt(p, 5<<20); n != 1000 || err != nil || !bytes.Equal(p, data[5<<20:5<<20+1000]) {
-			t.Errorf("ReadAt(1000 at 5 MiB) = %d, %v", n, err)
-		}
-		if n, err := ra.ReadAt(p, size-10); n != 10 || err != io.EOF || !bytes.Equal(p[:10], data[size-10:]) {
-			t.Errorf("ReadAt(1000 at end-10) = %d, %v; want 10, EOF", n, err)
-		}
+		return
 	}
-	// Replacing the object under an open seeker makes reads fail, not mix.
-	mustWrite(t, b, "src/input.mp4", randBytes(11, len(data)))
-	if _, err := s.Seek(0, io.SeekStart); err != nil {
-		t.Fatal(err)
+	size := int64(len(data))
+	p := make([]byte, 1000)
+	if n, err := ra.ReadAt(p, 5<<20); n != 1000 || err != nil || !bytes.Equal(p, data[5<<20:5<<20+1000]) {
+		t.Errorf("ReadAt(1000 at 5 MiB) = %d, %v", n, err)
 	}
-	_, err = io.ReadAll(struct{ io.Reader }{s})
-	if !errors.Is(err, storage.ErrPrecondition) {
-		t.Fatalf("reading a replaced object = %v, want ErrPrecondition", err)
+	if n, err := ra.ReadAt(p, size-10); n != 10 || err != io.EOF || !bytes.Equal(p[:10], data[size-10:]) {
+		t.Errorf("ReadAt(1000 at end-10) = %d, %v; want 10, EOF", n, err)
 	}
-	if _, _, err := b.OpenSeeker(ctx, "src/missing.mp4"); !errors.Is(err, storage.ErrNotExist) {
-		t.Fatalf("OpenSeeker(missing) = %v, want ErrNotExist", err)
-	}
-	mustWrite(t, b, "src/empty.mp4", nil)
-	es, esize, err := b.OpenSeeker(ctx, "src/empty.mp4")
-	if err != nil || esize != 0 {
-		t.Fatalf("OpenSeeker(empty) = %d, %v", esize, err)
-	}
-	if n, err := es.Read(bufA); n != 0 || err != io.EOF {
-		t.Fatalf("Read(empty) = %d, %v", n, err)
-	}
-	es.Close()
 }
 
 func testDownload(t *testing.T, b *storage.Bucket) {
