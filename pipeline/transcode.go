@@ -183,7 +183,7 @@ type transcode struct {
 	decodeErrors       int
 	videoPackets       int
 
-	// accelerated paths (hwpath.go)
+	// accelerated paths (hw_path.go)
 	accel     Accel // resolved
 	route     Route
 	hw        *hwDevice
