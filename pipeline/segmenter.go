@@ -96,7 +96,7 @@ type segmenter struct {
 	fm         *fmp4Muxer
 	tscc       *tsContinuity // TS continuity counters across this rendition's segments
 	// tap, when set, sees each segment's packets (DTS order) before they
-	// are muxed, e.g. the progressive MP4 (mp4.go); it must not keep them.
+	// are muxed, e.g. the progressive MP4 (extras_mp4.go); it must not keep them.
 	tap func(tracks []*track, pkts []pkt) error
 	// offsetMicros is added to every timestamp written: timelineOffsetMicros
 	// for VOD; a live segment sets its source start, so the output keeps the

@@ -38,7 +38,7 @@ type Options struct {
 	// decoded; it must return quickly.
 	Progress func(Progress)
 	Logger   *zap.Logger
-	// Extras (storyboard.go, quality.go, mp4.go).
+	// Extras (extras.go and extras_*.go).
 	Storyboard StoryboardOptions
 	Quality    QualityOptions
 	MP4        string // rendition name ("720p") or height ("720") for a progressive MP4; "" = none
