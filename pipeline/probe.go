@@ -509,45 +509,6 @@ func fieldOrder(f *astiav.Frame) string {
 	return "bff"
 }
 
-// allocDecoder finds the decoder for cp and returns a context set up from
-// cp and tb, not yet opened; the caller frees it.
-func allocDecoder(cp *astiav.CodecParameters, tb astiav.Rational) (*astiav.Codec, *astiav.CodecContext, error) {
-	codec := astiav.FindDecoder(cp.CodecID())
-	if codec == nil {
-		return nil, nil, inputErr(ErrUnsupported, "no decoder for %s", cp.CodecID().Name())
-	}
-	cc := astiav.AllocCodecContext(codec)
-	if cc == nil {
-		return nil, nil, errors.New("allocating decoder context failed")
-	}
-	if err := cp.ToCodecContext(cc); err != nil {
-		cc.Free()
-		return nil, nil, fmt.Errorf("decoder parameters: %w", err)
-	}
-	cc.SetTimeBase(tb)
-	return codec, cc, nil
-}
-
-// openDecoder opens a decoder for a stream with bounded frame size.
-func openDecoder(s *astiav.Stream, threads int) (*astiav.CodecContext, error) {
-	codec, cc, err := allocDecoder(s.CodecParameters(), s.TimeBase())
-	if err != nil {
-		return nil, err
-	}
-	cc.SetThreadCount(threads)
-	if threads != 1 {
-		cc.SetThreadType(astiav.ThreadTypeFrame | astiav.ThreadTypeSlice)
-	}
-	opts := astiav.NewDictionary()
-	defer opts.Free()
-	_ = opts.Set("max_pixels", fmt.Sprint(MaxDimension*MaxDimension), 0)
-	if err := cc.Open(codec, opts); err != nil {
-		cc.Free()
-		return nil, inputErr(ErrUnsupported, "cannot open the %s decoder: %v", codec.Name(), err)
-	}
-	return cc, nil
-}
-
 func unwrapPathErr(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
