@@ -88,29 +88,55 @@ const (
 	avseekForce = 0x20000
 )
 
+// openSource opens src, checks it against lim and describes it (in.info);
+// the caller closes the input. Errors wrapping ErrInput are the input's
+// fault; a failed read of src.Reader is the storage fault it is.
 func openSource(src Source, lim Limits) (*input, error) {
 	name := src.name()
+	size, err := sourceSize(src, name, lim)
+	if err != nil {
+		return nil, err
+	}
+	in, err := openFormat(src, name, size)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.describe(name, size, lim); err != nil {
+		in.close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// sourceSize is the input's size in bytes (a local file's from stat),
+// refused when empty or over lim.MaxInputBytes.
+func sourceSize(src Source, name string, lim Limits) (int64, error) {
 	size := src.Size
 	if src.Reader == nil {
 		st, err := os.Stat(src.Path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
-				return nil, inputErr(ErrNotMedia, "cannot read %s: %v", name, unwrapPathErr(err))
+				return 0, inputErr(ErrNotMedia, "cannot read %s: %v", name, unwrapPathErr(err))
 			}
-			return nil, fmt.Errorf("stat input: %w", err)
+			return 0, fmt.Errorf("stat input: %w", err)
 		}
 		if st.IsDir() {
-			return nil, inputErr(ErrNotMedia, "%s is a directory", name)
+			return 0, inputErr(ErrNotMedia, "%s is a directory", name)
 		}
 		size = st.Size()
 	}
 	if size == 0 {
-		return nil, inputErr(ErrEmpty, "%s has 0 bytes", name)
+		return 0, inputErr(ErrEmpty, "%s has 0 bytes", name)
 	}
 	if lim.MaxInputBytes > 0 && size > lim.MaxInputBytes {
-		return nil, inputErr(ErrTooLarge, "%s is %d bytes, over the %d byte limit", name, size, lim.MaxInputBytes)
+		return 0, inputErr(ErrTooLarge, "%s is %d bytes, over the %d byte limit", name, size, lim.MaxInputBytes)
 	}
+	return size, nil
+}
 
+// openFormat opens the demuxer, through custom IO over src.Reader when it
+// is set, and reads the streams' parameters.
+func openFormat(src Source, name string, size int64) (*input, error) {
 	fc := astiav.AllocFormatContext()
 	if fc == nil {
 		return nil, errors.New("allocating format context failed")
@@ -130,96 +156,23 @@ func openSource(src Source, lim Limits) (*input, error) {
 	if err := fc.OpenInput(url, nil, nil); err != nil {
 		// avformat_open_input frees the context on failure.
 		in.close()
-		if in.ioErr != nil {
-			return nil, fmt.Errorf("reading %s: %w", name, in.ioErr)
-		}
-		return nil, inputErr(ErrNotMedia, "cannot open %s as media: %v", name, err)
+		return nil, in.readFault(name, inputErr(ErrNotMedia, "cannot open %s as media: %v", name, err))
 	}
 	in.fc = fc
-	ok := false
-	defer func() {
-		if !ok {
-			in.close()
-		}
-	}()
 	if err := fc.FindStreamInfo(nil); err != nil {
-		if in.ioErr != nil {
-			return nil, fmt.Errorf("reading %s: %w", name, in.ioErr)
-		}
-		return nil, inputErr(ErrCorrupt, "cannot read stream information: %v", err)
+		in.close()
+		return nil, in.readFault(name, inputErr(ErrCorrupt, "cannot read stream information: %v", err))
 	}
-
-	info := &Info{Size: size, BitRate: fc.BitRate()}
-	if f := fc.InputFormat(); f != nil {
-		info.Container = f.Name()
-	}
-	if d := fc.Duration(); d > 0 {
-		info.Duration = float64(d) / 1e6
-	}
-	if s := fc.StartTime(); s != noPTS {
-		in.start = s
-	}
-	var videoCandidates []*astiav.Stream
-	for _, s := range fc.Streams() {
-		cp := s.CodecParameters()
-		info.Streams = append(info.Streams, StreamInfo{Index: s.Index(), Type: cp.MediaType().String(), Codec: cp.CodecID().Name()})
-		switch cp.MediaType() {
-		case astiav.MediaTypeVideo:
-			if astiav.FindDecoder(cp.CodecID()) != nil {
-				videoCandidates = append(videoCandidates, s)
-			}
-		case astiav.MediaTypeAudio:
-			if astiav.FindDecoder(cp.CodecID()) != nil && cp.SampleRate() > 0 {
-				in.audios = append(in.audios, s)
-			}
-		}
-	}
-	in.video = pickVideo(videoCandidates, len(in.audios) > 0)
-	if in.video == nil && len(in.audios) == 0 {
-		if len(fc.Streams()) == 0 {
-			return nil, inputErr(ErrNotMedia, "%s contains no audio or video streams", name)
-		}
-		return nil, inputErr(ErrNoStream, "none of the %d streams in %s can be decoded", len(fc.Streams()), name)
-	}
-	if in.video != nil {
-		vi, err := describeVideo(in.video, fc, lim)
-		if err != nil {
-			return nil, err
-		}
-		info.Video = vi
-		info.Streams[vi.Index].Used = true
-	}
-	for i, a := range in.audios {
-		cp := a.CodecParameters()
-		ai := AudioInfo{Index: a.Index(), Codec: cp.CodecID().Name(), SampleRate: cp.SampleRate(), Channels: cp.ChannelLayout().NbChannels()}
-		if ai.Channels == 0 {
-			ai.Channels = cp.Channels()
-		}
-		if cp.ChannelLayout().Valid() {
-			ai.Layout = cp.ChannelLayout().String()
-		}
-		if md := a.Metadata(); md != nil {
-			if e := md.Get("language", nil, 0); e != nil {
-				ai.Language = e.Value()
-			}
-		}
-		if ai.Channels <= 0 {
-			return nil, inputErr(ErrCorrupt, "audio stream %d declares no channels", a.Index())
-		}
-		info.Audio = append(info.Audio, ai)
-		if i == 0 || lim.AllAudioTracks {
-			info.Streams[a.Index()].Used = true
-		}
-	}
-	if info.Duration <= 0 {
-		info.Duration = longestStreamDuration(fc)
-	}
-	if info.Duration > lim.maxDur() {
-		return nil, inputErr(ErrTooLong, "duration %.1f s is over the %.0f s limit", info.Duration, lim.maxDur())
-	}
-	in.info = info
-	ok = true
 	return in, nil
+}
+
+// readFault is the reader's error when a read failed (a storage fault, not
+// the input's), else err.
+func (in *input) readFault(name string, err error) error {
+	if in.ioErr != nil {
+		return fmt.Errorf("reading %s: %w", name, in.ioErr)
+	}
+	return err
 }
 
 func unwrapPathErr(err error) error {

@@ -126,6 +126,79 @@ func ProbeSource(src Source, lim Limits) (*Info, error) {
 	return in.info, nil
 }
 
+// describe fills in.info from the opened demuxer: the container, every
+// stream, the video stream the pipeline uses (in.video) and its audio
+// tracks (in.audios), checked against lim.
+func (in *input) describe(name string, size int64, lim Limits) error {
+	fc := in.fc
+	info := &Info{Size: size, BitRate: fc.BitRate()}
+	if f := fc.InputFormat(); f != nil {
+		info.Container = f.Name()
+	}
+	if d := fc.Duration(); d > 0 {
+		info.Duration = float64(d) / 1e6
+	}
+	if s := fc.StartTime(); s != noPTS {
+		in.start = s
+	}
+	videoCandidates := in.listStreams(info)
+	in.video = pickVideo(videoCandidates, len(in.audios) > 0)
+	if in.video == nil && len(in.audios) == 0 {
+		if len(fc.Streams()) == 0 {
+			return inputErr(ErrNotMedia, "%s contains no audio or video streams", name)
+		}
+		return inputErr(ErrNoStream, "none of the %d streams in %s can be decoded", len(fc.Streams()), name)
+	}
+	if in.video != nil {
+		vi, err := describeVideo(in.video, fc, lim)
+		if err != nil {
+			return err
+		}
+		info.Video = vi
+		info.Streams[vi.Index].Used = true
+	}
+	for i, a := range in.audios {
+		ai, err := describeAudio(a)
+		if err != nil {
+			return err
+		}
+		info.Audio = append(info.Audio, ai)
+		if i == 0 || lim.AllAudioTracks {
+			info.Streams[a.Index()].Used = true
+		}
+	}
+	if info.Duration <= 0 {
+		info.Duration = longestStreamDuration(fc)
+	}
+	if info.Duration > lim.maxDur() {
+		return inputErr(ErrTooLong, "duration %.1f s is over the %.0f s limit", info.Duration, lim.maxDur())
+	}
+	in.info = info
+	return nil
+}
+
+// listStreams adds one StreamInfo per container stream to info, keeps the
+// decodable audio streams in in.audios and returns the decodable video
+// streams, the candidates for in.video.
+func (in *input) listStreams(info *Info) []*astiav.Stream {
+	var videoCandidates []*astiav.Stream
+	for _, s := range in.fc.Streams() {
+		cp := s.CodecParameters()
+		info.Streams = append(info.Streams, StreamInfo{Index: s.Index(), Type: cp.MediaType().String(), Codec: cp.CodecID().Name()})
+		switch cp.MediaType() {
+		case astiav.MediaTypeVideo:
+			if astiav.FindDecoder(cp.CodecID()) != nil {
+				videoCandidates = append(videoCandidates, s)
+			}
+		case astiav.MediaTypeAudio:
+			if astiav.FindDecoder(cp.CodecID()) != nil && cp.SampleRate() > 0 {
+				in.audios = append(in.audios, s)
+			}
+		}
+	}
+	return videoCandidates
+}
+
 // imageCodecs are video codecs that, next to an audio stream, are cover art
 // rather than a picture track (go-astiav v0.16 exposes no disposition).
 var imageCodecs = map[string]bool{"mjpeg": true, "png": true, "bmp": true, "gif": true, "webp": true, "tiff": true}
@@ -212,6 +285,28 @@ func describeVideo(s *astiav.Stream, fc *astiav.FormatContext, lim Limits) (*Vid
 		vi.Duration = float64(d) * s.TimeBase().Float64()
 	}
 	return vi, nil
+}
+
+// describeAudio describes one audio track; one that declares no channels
+// is corrupt.
+func describeAudio(a *astiav.Stream) (AudioInfo, error) {
+	cp := a.CodecParameters()
+	ai := AudioInfo{Index: a.Index(), Codec: cp.CodecID().Name(), SampleRate: cp.SampleRate(), Channels: cp.ChannelLayout().NbChannels()}
+	if ai.Channels == 0 {
+		ai.Channels = cp.Channels()
+	}
+	if cp.ChannelLayout().Valid() {
+		ai.Layout = cp.ChannelLayout().String()
+	}
+	if md := a.Metadata(); md != nil {
+		if e := md.Get("language", nil, 0); e != nil {
+			ai.Language = e.Value()
+		}
+	}
+	if ai.Channels <= 0 {
+		return AudioInfo{}, inputErr(ErrCorrupt, "audio stream %d declares no channels", a.Index())
+	}
+	return ai, nil
 }
 
 func chromaName(w, h int) string {
