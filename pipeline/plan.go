@@ -8,8 +8,9 @@ import (
 	"fmt"
 
 	"github.com/asticode/go-astiav"
-	"github.com/hlsfleet/hlsfleet/ladders"
 	"go.uber.org/zap"
+
+	"github.com/hlsfleet/hlsfleet/ladders"
 )
 
 // plan chooses renditions, opens decoders and encoders and wires segmenters.
