@@ -10,11 +10,11 @@ import (
 	"github.com/hlsfleet/hlsfleet/pipeline/hls"
 )
 
-// publish writes the media playlists, the poster and then the master.
+// publish writes the media playlists, the extras, the poster and then the
+// master.
 func (t *transcode) publish() (*Result, error) {
-	l := t.opt.Ladder
 	res := &Result{
-		Master: MasterName, SegmentType: t.opt.SegmentType, SegmentSeconds: l.SegmentSeconds,
+		Master: MasterName, SegmentType: t.opt.SegmentType, SegmentSeconds: t.opt.Ladder.SegmentSeconds,
 		Input: t.in.info, Duration: math.Max(t.videoEnd, t.audioEnd),
 	}
 	if t.route.Name != "" {
@@ -27,60 +27,16 @@ func (t *transcode) publish() (*Result, error) {
 	}
 	master := &hls.Master{Version: version, IndependentSegments: true}
 
-	var audioPeak, audioAvg int64
-	for i, s := range t.audioSeg {
-		rr, err := t.writePlaylist(s, []string{hls.AACLC})
-		if err != nil {
-			return nil, err
-		}
-		res.Audio = append(res.Audio, rr)
-		audioPeak = max(audioPeak, rr.Bandwidth)
-		audioAvg = max(audioAvg, rr.AverageBandwidth)
-		if len(t.audioSeg) == 1 {
-			continue // a lone audio playlist is the variant itself
-		}
-		info := t.in.info.Audio[i]
-		name := info.Language
-		if name == "" || name == "und" {
-			name = fmt.Sprintf("Track %d", i+1)
-		}
-		lang := info.Language
-		if lang == "und" {
-			lang = ""
-		}
-		master.Media = append(master.Media, hls.Media{
-			Type: "AUDIO", GroupID: "audio", Name: name, Language: lang, URI: rr.Playlist,
-			Channels: fmt.Sprint(t.opt.Ladder.Audio.Channels), Default: i == 0, AutoSelect: true,
-		})
+	audioPeak, audioAvg, err := t.publishAudio(res, master)
+	if err != nil {
+		return nil, err
 	}
 	kept, err := t.qualityGate(res)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range kept {
-		codecs := []string{w.seg.videoCodec}
-		if w.seg.videoCodec == "" {
-			return nil, fmt.Errorf("rendition %s: could not read the encoder's codec parameters", w.out.Name)
-		}
-		if len(t.audios) > 0 {
-			codecs = append(codecs, hls.AACLC)
-		}
-		rr, err := t.writePlaylist(w.seg, codecs)
-		if err != nil {
-			return nil, err
-		}
-		rr.Width, rr.Height, rr.FrameRate = w.out.Width, w.out.Height, w.out.FPS.Float()
-		res.Renditions = append(res.Renditions, rr)
-		v := hls.Variant{
-			URI: rr.Playlist, Bandwidth: rr.Bandwidth, AverageBandwidth: rr.AverageBandwidth, Codecs: codecs,
-			Width: rr.Width, Height: rr.Height, FrameRate: math.Round(rr.FrameRate*1000) / 1000,
-		}
-		if len(master.Media) > 0 {
-			v.Audio = "audio"
-			v.Bandwidth += audioPeak
-			v.AverageBandwidth += audioAvg
-		}
-		master.Variants = append(master.Variants, v)
+	if err := t.publishVideo(kept, res, master, audioPeak, audioAvg); err != nil {
+		return nil, err
 	}
 	if len(t.videos) == 0 && len(res.Audio) > 0 {
 		a := res.Audio[0]
@@ -109,6 +65,78 @@ func (t *transcode) publish() (*Result, error) {
 	}
 	t.removeDropped()
 	return res, nil
+}
+
+// publishAudio writes the audio-only playlists into res.Audio and, when
+// there are several, lists them in the master as the EXT-X-MEDIA group
+// "audio". It returns the highest peak and average bandwidth among them,
+// which each variant that uses the group adds to its own.
+func (t *transcode) publishAudio(res *Result, master *hls.Master) (int64, int64, error) {
+	var peak, avg int64
+	for i, s := range t.audioSeg {
+		rr, err := t.writePlaylist(s, []string{hls.AACLC})
+		if err != nil {
+			return 0, 0, err
+		}
+		res.Audio = append(res.Audio, rr)
+		peak = max(peak, rr.Bandwidth)
+		avg = max(avg, rr.AverageBandwidth)
+		if len(t.audioSeg) == 1 {
+			continue // a lone audio playlist is the variant itself
+		}
+		master.Media = append(master.Media, t.audioMedia(i, rr.Playlist))
+	}
+	return peak, avg, nil
+}
+
+// audioMedia is the EXT-X-MEDIA entry of audio track i, named after its
+// language ("Track N" without one); the first track is the default.
+func (t *transcode) audioMedia(i int, uri string) hls.Media {
+	info := t.in.info.Audio[i]
+	name := info.Language
+	if name == "" || name == "und" {
+		name = fmt.Sprintf("Track %d", i+1)
+	}
+	lang := info.Language
+	if lang == "und" {
+		lang = ""
+	}
+	return hls.Media{
+		Type: "AUDIO", GroupID: "audio", Name: name, Language: lang, URI: uri,
+		Channels: fmt.Sprint(t.opt.Ladder.Audio.Channels), Default: i == 0, AutoSelect: true,
+	}
+}
+
+// publishVideo writes the media playlist of every rendition kept into
+// res.Renditions and adds it to the master as a variant; a variant that
+// uses the audio group carries the group's bandwidth on top of its own.
+func (t *transcode) publishVideo(kept []*renditionWorker, res *Result, master *hls.Master, audioPeak, audioAvg int64) error {
+	for _, w := range kept {
+		codecs := []string{w.seg.videoCodec}
+		if w.seg.videoCodec == "" {
+			return fmt.Errorf("rendition %s: could not read the encoder's codec parameters", w.out.Name)
+		}
+		if len(t.audios) > 0 {
+			codecs = append(codecs, hls.AACLC)
+		}
+		rr, err := t.writePlaylist(w.seg, codecs)
+		if err != nil {
+			return err
+		}
+		rr.Width, rr.Height, rr.FrameRate = w.out.Width, w.out.Height, w.out.FPS.Float()
+		res.Renditions = append(res.Renditions, rr)
+		v := hls.Variant{
+			URI: rr.Playlist, Bandwidth: rr.Bandwidth, AverageBandwidth: rr.AverageBandwidth, Codecs: codecs,
+			Width: rr.Width, Height: rr.Height, FrameRate: math.Round(rr.FrameRate*1000) / 1000,
+		}
+		if len(master.Media) > 0 {
+			v.Audio = "audio"
+			v.Bandwidth += audioPeak
+			v.AverageBandwidth += audioAvg
+		}
+		master.Variants = append(master.Variants, v)
+	}
+	return nil
 }
 
 func (t *transcode) writePlaylist(s *segmenter, codecs []string) (RenditionResult, error) {
