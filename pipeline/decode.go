@@ -12,7 +12,6 @@ import (
 	"math"
 
 	"github.com/asticode/go-astiav"
-	"go.uber.org/zap"
 )
 
 // demux reads every packet of the input and decodes it on this goroutine;
@@ -150,34 +149,8 @@ func (t *transcode) onDecoded(ctx context.Context, f *astiav.Frame) error {
 		return err
 	}
 	if t.prep == nil && t.prepTB.Den() == 0 {
-		spec := t.prepSpec
-		if frameInterlaced(f.UnsafePointer()) {
-			deint := "bwdif=mode=send_frame:parity=auto:deint=interlaced"
-			if spec == "" {
-				spec = deint
-			} else {
-				spec = deint + "," + spec
-			}
-		}
-		t.prepTB = st.TimeBase()
-		if spec != "" {
-			g, err := newVideoGraph(spec, videoSrc{
-				width: f.Width(), height: f.Height(), pixFmt: f.PixelFormat(),
-				timeBase: st.TimeBase(), sar: f.SampleAspectRatio(), frameRate: t.in.info.Video.fps,
-			}, 1)
-			if err != nil {
-				return fmt.Errorf("video pre-processing: %w", err)
-			}
-			t.prep = g
-			t.prepTB = g.timeBase()
-			t.log.Debug("video pre-processing", zap.String("filter", spec))
-		}
-		for _, w := range t.videos {
-			if w.parent == nil {
-				w.srcTB = t.prepTB
-				w.srcRate = t.in.info.Video.fps
-				w.pktTB = st.TimeBase()
-			}
+		if err := t.openPrep(f); err != nil {
+			return err
 		}
 	}
 	if t.prep == nil {
