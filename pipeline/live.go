@@ -127,10 +127,25 @@ func TranscodeLiveSegment(ctx context.Context, opt LiveOptions, sink Sink) (*Liv
 		return nil, err
 	}
 	res := &LiveResult{Start: float64(in.start) / 1e6, AudioCopied: copied}
+	if err := t.liveRenditions(res, opt.SegmentName); err != nil {
+		return nil, err
+	}
+	res.Elapsed = time.Since(began).Seconds()
+	if res.Duration > 0 {
+		res.RealtimeFactor = res.Elapsed / res.Duration
+	}
+	return res, nil
+}
+
+// liveRenditions describes the one segment each rung cut, in
+// res.Renditions and res.Duration. Bandwidths are the rung's bitrate and
+// maxrate from the ladder plus the audio's bit rate (the copied audio's own
+// when it is known), the peak raised to what the segment measured.
+func (t *transcode) liveRenditions(res *LiveResult, segmentName string) error {
 	audioBPS := int64(0)
 	if len(t.audios) > 0 {
-		audioBPS = opt.Ladder.Audio.BitrateBPS
-		if copied {
+		audioBPS = t.opt.Ladder.Audio.BitrateBPS
+		if res.AudioCopied {
 			if b := t.audios[0].cp.BitRate(); b > 0 {
 				audioBPS = b
 			}
@@ -139,10 +154,10 @@ func TranscodeLiveSegment(ctx context.Context, opt LiveOptions, sink Sink) (*Liv
 	for _, w := range t.videos {
 		s := w.seg
 		if len(s.segments) != 1 {
-			return nil, fmt.Errorf("rendition %s: %d segments from one live segment, want 1", w.out.Name, len(s.segments))
+			return fmt.Errorf("rendition %s: %d segments from one live segment, want 1", w.out.Name, len(s.segments))
 		}
 		if s.videoCodec == "" {
-			return nil, fmt.Errorf("rendition %s: could not read the encoder's codec parameters", w.out.Name)
+			return fmt.Errorf("rendition %s: could not read the encoder's codec parameters", w.out.Name)
 		}
 		codecs := []string{s.videoCodec}
 		if len(t.audios) > 0 {
@@ -150,7 +165,7 @@ func TranscodeLiveSegment(ctx context.Context, opt LiveOptions, sink Sink) (*Liv
 		}
 		d := s.segments[0].Duration
 		lr := LiveRendition{
-			Name: w.out.Name, URI: w.out.Name + "/" + opt.SegmentName, Width: w.out.Width, Height: w.out.Height,
+			Name: w.out.Name, URI: w.out.Name + "/" + segmentName, Width: w.out.Width, Height: w.out.Height,
 			FrameRate: math.Round(w.out.FPS.Float()*1000) / 1000, Codecs: codecs,
 			Bytes: s.sizes[0], Duration: d,
 			AverageBandwidth: w.out.BitrateBPS + audioBPS,
@@ -166,11 +181,7 @@ func TranscodeLiveSegment(ctx context.Context, opt LiveOptions, sink Sink) (*Liv
 		res.Renditions = append(res.Renditions, lr)
 		res.Duration = math.Max(res.Duration, d)
 	}
-	res.Elapsed = time.Since(began).Seconds()
-	if res.Duration > 0 {
-		res.RealtimeFactor = res.Elapsed / res.Duration
-	}
-	return res, nil
+	return nil
 }
 
 // planLive is plan for one live segment: every rung cuts exactly one

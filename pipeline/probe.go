@@ -3,9 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 
 	"github.com/asticode/go-astiav"
 
@@ -106,80 +104,11 @@ type StreamInfo struct {
 	Used  bool   `json:"used"`
 }
 
-// input is an opened, validated demuxer.
-type input struct {
-	fc     *astiav.FormatContext
-	ioc    *astiav.IOContext // custom IO over a Source.Reader, else nil
-	ioErr  error             // the reader's last error: a storage fault, not the input's
-	info   *Info
-	video  *astiav.Stream
-	audios []*astiav.Stream
-	start  int64 // container start time in AV_TIME_BASE units (0 when unknown)
-}
-
-func (in *input) close() {
-	if in.fc != nil {
-		in.fc.CloseInput()
-		in.fc.Free()
-		in.fc = nil
-	}
-	if in.ioc != nil {
-		in.ioc.Free()
-		in.ioc = nil
-	}
-}
-
-// readFunc feeds libavformat from r. A read error is kept so that it is
-// reported as the storage fault it is, not as a corrupt input.
-func (in *input) readFunc(r io.Reader) astiav.IOContextReadFunc {
-	return func(b []byte) (int, error) {
-		n, err := r.Read(b)
-		if n > 0 {
-			return n, nil
-		}
-		if err == nil || errors.Is(err, io.EOF) {
-			return 0, astiav.ErrEof
-		}
-		in.ioErr = err
-		return 0, astiav.ErrEio
-	}
-}
-
-func (in *input) seekFunc(r io.Seeker, size int64) astiav.IOContextSeekFunc {
-	return func(offset int64, whence int) (int64, error) {
-		if whence&avseekSize != 0 {
-			return size, nil
-		}
-		n, err := r.Seek(offset, whence&^avseekForce)
-		if err != nil {
-			in.ioErr = err
-			return 0, astiav.ErrEio
-		}
-		return n, nil
-	}
-}
-
 // Probe opens an input, checks it against the limits and describes it. It
 // decodes the first video frame to learn the field order and to prove the
 // stream decodes.
 func Probe(path string, lim Limits) (*Info, error) {
 	return ProbeSource(Source{Path: path}, lim)
-}
-
-// Source is where an input comes from: a local file, or any seekable
-// reader (storage range reads, so a source is not downloaded first).
-type Source struct {
-	Path   string        // local file, used when Reader is nil
-	Reader io.ReadSeeker // read through a custom AVIOContext
-	Size   int64         // bytes behind Reader
-	Name   string        // how messages name the input (a URL); default Path
-}
-
-func (s Source) name() string {
-	if s.Name != "" {
-		return s.Name
-	}
-	return s.Path
 }
 
 // ProbeSource is Probe for any Source.
@@ -197,73 +126,11 @@ func ProbeSource(src Source, lim Limits) (*Info, error) {
 	return in.info, nil
 }
 
-// avseekSize and avseekForce are libavformat's seek "whence" extensions.
-const (
-	avseekSize  = 0x10000
-	avseekForce = 0x20000
-)
-
-func openSource(src Source, lim Limits) (*input, error) {
-	name := src.name()
-	size := src.Size
-	if src.Reader == nil {
-		st, err := os.Stat(src.Path)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
-				return nil, inputErr(ErrNotMedia, "cannot read %s: %v", name, unwrapPathErr(err))
-			}
-			return nil, fmt.Errorf("stat input: %w", err)
-		}
-		if st.IsDir() {
-			return nil, inputErr(ErrNotMedia, "%s is a directory", name)
-		}
-		size = st.Size()
-	}
-	if size == 0 {
-		return nil, inputErr(ErrEmpty, "%s has 0 bytes", name)
-	}
-	if lim.MaxInputBytes > 0 && size > lim.MaxInputBytes {
-		return nil, inputErr(ErrTooLarge, "%s is %d bytes, over the %d byte limit", name, size, lim.MaxInputBytes)
-	}
-
-	fc := astiav.AllocFormatContext()
-	if fc == nil {
-		return nil, errors.New("allocating format context failed")
-	}
-	in := &input{}
-	url := src.Path
-	if src.Reader != nil {
-		ioc, err := astiav.AllocIOContext(256<<10, false, in.readFunc(src.Reader), in.seekFunc(src.Reader, size), nil)
-		if err != nil {
-			fc.Free()
-			return nil, fmt.Errorf("input io: %w", err)
-		}
-		in.ioc = ioc
-		fc.SetPb(ioc)
-		url = ""
-	}
-	if err := fc.OpenInput(url, nil, nil); err != nil {
-		// avformat_open_input frees the context on failure.
-		in.close()
-		if in.ioErr != nil {
-			return nil, fmt.Errorf("reading %s: %w", name, in.ioErr)
-		}
-		return nil, inputErr(ErrNotMedia, "cannot open %s as media: %v", name, err)
-	}
-	in.fc = fc
-	ok := false
-	defer func() {
-		if !ok {
-			in.close()
-		}
-	}()
-	if err := fc.FindStreamInfo(nil); err != nil {
-		if in.ioErr != nil {
-			return nil, fmt.Errorf("reading %s: %w", name, in.ioErr)
-		}
-		return nil, inputErr(ErrCorrupt, "cannot read stream information: %v", err)
-	}
-
+// describe fills in.info from the opened demuxer: the container, every
+// stream, the video stream the pipeline uses (in.video) and its audio
+// tracks (in.audios), checked against lim.
+func (in *input) describe(name string, size int64, lim Limits) error {
+	fc := in.fc
 	info := &Info{Size: size, BitRate: fc.BitRate()}
 	if f := fc.InputFormat(); f != nil {
 		info.Container = f.Name()
@@ -274,8 +141,48 @@ func openSource(src Source, lim Limits) (*input, error) {
 	if s := fc.StartTime(); s != noPTS {
 		in.start = s
 	}
+	videoCandidates := in.listStreams(info)
+	in.video = pickVideo(videoCandidates, len(in.audios) > 0)
+	if in.video == nil && len(in.audios) == 0 {
+		if len(fc.Streams()) == 0 {
+			return inputErr(ErrNotMedia, "%s contains no audio or video streams", name)
+		}
+		return inputErr(ErrNoStream, "none of the %d streams in %s can be decoded", len(fc.Streams()), name)
+	}
+	if in.video != nil {
+		vi, err := describeVideo(in.video, fc, lim)
+		if err != nil {
+			return err
+		}
+		info.Video = vi
+		info.Streams[vi.Index].Used = true
+	}
+	for i, a := range in.audios {
+		ai, err := describeAudio(a)
+		if err != nil {
+			return err
+		}
+		info.Audio = append(info.Audio, ai)
+		if i == 0 || lim.AllAudioTracks {
+			info.Streams[a.Index()].Used = true
+		}
+	}
+	if info.Duration <= 0 {
+		info.Duration = longestStreamDuration(fc)
+	}
+	if info.Duration > lim.maxDur() {
+		return inputErr(ErrTooLong, "duration %.1f s is over the %.0f s limit", info.Duration, lim.maxDur())
+	}
+	in.info = info
+	return nil
+}
+
+// listStreams adds one StreamInfo per container stream to info, keeps the
+// decodable audio streams in in.audios and returns the decodable video
+// streams, the candidates for in.video.
+func (in *input) listStreams(info *Info) []*astiav.Stream {
 	var videoCandidates []*astiav.Stream
-	for _, s := range fc.Streams() {
+	for _, s := range in.fc.Streams() {
 		cp := s.CodecParameters()
 		info.Streams = append(info.Streams, StreamInfo{Index: s.Index(), Type: cp.MediaType().String(), Codec: cp.CodecID().Name()})
 		switch cp.MediaType() {
@@ -289,52 +196,7 @@ func openSource(src Source, lim Limits) (*input, error) {
 			}
 		}
 	}
-	in.video = pickVideo(videoCandidates, len(in.audios) > 0)
-	if in.video == nil && len(in.audios) == 0 {
-		if len(fc.Streams()) == 0 {
-			return nil, inputErr(ErrNotMedia, "%s contains no audio or video streams", name)
-		}
-		return nil, inputErr(ErrNoStream, "none of the %d streams in %s can be decoded", len(fc.Streams()), name)
-	}
-	if in.video != nil {
-		vi, err := describeVideo(in.video, fc, lim)
-		if err != nil {
-			return nil, err
-		}
-		info.Video = vi
-		info.Streams[vi.Index].Used = true
-	}
-	for i, a := range in.audios {
-		cp := a.CodecParameters()
-		ai := AudioInfo{Index: a.Index(), Codec: cp.CodecID().Name(), SampleRate: cp.SampleRate(), Channels: cp.ChannelLayout().NbChannels()}
-		if ai.Channels == 0 {
-			ai.Channels = cp.Channels()
-		}
-		if cp.ChannelLayout().Valid() {
-			ai.Layout = cp.ChannelLayout().String()
-		}
-		if md := a.Metadata(); md != nil {
-			if e := md.Get("language", nil, 0); e != nil {
-				ai.Language = e.Value()
-			}
-		}
-		if ai.Channels <= 0 {
-			return nil, inputErr(ErrCorrupt, "audio stream %d declares no channels", a.Index())
-		}
-		info.Audio = append(info.Audio, ai)
-		if i == 0 || lim.AllAudioTracks {
-			info.Streams[a.Index()].Used = true
-		}
-	}
-	if info.Duration <= 0 {
-		info.Duration = longestStreamDuration(fc)
-	}
-	if info.Duration > lim.maxDur() {
-		return nil, inputErr(ErrTooLong, "duration %.1f s is over the %.0f s limit", info.Duration, lim.maxDur())
-	}
-	in.info = info
-	ok = true
-	return in, nil
+	return videoCandidates
 }
 
 // imageCodecs are video codecs that, next to an audio stream, are cover art
@@ -425,6 +287,28 @@ func describeVideo(s *astiav.Stream, fc *astiav.FormatContext, lim Limits) (*Vid
 	return vi, nil
 }
 
+// describeAudio describes one audio track; one that declares no channels
+// is corrupt.
+func describeAudio(a *astiav.Stream) (AudioInfo, error) {
+	cp := a.CodecParameters()
+	ai := AudioInfo{Index: a.Index(), Codec: cp.CodecID().Name(), SampleRate: cp.SampleRate(), Channels: cp.ChannelLayout().NbChannels()}
+	if ai.Channels == 0 {
+		ai.Channels = cp.Channels()
+	}
+	if cp.ChannelLayout().Valid() {
+		ai.Layout = cp.ChannelLayout().String()
+	}
+	if md := a.Metadata(); md != nil {
+		if e := md.Get("language", nil, 0); e != nil {
+			ai.Language = e.Value()
+		}
+	}
+	if ai.Channels <= 0 {
+		return AudioInfo{}, inputErr(ErrCorrupt, "audio stream %d declares no channels", a.Index())
+	}
+	return ai, nil
+}
+
 func chromaName(w, h int) string {
 	switch {
 	case w == 1 && h == 1:
@@ -507,51 +391,4 @@ func fieldOrder(f *astiav.Frame) string {
 		return "tff"
 	}
 	return "bff"
-}
-
-// allocDecoder finds the decoder for cp and returns a context set up from
-// cp and tb, not yet opened; the caller frees it.
-func allocDecoder(cp *astiav.CodecParameters, tb astiav.Rational) (*astiav.Codec, *astiav.CodecContext, error) {
-	codec := astiav.FindDecoder(cp.CodecID())
-	if codec == nil {
-		return nil, nil, inputErr(ErrUnsupported, "no decoder for %s", cp.CodecID().Name())
-	}
-	cc := astiav.AllocCodecContext(codec)
-	if cc == nil {
-		return nil, nil, errors.New("allocating decoder context failed")
-	}
-	if err := cp.ToCodecContext(cc); err != nil {
-		cc.Free()
-		return nil, nil, fmt.Errorf("decoder parameters: %w", err)
-	}
-	cc.SetTimeBase(tb)
-	return codec, cc, nil
-}
-
-// openDecoder opens a decoder for a stream with bounded frame size.
-func openDecoder(s *astiav.Stream, threads int) (*astiav.CodecContext, error) {
-	codec, cc, err := allocDecoder(s.CodecParameters(), s.TimeBase())
-	if err != nil {
-		return nil, err
-	}
-	cc.SetThreadCount(threads)
-	if threads != 1 {
-		cc.SetThreadType(astiav.ThreadTypeFrame | astiav.ThreadTypeSlice)
-	}
-	opts := astiav.NewDictionary()
-	defer opts.Free()
-	_ = opts.Set("max_pixels", fmt.Sprint(MaxDimension*MaxDimension), 0)
-	if err := cc.Open(codec, opts); err != nil {
-		cc.Free()
-		return nil, inputErr(ErrUnsupported, "cannot open the %s decoder: %v", codec.Name(), err)
-	}
-	return cc, nil
-}
-
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -45,7 +45,7 @@ type renditionWorker struct {
 	nextGOP float64
 	nextSeg float64
 
-	// Quality report (quality.go): the sampled references, this rung's probe.
+	// Quality report (extras_quality.go): the sampled references, this rung's probe.
 	qrefs *qualityRefs
 	q     *qualityProbe
 	log   *zap.Logger

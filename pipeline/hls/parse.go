@@ -241,66 +241,94 @@ func ParseMedia(data []byte) (*MediaPlaylist, error) {
 		}
 		name, value := tag(l.text)
 		switch name {
-		case "#EXT-X-STREAM-INF":
-			return nil, parseError(l, "EXT-X-STREAM-INF in a media playlist (this is a master playlist)")
-		case "#EXT-X-VERSION":
-			v, err := parseInt(l, "EXT-X-VERSION", value)
-			if err != nil {
+		case "#EXT-X-DISCONTINUITY", "#EXT-X-PROGRAM-DATE-TIME", "#EXTINF":
+			if err := parseSegmentTag(&seg, l, name, value); err != nil {
 				return nil, err
 			}
-			p.Version = int(v)
-		case "#EXT-X-TARGETDURATION":
-			v, err := parseInt(l, "EXT-X-TARGETDURATION", value)
-			if err != nil {
+			if name == "#EXTINF" {
+				haveInf = true
+			}
+		default:
+			if err := parsePlaylistTag(p, l, name, value); err != nil {
 				return nil, err
 			}
-			p.TargetDuration = int(v)
-		case "#EXT-X-MEDIA-SEQUENCE":
-			if p.MediaSequence, err = parseInt(l, "EXT-X-MEDIA-SEQUENCE", value); err != nil {
-				return nil, err
-			}
-		case "#EXT-X-DISCONTINUITY-SEQUENCE":
-			if p.DiscontinuitySequence, err = parseInt(l, "EXT-X-DISCONTINUITY-SEQUENCE", value); err != nil {
-				return nil, err
-			}
-		case "#EXT-X-PLAYLIST-TYPE":
-			switch t := PlaylistType(value); t {
-			case VOD, Event:
-				p.Type = t
-			default:
-				return nil, parseError(l, "bad EXT-X-PLAYLIST-TYPE %q", value)
-			}
-		case "#EXT-X-INDEPENDENT-SEGMENTS":
-			p.IndependentSegments = true
-		case "#EXT-X-MAP":
-			a, err := parseAttrs(l, value)
-			if err != nil {
-				return nil, err
-			}
-			if a["URI"] == "" {
-				return nil, parseError(l, "EXT-X-MAP without URI")
-			}
-			p.MapURI = a["URI"]
-		case "#EXT-X-DISCONTINUITY":
-			seg.Discontinuity = true
-		case "#EXT-X-PROGRAM-DATE-TIME":
-			t, err := time.Parse(time.RFC3339Nano, value)
-			if err != nil {
-				return nil, parseError(l, "bad EXT-X-PROGRAM-DATE-TIME %q", value)
-			}
-			seg.ProgramDateTime = t
-		case "#EXTINF":
-			d, _, _ := strings.Cut(value, ",")
-			if seg.Duration, err = parseFloat(l, "EXTINF duration", strings.TrimSpace(d)); err != nil {
-				return nil, err
-			}
-			haveInf = true
-		case "#EXT-X-ENDLIST":
-			p.EndList = true
 		}
 	}
 	if haveInf {
 		return nil, fmt.Errorf("%w: last EXTINF has no URI line", ErrParse)
 	}
 	return p, nil
+}
+
+// parsePlaylistTag applies a tag about the whole media playlist to p;
+// unknown tags are skipped.
+func parsePlaylistTag(p *MediaPlaylist, l line, name, value string) error {
+	var err error
+	switch name {
+	case "#EXT-X-STREAM-INF":
+		return parseError(l, "EXT-X-STREAM-INF in a media playlist (this is a master playlist)")
+	case "#EXT-X-VERSION":
+		v, err := parseInt(l, "EXT-X-VERSION", value)
+		if err != nil {
+			return err
+		}
+		p.Version = int(v)
+	case "#EXT-X-TARGETDURATION":
+		v, err := parseInt(l, "EXT-X-TARGETDURATION", value)
+		if err != nil {
+			return err
+		}
+		p.TargetDuration = int(v)
+	case "#EXT-X-MEDIA-SEQUENCE":
+		if p.MediaSequence, err = parseInt(l, "EXT-X-MEDIA-SEQUENCE", value); err != nil {
+			return err
+		}
+	case "#EXT-X-DISCONTINUITY-SEQUENCE":
+		if p.DiscontinuitySequence, err = parseInt(l, "EXT-X-DISCONTINUITY-SEQUENCE", value); err != nil {
+			return err
+		}
+	case "#EXT-X-PLAYLIST-TYPE":
+		switch t := PlaylistType(value); t {
+		case VOD, Event:
+			p.Type = t
+		default:
+			return parseError(l, "bad EXT-X-PLAYLIST-TYPE %q", value)
+		}
+	case "#EXT-X-INDEPENDENT-SEGMENTS":
+		p.IndependentSegments = true
+	case "#EXT-X-MAP":
+		a, err := parseAttrs(l, value)
+		if err != nil {
+			return err
+		}
+		if a["URI"] == "" {
+			return parseError(l, "EXT-X-MAP without URI")
+		}
+		p.MapURI = a["URI"]
+	case "#EXT-X-ENDLIST":
+		p.EndList = true
+	}
+	return nil
+}
+
+// parseSegmentTag applies a tag about the next segment (EXTINF,
+// EXT-X-DISCONTINUITY, EXT-X-PROGRAM-DATE-TIME) to seg.
+func parseSegmentTag(seg *Segment, l line, name, value string) error {
+	var err error
+	switch name {
+	case "#EXT-X-DISCONTINUITY":
+		seg.Discontinuity = true
+	case "#EXT-X-PROGRAM-DATE-TIME":
+		t, err := time.Parse(time.RFC3339Nano, value)
+		if err != nil {
+			return parseError(l, "bad EXT-X-PROGRAM-DATE-TIME %q", value)
+		}
+		seg.ProgramDateTime = t
+	case "#EXTINF":
+		d, _, _ := strings.Cut(value, ",")
+		if seg.Duration, err = parseFloat(l, "EXTINF duration", strings.TrimSpace(d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
