@@ -33,9 +33,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hlsfleet/hlsfleet/internal/awsconf"
 	"github.com/hlsfleet/hlsfleet/internal/peers"
 	"github.com/hlsfleet/hlsfleet/internal/rie"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
@@ -127,7 +127,7 @@ func run(o options, out io.Writer) error {
 		return err
 	}
 	defer queue.DeleteSQSQueues(ctx, sc, qurl, dlq) //nolint:errcheck
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconf.Load(ctx)
 	if err != nil {
 		return err
 	}

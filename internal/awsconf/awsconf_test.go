@@ -2,6 +2,10 @@ package awsconf
 
 import (
 	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -36,5 +40,44 @@ func TestLoadOncePerProcess(t *testing.T) {
 	}
 	if n := Loads(); n != 1 {
 		t.Errorf("Loads() = %d, want 1", n)
+	}
+}
+
+func TestNoOtherConfigurationLoads(t *testing.T) {
+	// Every client is built on Load's configuration: no other code of the
+	// module (tests aside) loads one of its own.
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("no go.mod at %s: %v", root, err)
+	}
+	self, _ := filepath.Abs(".")
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); p != root && (strings.HasPrefix(n, ".") || n == "node_modules" || n == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") || filepath.Dir(p) == self {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(data), "LoadDefaultConfig(") {
+			rel, _ := filepath.Rel(root, p)
+			t.Errorf("%s loads an AWS configuration of its own: use awsconf.Load", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
