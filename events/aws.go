@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/hlsfleet/hlsfleet/internal/awsconf"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 )
@@ -191,8 +191,8 @@ type SQS struct {
 	q *queue.SQS
 }
 
-// NewSQS opens the queue with the standard AWS configuration (endpoint
-// override AWS_ENDPOINT_URL_SQS). jobQueue is the job queue's URL, reported
+// NewSQS opens the queue with the process's SQS client (queue.SQSClient;
+// endpoint override AWS_ENDPOINT_URL_SQS). jobQueue is the job queue's URL, reported
 // as detail.queue.
 func NewSQS(ctx context.Context, queueURL, jobQueue string) (*SQS, error) {
 	q, err := queue.OpenSQS(ctx, queueURL, queue.Options{})
@@ -219,15 +219,15 @@ type SNS struct {
 	topic string
 }
 
-// NewSNS makes a client with the standard AWS configuration (endpoint
-// override AWS_ENDPOINT_URL_SNS).
+// NewSNS makes a client on the process's AWS configuration (awsconf;
+// endpoint override AWS_ENDPOINT_URL_SNS).
 func NewSNS(ctx context.Context, topicARN, jobQueue string) (*SNS, error) {
 	if !strings.HasPrefix(topicARN, "arn:") {
 		return nil, fmt.Errorf("events: SNS topic %q: want an ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", topicARN)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconf.Load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("events: sns: load AWS config: %w", err)
+		return nil, fmt.Errorf("events: sns: %w", err)
 	}
 	parts := strings.Split(topicARN, ":")
 	account, region := "", cfg.Region
@@ -260,7 +260,7 @@ func accountOf(queueURL string) string {
 }
 
 func regionOf(ctx context.Context) string {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconf.Load(ctx)
 	if err != nil {
 		return ""
 	}

@@ -5,8 +5,9 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	"github.com/hlsfleet/hlsfleet/internal/awsconf"
 )
 
 // AutoScaling is the part of the Auto Scaling API the controller calls.
@@ -16,13 +17,13 @@ type AutoScaling interface {
 	SetInstanceProtection(ctx context.Context, in *autoscaling.SetInstanceProtectionInput, optFns ...func(*autoscaling.Options)) (*autoscaling.SetInstanceProtectionOutput, error)
 }
 
-// NewAutoScalingClient returns an Auto Scaling client configured from the
-// standard AWS environment (AWS_REGION, credentials,
+// NewAutoScalingClient returns an Auto Scaling client on the process's AWS
+// configuration (awsconf: AWS_REGION, credentials,
 // AWS_ENDPOINT_URL_AUTO_SCALING).
 func NewAutoScalingClient(ctx context.Context) (*autoscaling.Client, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconf.Load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("instance: AWS configuration: %w", err)
+		return nil, fmt.Errorf("instance: %w", err)
 	}
 	return autoscaling.NewFromConfig(cfg), nil
 }

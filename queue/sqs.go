@@ -14,9 +14,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hlsfleet/hlsfleet/internal/awsconf"
 )
 
 // Message attributes the sqs driver reads and writes.
@@ -50,20 +51,43 @@ type SQS struct {
 
 var _ Queue = (*SQS)(nil)
 
-// NewSQSClient returns an SQS client configured from the standard AWS
-// environment (config.LoadDefaultConfig), which includes the endpoint
-// override AWS_ENDPOINT_URL_SQS (or AWS_ENDPOINT_URL).
+// NewSQSClient returns a new SQS client on the process's AWS configuration
+// (awsconf: config.LoadDefaultConfig, loaded once per process), which
+// includes the endpoint override AWS_ENDPOINT_URL_SQS (or AWS_ENDPOINT_URL).
+// Most callers want SQSClient, the client every queue shares.
 func NewSQSClient(ctx context.Context) (*sqs.Client, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconf.Load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("queue: sqs: load AWS config: %w", err)
+		return nil, fmt.Errorf("queue: sqs: %w", err)
 	}
 	return sqs.NewFromConfig(cfg), nil
 }
 
-// OpenSQS opens the SQS queue at queueURL with a client from NewSQSClient.
+// sqsClient is the process's shared SQS client.
+var sqsClient struct {
+	mu sync.Mutex
+	c  *sqs.Client
+}
+
+// SQSClient returns the process's SQS client, made by NewSQSClient on first
+// use; every queue opened with Open or OpenSQS uses it.
+func SQSClient(ctx context.Context) (*sqs.Client, error) {
+	sqsClient.mu.Lock()
+	defer sqsClient.mu.Unlock()
+	if sqsClient.c == nil {
+		c, err := NewSQSClient(ctx)
+		if err != nil {
+			return nil, err
+		}
+		sqsClient.c = c
+	}
+	return sqsClient.c, nil
+}
+
+// OpenSQS opens the SQS queue at queueURL with the process's SQS client
+// (SQSClient).
 func OpenSQS(ctx context.Context, queueURL string, o Options) (*SQS, error) {
-	c, err := NewSQSClient(ctx)
+	c, err := SQSClient(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/hlsfleet/hlsfleet/internal/awsconf"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/queue/queuetest"
 )
@@ -150,5 +151,37 @@ func TestSQSFIFORejectsPerMessageDelay(t *testing.T) {
 	q := queue.NewSQS(c, u, queue.Options{DLQ: dlq})
 	if _, err := q.Send(ctx, []byte("x"), queue.SendOptions{Delay: time.Second}); err == nil {
 		t.Fatal("Send with Delay on a FIFO queue succeeded")
+	}
+}
+
+func TestSQSOpensShareOneClient(t *testing.T) {
+	// Every queue opened by URL uses the process's one SQS client, on the
+	// one AWS configuration.
+	c := sqsClient(t)
+	ctx := context.Background()
+	u, dlq, err := queue.CreateSQSQueues(ctx, c, sqsName(t, false), sqsMaxReceive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer queue.DeleteSQSQueues(ctx, c, u, dlq)
+	shared, err := queue.SQSClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{u, dlq} {
+		q, err := queue.Open(ctx, raw, queue.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := q.(*queue.SQS).Client(); got != shared {
+			t.Errorf("Open(%s) has SQS client %p, want the shared %p", raw, got, shared)
+		}
+		if _, err := q.Send(ctx, []byte("x"), queue.SendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		q.Close()
+	}
+	if n := awsconf.Loads(); n != 1 {
+		t.Errorf("AWS configuration loaded %d times in this process, want 1", n)
 	}
 }

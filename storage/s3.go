@@ -9,12 +9,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/hlsfleet/hlsfleet/internal/awsconf"
 )
 
 // S3PartSize is the part size of multipart uploads: objects up to this size
@@ -36,32 +38,53 @@ type s3Driver struct {
 	prefix   string // "" or ends with "/"
 }
 
-// newS3Client builds an S3 client from the standard AWS configuration
-// (environment, shared config files, instance role). The SDK itself reads
-// AWS_ENDPOINT_URL_S3 (and AWS_ENDPOINT_URL) for the endpoint; the region
-// defaults to us-east-1; HLSFLEET_S3_PATH_STYLE=true selects path-style
-// requests, which S3-compatible services on a plain host:port need.
+// s3Clients holds the process's S3 clients, one per addressing style, so
+// that every Open of an s3:// URL shares one client: its connection pool,
+// and the credentials cache of the one AWS configuration (awsconf).
+var s3Clients struct {
+	mu sync.Mutex
+	c  [2]*s3.Client // [0] virtual-hosted, [1] path-style
+}
+
+// newS3Client returns the process's S3 client, built on first use from the
+// process's AWS configuration (environment, shared config files, instance
+// role). The SDK itself reads AWS_ENDPOINT_URL_S3 (and AWS_ENDPOINT_URL) for
+// the endpoint; the region defaults to us-east-1; HLSFLEET_S3_PATH_STYLE=true
+// selects path-style requests, which S3-compatible services on a plain
+// host:port need. HLSFLEET_S3_PATH_STYLE is read on every call, so each
+// style gets its own client.
 func newS3Client(ctx context.Context) (*s3.Client, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
 	pathStyle := false
 	if v := os.Getenv("HLSFLEET_S3_PATH_STYLE"); v != "" {
+		var err error
 		pathStyle, err = strconv.ParseBool(v)
 		if err != nil {
 			return nil, fmt.Errorf("HLSFLEET_S3_PATH_STYLE=%q: want true or false", v)
 		}
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+	i := 0
+	if pathStyle {
+		i = 1
+	}
+	s3Clients.mu.Lock()
+	defer s3Clients.mu.Unlock()
+	if c := s3Clients.c[i]; c != nil {
+		return c, nil
+	}
+	cfg, err := awsconf.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	s3Clients.c[i] = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = pathStyle
 		// Ranged GETs carry no whole-object checksum; that is expected, not
 		// worth a log line per read.
 		o.DisableLogOutputChecksumValidationSkipped = true
-	}), nil
+	})
+	return s3Clients.c[i], nil
 }
 
 func newS3Driver(ctx context.Context, bucket, prefix string) (*s3Driver, error) {

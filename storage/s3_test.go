@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hlsfleet/hlsfleet/internal/awsconf"
 	"github.com/hlsfleet/hlsfleet/storage"
 	"github.com/hlsfleet/hlsfleet/storage/storagetest"
 )
@@ -240,6 +241,26 @@ func TestS3AbortMultipart(t *testing.T) {
 	}
 	if _, err := b.Stat(ctx, "big.mp4"); !errors.Is(err, storage.ErrNotExist) {
 		t.Fatalf("Stat after Abort = %v, want ErrNotExist", err)
+	}
+}
+
+func TestS3OpensShareOneClient(t *testing.T) {
+	// Every Open of an s3:// URL reuses the process's one S3 client (one
+	// connection pool, one credentials cache) on the one AWS configuration.
+	client := s3Peer(t)
+	ctx := context.Background()
+	for _, u := range []string{"s3://" + freshBucket(t, client), "s3://other-bucket/some/prefix", "s3://other-bucket"} {
+		b, err := storage.Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := storage.S3ClientOf(b); got != client {
+			t.Errorf("Open(%s) has S3 client %p, want the shared %p", u, got, client)
+		}
+		b.Close()
+	}
+	if n := awsconf.Loads(); n != 1 {
+		t.Errorf("AWS configuration loaded %d times in this process, want 1", n)
 	}
 }
 

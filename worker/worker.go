@@ -606,6 +606,9 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	ctx := l.ctx
 	rj := w.track(l, j)
 	defer w.untrack(l)
+	if h, ok := w.out.(OutputHolder); ok {
+		defer h.Hold(j)()
+	}
 	if ctx.Err() != nil {
 		return w.interrupted(l, log)
 	}

@@ -924,6 +924,68 @@ func TestStorageOutputsEndToEnd(t *testing.T) {
 	e.wantJobs(map[string]float64{OutcomePublished: 1, OutcomeDuplicate: 1})
 }
 
+func TestStorageOutputsHeldForTheJob(t *testing.T) {
+	// With NewStorageOutputs the worker holds the job's output for the
+	// job's lifetime: the published check opens it, the status writes
+	// reuse it, and it is closed and forgotten when the job ends.
+	out := NewStorageOutputs()
+	held := func(j *job.Job) *heldOutput {
+		out.held.mu.Lock()
+		defer out.held.mu.Unlock()
+		return out.held.m[j.Output]
+	}
+	var during *storage.Bucket
+	e := newEnv(t, queue.Options{}, runnerFunc(func(ctx context.Context, j *job.Job, progress func(Progress)) (*Outcome, error) {
+		h := held(j)
+		if h == nil || h.refs != 1 || h.b == nil {
+			t.Errorf("while the job runs its output is held as %+v; want one reference to an open bucket", h)
+			return nil, errors.New("not held")
+		}
+		during = h.b
+		progress(Progress{Percent: 50})
+		if h := held(j); h == nil || h.b != during {
+			t.Errorf("after a status write the held output is %+v, want the same bucket %p", h, during)
+		}
+		return &Outcome{Published: true}, nil
+	}), func(c *Config) { c.Outputs = out })
+	j := newJob(t)
+	e.send(j)
+	e.start()
+	if ev := e.next(); ev.op != "ack" {
+		t.Fatalf("got %s, want ack", ev.op)
+	}
+	e.stop()
+	if during == nil {
+		t.Fatal("the runner did not run")
+	}
+	if h := held(j); h != nil {
+		t.Errorf("after the job its output is still held: %+v", h)
+	}
+	b, err := storage.Open(context.Background(), j.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	data, err := b.ReadAll(context.Background(), job.StatusName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"state": "published"`) {
+		t.Errorf("job.json is not the published status:\n%s", data)
+	}
+	// A second release is a no-op; with nothing held each call opens the
+	// output for itself.
+	release := out.Hold(j)
+	release()
+	release()
+	if h := held(j); h != nil {
+		t.Errorf("a released hold (released twice) left %+v", h)
+	}
+	if err := out.WriteStatus(context.Background(), j, job.Status{JobID: j.ID, State: job.StateFailed}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestNewChecksConfig(t *testing.T) {
 	local, err := queue.OpenLocal(t.TempDir(), queue.Options{})
 	if err != nil {

@@ -45,9 +45,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hlsfleet/hlsfleet/internal/awsconf"
 	"github.com/hlsfleet/hlsfleet/internal/peers"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 	"github.com/hlsfleet/hlsfleet/job"
@@ -234,7 +234,7 @@ func runSQS(o options, bin, src, dir string) (res result, err error) {
 		return result{}, fmt.Errorf("creating queues: %w", err)
 	}
 	defer func() { _ = queue.DeleteSQSQueues(context.Background(), sc, qurl, dlqURL) }()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconf.Load(ctx)
 	if err != nil {
 		return result{}, err
 	}

@@ -33,9 +33,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hlsfleet/hlsfleet/internal/awsconf"
 	"github.com/hlsfleet/hlsfleet/internal/peers"
 	"github.com/hlsfleet/hlsfleet/internal/rie"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
@@ -180,7 +180,7 @@ func makeSource(dir string, seconds float64) (string, []byte, error) {
 // makeBucket creates the bucket name on the S3 peer (path style) and opens
 // it.
 func makeBucket(ctx context.Context, name string) (*storage.Bucket, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconf.Load(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -179,7 +179,7 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 	}
 	f.jobEvents.register(reg)
 	w, err := worker.New(worker.Config{
-		Queue: q, Rules: rules, Outputs: worker.StorageOutputs{},
+		Queue: q, Rules: rules, Outputs: worker.NewStorageOutputs(),
 		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -23,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hlsfleet/hlsfleet/internal/awsconf"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/scaling"
 )
@@ -101,8 +101,8 @@ func scaleNow(f scaleFlags) error {
 	defer q.Close()
 	s := &scaler{f: f, q: qurl, queue: q}
 	if f.asg != "" {
-		if s.cfg, err = config.LoadDefaultConfig(ctx); err != nil {
-			return fmt.Errorf("AWS configuration: %w", err)
+		if s.cfg, err = awsconf.Load(ctx); err != nil {
+			return err
 		}
 		s.asc = autoscaling.NewFromConfig(s.cfg)
 	}
