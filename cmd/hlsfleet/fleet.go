@@ -328,16 +328,33 @@ func runSubmit(args []string) error {
 		return usageErr("submit: --live-seq and --live-end need --live-stream")
 	}
 	j := job.New(src, out, opts...)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := submitJob(ctx, j, *qflag, evf); err != nil {
+		return err
+	}
+	if !*wait {
+		return nil
+	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	return waitForJob(ctx, j)
+}
+
+// submitJob puts j on the queue qflag names, prints its id and tells the
+// --events-* sinks it is queued.
+func submitJob(ctx context.Context, j *job.Job, qflag string, evf eventFlags) error {
 	body, err := j.Marshal()
 	if err != nil {
 		return err
 	}
-	qurl, err := queueURL(*qflag)
+	qurl, err := queueURL(qflag)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	q, err := queue.Open(ctx, qurl, queue.Options{})
 	if err != nil {
 		return fmt.Errorf("opening queue %s: %w", qurl, err)
@@ -356,15 +373,7 @@ func runSubmit(args []string) error {
 	fmt.Println(j.ID)
 	ev.queued(j)
 	ev.close(eventsDrain)
-	if !*wait {
-		return nil
-	}
-	if *timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
-	return waitForJob(ctx, j)
+	return nil
 }
 
 // waitForJob follows <output>/job.json until the job is published or failed.
