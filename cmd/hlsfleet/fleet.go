@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,8 +63,9 @@ type workerFlags struct {
 	maxMemoryMiB                             int64
 	// setup, when set, runs once the queue is open and before the worker
 	// starts; the sink it returns receives the worker's job events (the
-	// dashboard of `hlsfleet local`).
-	setup     func(ctx context.Context, q queue.Queue, log *zap.Logger) (job.EventSink, error)
+	// dashboard of `hlsfleet local`). Its long-running parts are actors it
+	// adds to g, which stop with the worker's first stage.
+	setup     func(ctx context.Context, q queue.Queue, log *zap.Logger, g *runGroup) (job.EventSink, error)
 	lifecycle lifecycleFlags // worker only
 	// accelerators (accel.go)
 	accel, fallbackQueue, whenFull string
@@ -108,8 +110,10 @@ func runWorker(args []string) error {
 }
 
 // serveWorker runs a worker until SIGINT/SIGTERM (two-stage: drain, then
-// release). extra, when set, runs beside it until it stops (the inbox watcher).
-func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, log *zap.Logger)) error {
+// release) or until one of its parts fails; every part is an actor of one
+// run group (rungroup.go). inbox, when set, runs beside the worker until it
+// stops (the inbox watcher of `hlsfleet local`).
+func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, log *zap.Logger)) error {
 	log := newLogger(f.logLevel)
 	defer log.Sync() //nolint:errcheck
 	qurl, err := queueURL(f.queue)
@@ -118,67 +122,135 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	q, err := queue.Open(ctx, qurl, queue.Options{DLQ: f.dlq})
+	q, err := openWorkerQueue(ctx, f, qurl, log)
 	if err != nil {
-		return fmt.Errorf("opening queue %s: %w", qurl, err)
+		return err
 	}
 	defer q.Close()
-	if f.fallbackQueue != "" {
-		furl, err := queueURL(f.fallbackQueue)
-		if err != nil {
-			return err
-		}
-		fq, err := queue.Open(ctx, furl, queue.Options{DLQ: f.dlq})
-		if err != nil {
-			return fmt.Errorf("opening the fallback queue %s: %w", furl, err)
-		}
-		q = queue.WithFallback(q, fq) // closes fq with q
-		log.Info("fallback queue", zap.String("queue", furl))
-	}
 	runner, accelLine, err := workerAccel(ctx, f, &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20}, log)
 	if err != nil {
 		return err
 	}
-	rules := job.DefaultRules()
-	if f.rules != "" {
-		data, err := os.ReadFile(f.rules)
-		if err != nil {
-			return usageErr("--rules: %v", err)
-		}
-		if rules, err = job.ParseRules(data); err != nil {
-			return err
-		}
+	rules, err := workerRules(f.rules)
+	if err != nil {
+		return err
+	}
+	// Stop stage 1: what feeds or shows the worker, and the worker (it
+	// stops receiving at once and drains).
+	g := newRunGroup(log)
+	defer g.release()
+	g.addSignals(ctx)
+	if inbox != nil {
+		g.addContext("inbox watcher", func(ctx context.Context) error { inbox(ctx, q, log); return nil })
 	}
 	var events job.EventSink
 	if f.setup != nil {
-		if events, err = f.setup(ctx, q, log); err != nil {
+		if events, err = f.setup(ctx, q, log, g); err != nil {
 			return err
 		}
 	}
-	var liveQ queue.Queue
-	if f.liveQueue != "" {
-		lurl, err := queueURL(f.liveQueue)
-		if err != nil {
-			return err
-		}
-		if lurl == qurl {
-			return usageErr("--live-queue must differ from --queue")
-		}
-		if liveQ, err = queue.Open(ctx, lurl, queue.Options{}); err != nil {
-			return fmt.Errorf("opening live queue %s: %w", lurl, err)
-		}
+	liveQ, err := openLiveQueue(ctx, f.liveQueue, qurl)
+	if err != nil {
+		return err
+	}
+	if liveQ != nil {
 		defer liveQ.Close()
 	}
-	host, _ := os.Hostname()
 	reg := prometheus.NewRegistry()
+	w, err := newFleetWorker(f, q, liveQ, runner, rules, events, log, reg)
+	if err != nil {
+		return err
+	}
+	addWorker(g, w, log)
+	// Stage 2: the lifecycle controller, which completes a pending
+	// lifecycle action once the worker has drained.
+	g.nextStage()
+	if err := f.lifecycle.add(g, w, log, reg); err != nil {
+		return err
+	}
+	// Stage 3: the metrics, served until the very end.
+	g.nextStage()
+	if f.metricsAddr != "" {
+		ln, err := net.Listen("tcp", f.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		srv := &http.Server{Handler: withAccelReadyz(worker.Handler(w, reg), accelLine), ReadHeaderTimeout: 10 * time.Second}
+		g.addHTTP(httpActor{name: "metrics", ln: ln, srv: srv})
+	}
+	log.Info("worker started", zap.String("queue", qurl))
+	return g.run()
+}
+
+// openWorkerQueue opens the worker's queue and, with --fallback-queue, the
+// queue read when it is idle.
+func openWorkerQueue(ctx context.Context, f workerFlags, qurl string, log *zap.Logger) (queue.Queue, error) {
+	q, err := queue.Open(ctx, qurl, queue.Options{DLQ: f.dlq})
+	if err != nil {
+		return nil, fmt.Errorf("opening queue %s: %w", qurl, err)
+	}
+	if f.fallbackQueue == "" {
+		return q, nil
+	}
+	furl, err := queueURL(f.fallbackQueue)
+	if err != nil {
+		q.Close()
+		return nil, err
+	}
+	fq, err := queue.Open(ctx, furl, queue.Options{DLQ: f.dlq})
+	if err != nil {
+		q.Close()
+		return nil, fmt.Errorf("opening the fallback queue %s: %w", furl, err)
+	}
+	log.Info("fallback queue", zap.String("queue", furl))
+	return queue.WithFallback(q, fq), nil // closes fq with q
+}
+
+// workerRules reads the --rules file, or returns the built-in rules.
+func workerRules(file string) (job.Rules, error) {
+	if file == "" {
+		return job.DefaultRules(), nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usageErr("--rules: %v", err)
+	}
+	return job.ParseRules(data)
+}
+
+// openLiveQueue opens --live-queue (nil without it), which must differ from
+// the worker's queue.
+func openLiveQueue(ctx context.Context, flag, qurl string) (queue.Queue, error) {
+	if flag == "" {
+		return nil, nil
+	}
+	lurl, err := queueURL(flag)
+	if err != nil {
+		return nil, err
+	}
+	if lurl == qurl {
+		return nil, usageErr("--live-queue must differ from --queue")
+	}
+	liveQ, err := queue.Open(ctx, lurl, queue.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("opening live queue %s: %w", lurl, err)
+	}
+	return liveQ, nil
+}
+
+// newFleetWorker makes the worker and registers its metrics (and the
+// process's) in reg.
+func newFleetWorker(f workerFlags, q, liveQ queue.Queue, runner worker.Runner, rules job.Rules, events job.EventSink,
+	log *zap.Logger, reg *prometheus.Registry) (*worker.Worker, error) {
+	host, _ := os.Hostname()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if ar, ok := runner.(*worker.AccelRunner); ok {
 		if err := ar.Register(reg); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	f.jobEvents.register(reg)
-	w, err := worker.New(worker.Config{
+	return worker.New(worker.Config{
 		Queue: q, Rules: rules, Outputs: worker.NewStorageOutputs(),
 		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
@@ -186,37 +258,30 @@ func serveWorker(f workerFlags, extra func(ctx context.Context, q queue.Queue, l
 		Events:    combineEvents(events, f.jobEvents.sink()),
 		LiveQueue: liveQ,
 	})
-	if err != nil {
+}
+
+// addWorker adds w as an actor with its two-stage stop: the interrupt
+// begins the drain (receiving stops, running jobs get --drain-timeout to
+// finish, then they are canceled and released), and a second SIGINT/SIGTERM
+// while it drains cancels the running jobs at once.
+func addWorker(g *runGroup, w *worker.Worker, log *zap.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.add("worker", func() error {
+		done := make(chan struct{})
+		var second sync.WaitGroup
+		second.Add(1)
+		go func() {
+			defer second.Done()
+			onSecondSignal(ctx, done, func() {
+				log.Warn("second signal: releasing running jobs now")
+				w.Stop()
+			})
+		}()
+		err := w.Run(ctx)
+		close(done)
+		second.Wait()
 		return err
-	}
-	finishLifecycle, err := f.lifecycle.start(w, log, reg)
-	if err != nil {
-		return err
-	}
-	if f.metricsAddr != "" {
-		ln, err := net.Listen("tcp", f.metricsAddr)
-		if err != nil {
-			return fmt.Errorf("metrics listener: %w", err)
-		}
-		srv := &http.Server{Handler: withAccelReadyz(worker.Handler(w, reg), accelLine), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		log.Info("metrics listening", zap.String("addr", ln.Addr().String()))
-	}
-	// A second signal while draining cancels the running jobs at once.
-	go func() {
-		<-ctx.Done()
-		second := make(chan os.Signal, 1)
-		signal.Notify(second, syscall.SIGINT, syscall.SIGTERM)
-		<-second
-		log.Warn("second signal: releasing running jobs now")
-		w.Stop()
-	}()
-	if extra != nil {
-		go extra(ctx, q, log)
-	}
-	log.Info("worker started", zap.String("queue", qurl))
-	return finishLifecycle(w.Run(ctx))
+	}, cancel)
 }
 
 func runSubmit(args []string) error {
@@ -263,16 +328,33 @@ func runSubmit(args []string) error {
 		return usageErr("submit: --live-seq and --live-end need --live-stream")
 	}
 	j := job.New(src, out, opts...)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := submitJob(ctx, j, *qflag, evf); err != nil {
+		return err
+	}
+	if !*wait {
+		return nil
+	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	return waitForJob(ctx, j)
+}
+
+// submitJob puts j on the queue qflag names, prints its id and tells the
+// --events-* sinks it is queued.
+func submitJob(ctx context.Context, j *job.Job, qflag string, evf eventFlags) error {
 	body, err := j.Marshal()
 	if err != nil {
 		return err
 	}
-	qurl, err := queueURL(*qflag)
+	qurl, err := queueURL(qflag)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	q, err := queue.Open(ctx, qurl, queue.Options{})
 	if err != nil {
 		return fmt.Errorf("opening queue %s: %w", qurl, err)
@@ -291,15 +373,7 @@ func runSubmit(args []string) error {
 	fmt.Println(j.ID)
 	ev.queued(j)
 	ev.close(eventsDrain)
-	if !*wait {
-		return nil
-	}
-	if *timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
-	return waitForJob(ctx, j)
+	return nil
 }
 
 // waitForJob follows <output>/job.json until the job is published or failed.

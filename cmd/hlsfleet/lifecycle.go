@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"os"
 	"time"
@@ -34,39 +33,39 @@ func (f *lifecycleFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.poll, "lifecycle-poll", instance.DefaultInterval, "how often to read the instance metadata for notices")
 }
 
-// start starts the lifecycle watcher beside worker w (when the command
-// registered the flags) and returns the function to call with Run's result
-// once the worker has stopped: it stops the watcher and completes a pending
-// lifecycle action.
-func (f *lifecycleFlags) start(w *worker.Worker, log *zap.Logger, reg prometheus.Registerer) (func(error) error, error) {
+// add adds the lifecycle controller beside worker w to g (when the command
+// registered the flags). It watches the instance metadata until it is
+// interrupted, which comes once the worker has stopped (a later stop stage),
+// and then completes a pending lifecycle action.
+func (f *lifecycleFlags) add(g *runGroup, w *worker.Worker, log *zap.Logger, reg prometheus.Registerer) error {
 	if !f.enabled {
-		return func(err error) error { return err }, nil
+		return nil
 	}
 	if (f.hook != "" || f.protection) && f.asg == "" {
-		return nil, usageErr("--lifecycle-hook and --scale-in-protection need --asg (or HLSFLEET_ASG_NAME)")
+		return usageErr("--lifecycle-hook and --scale-in-protection need --asg (or HLSFLEET_ASG_NAME)")
 	}
 	if f.margin < 0 || f.poll < 0 {
-		return nil, usageErr("--interruption-margin and --lifecycle-poll must not be negative")
+		return usageErr("--interruption-margin and --lifecycle-poll must not be negative")
 	}
 	c, err := instance.NewController(instance.Config{
 		Worker: w, ASG: f.asg, LifecycleHook: f.hook, ScaleInProtection: f.protection,
 		Margin: f.margin, Interval: f.poll, Logger: log.Named("lifecycle"), Metrics: instance.NewMetrics(reg),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(ctx) }()
-	return func(runErr error) error {
-		cancel()
-		<-done
+	g.addContext("lifecycle controller", func(ctx context.Context) error {
+		// Off EC2 Run returns at once (it logs that the watcher is off);
+		// the worker runs on without it.
+		_ = c.Run(ctx)
+		<-ctx.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := c.Finish(ctx); err != nil {
 			log.Error("completing the lifecycle action failed; the hook times out on its own", zap.Error(err))
-			return errors.Join(runErr, err)
+			return err
 		}
-		return runErr
-	}, nil
+		return nil
+	})
+	return nil
 }

@@ -85,8 +85,9 @@ func runLocal(args []string) error {
 	return serveWorker(f, w.run)
 }
 
-// localDashboard starts the dashboard of `hlsfleet local` once the queue is
-// open; it receives the worker's events and the inbox's submissions.
+// localDashboard adds the dashboard of `hlsfleet local` to the run group
+// once the queue is open; it receives the worker's events and the inbox's
+// submissions.
 type localDashboard struct {
 	addr      string
 	explicit  bool // --http was given: failing to listen is an error
@@ -95,7 +96,7 @@ type localDashboard struct {
 	cfg       dashboard.Config
 }
 
-func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logger) (job.EventSink, error) {
+func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logger, g *runGroup) (job.EventSink, error) {
 	ln, err := net.Listen("tcp", d.addr)
 	if err != nil {
 		if d.explicit {
@@ -117,18 +118,9 @@ func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logge
 	}
 	d.inbox.onQueued = dash.Queued
 	srv := &http.Server{Handler: dash.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	go dash.Run(ctx)
-	go func() {
-		<-ctx.Done()
-		dash.EndStreams()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		srv.Close()
-	}()
+	g.addHTTP(httpActor{name: "dashboard", ln: ln, srv: srv, grace: 2 * time.Second, beforeStop: dash.EndStreams})
+	g.addContext("dashboard scanner", func(ctx context.Context) error { dash.Run(ctx); return nil })
 	fmt.Fprintf(os.Stderr, "hlsfleet local: dashboard at http://%s/\n", ln.Addr())
-	log.Info("dashboard listening", zap.String("addr", ln.Addr().String()))
 	return dash, nil
 }
 

@@ -172,42 +172,70 @@ func newScaleGauges(reg prometheus.Registerer) *scaleGauges {
 	return g
 }
 
+// once does one round: it reads the queue (and the group), prints the
+// recommendation, and publishes or applies it as the flags ask.
 func (s *scaler) once(ctx context.Context, w io.Writer) error {
-	f := s.f
-	st, err := s.queue.Stats(ctx)
+	st, in, err := s.inputs(ctx)
 	if err != nil {
-		return fmt.Errorf("queue stats: %w", err)
-	}
-	in := scaling.Inputs{Visible: st.Visible, InFlight: st.InFlight, SecondsPerJob: f.secondsPerJob, Latency: f.latency,
-		InService: max(f.instances, 0), Desired: max(f.instances, 0), Min: max(f.min, 0), Max: max(f.max, 0)}
-	if s.asc != nil {
-		out, err := s.asc.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{f.asg}})
-		if err != nil {
-			return fmt.Errorf("describing Auto Scaling group %s: %w", f.asg, err)
-		}
-		if len(out.AutoScalingGroups) == 0 {
-			return usageErr("no Auto Scaling group named %q", f.asg)
-		}
-		g := out.AutoScalingGroups[0]
-		in.InService = 0
-		for _, i := range g.Instances {
-			if i.LifecycleState == astypes.LifecycleStateInService {
-				in.InService++
-			}
-		}
-		in.Desired = int(aws.ToInt32(g.DesiredCapacity))
-		if f.min < 0 {
-			in.Min = int(aws.ToInt32(g.MinSize))
-		}
-		if f.max < 0 {
-			in.Max = int(aws.ToInt32(g.MaxSize))
-		}
+		return err
 	}
 	p, err := scaling.Compute(in)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if s.f.every > 0 {
+	v := s.report(w, st, in, p)
+	if s.f.publish {
+		if err := s.publish(ctx, w, v); err != nil {
+			return err
+		}
+	}
+	if s.f.apply {
+		return s.apply(ctx, w, in, p)
+	}
+	return nil
+}
+
+// inputs reads the queue's figures and, with --asg, the group's.
+func (s *scaler) inputs(ctx context.Context) (queue.Stats, scaling.Inputs, error) {
+	f := s.f
+	st, err := s.queue.Stats(ctx)
+	if err != nil {
+		return st, scaling.Inputs{}, fmt.Errorf("queue stats: %w", err)
+	}
+	in := scaling.Inputs{Visible: st.Visible, InFlight: st.InFlight, SecondsPerJob: f.secondsPerJob, Latency: f.latency,
+		InService: max(f.instances, 0), Desired: max(f.instances, 0), Min: max(f.min, 0), Max: max(f.max, 0)}
+	if s.asc == nil {
+		return st, in, nil
+	}
+	out, err := s.asc.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{f.asg}})
+	if err != nil {
+		return st, in, fmt.Errorf("describing Auto Scaling group %s: %w", f.asg, err)
+	}
+	if len(out.AutoScalingGroups) == 0 {
+		return st, in, usageErr("no Auto Scaling group named %q", f.asg)
+	}
+	g := out.AutoScalingGroups[0]
+	in.InService = 0
+	for _, i := range g.Instances {
+		if i.LifecycleState == astypes.LifecycleStateInService {
+			in.InService++
+		}
+	}
+	in.Desired = int(aws.ToInt32(g.DesiredCapacity))
+	if f.min < 0 {
+		in.Min = int(aws.ToInt32(g.MinSize))
+	}
+	if f.max < 0 {
+		in.Max = int(aws.ToInt32(g.MaxSize))
+	}
+	return st, in, nil
+}
+
+// report prints the round and sets the gauges; it returns the backlog per
+// instance to publish.
+func (s *scaler) report(w io.Writer, st queue.Stats, in scaling.Inputs, p scaling.Plan) float64 {
+	f := s.f
+	if f.every > 0 {
 		fmt.Fprintf(w, "-- %s\n", time.Now().UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "queue %s: %d visible, %d in flight", s.q, st.Visible, st.InFlight)
@@ -233,36 +261,44 @@ func (s *scaler) once(ctx context.Context, w io.Writer) error {
 		s.gauges.recommended.Set(float64(p.Recommended))
 		s.gauges.inService.Set(float64(in.InService))
 	}
-	if f.publish {
-		cw := cloudwatch.NewFromConfig(s.cfg)
-		_, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{
-			Namespace: aws.String(metricNamespace),
-			MetricData: []cwtypes.MetricDatum{{
-				MetricName: aws.String(metricBacklog),
-				Dimensions: []cwtypes.Dimension{{Name: aws.String(metricDimASG), Value: aws.String(f.asg)}},
-				Value:      aws.Float64(v),
-				Unit:       cwtypes.StandardUnitCount,
-				Timestamp:  aws.Time(time.Now()),
-			}},
-		})
-		if err != nil {
-			return fmt.Errorf("publishing %s: %w", metricBacklog, err)
-		}
-		fmt.Fprintf(w, "published %s/%s{%s=%s} = %g\n", metricNamespace, metricBacklog, metricDimASG, f.asg, v)
+	return v
+}
+
+// publish puts v to CloudWatch as the group's backlog per instance.
+func (s *scaler) publish(ctx context.Context, w io.Writer, v float64) error {
+	f := s.f
+	cw := cloudwatch.NewFromConfig(s.cfg)
+	_, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{
+		Namespace: aws.String(metricNamespace),
+		MetricData: []cwtypes.MetricDatum{{
+			MetricName: aws.String(metricBacklog),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String(metricDimASG), Value: aws.String(f.asg)}},
+			Value:      aws.Float64(v),
+			Unit:       cwtypes.StandardUnitCount,
+			Timestamp:  aws.Time(time.Now()),
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("publishing %s: %w", metricBacklog, err)
 	}
-	if f.apply {
-		if p.Recommended == in.Desired {
-			fmt.Fprintf(w, "desired capacity already %d: nothing to apply\n", in.Desired)
-			return nil
-		}
-		_, err := s.asc.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
-			AutoScalingGroupName: aws.String(f.asg), DesiredCapacity: aws.Int32(int32(p.Recommended)), HonorCooldown: aws.Bool(false),
-		})
-		if err != nil {
-			return fmt.Errorf("setting the desired capacity of %s: %w", f.asg, err)
-		}
-		fmt.Fprintf(w, "desired capacity of %s set to %d (was %d)\n", f.asg, p.Recommended, in.Desired)
+	fmt.Fprintf(w, "published %s/%s{%s=%s} = %g\n", metricNamespace, metricBacklog, metricDimASG, f.asg, v)
+	return nil
+}
+
+// apply sets the group's desired capacity to the recommendation.
+func (s *scaler) apply(ctx context.Context, w io.Writer, in scaling.Inputs, p scaling.Plan) error {
+	f := s.f
+	if p.Recommended == in.Desired {
+		fmt.Fprintf(w, "desired capacity already %d: nothing to apply\n", in.Desired)
+		return nil
 	}
+	_, err := s.asc.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
+		AutoScalingGroupName: aws.String(f.asg), DesiredCapacity: aws.Int32(int32(p.Recommended)), HonorCooldown: aws.Bool(false),
+	})
+	if err != nil {
+		return fmt.Errorf("setting the desired capacity of %s: %w", f.asg, err)
+	}
+	fmt.Fprintf(w, "desired capacity of %s set to %d (was %d)\n", f.asg, p.Recommended, in.Desired)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"html/template"
@@ -55,11 +54,15 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	var handler http.Handler
-	var what string
-	endStreams := func() {}
+	log := newLogger(*logLevel)
+	defer log.Sync() //nolint:errcheck
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	g := newRunGroup(log)
+	defer g.release()
+	g.addSignals(ctx)
+	web := httpActor{name: "http", grace: 5 * time.Second}
+	var what string
 	if want == 1 {
 		if *qflag != "" || *dlq != "" || *sources != "" {
 			return usageErr("--queue, --dlq and --sources need --output (the dashboard form): hlsfleet %s", serveSynopsis)
@@ -71,37 +74,24 @@ func runServe(args []string) error {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return usageErr("%s is not a directory", dir)
 		}
-		handler, what = newServeHandler(dir), dir
+		web.srv, what = &http.Server{Handler: newServeHandler(dir)}, dir
 	} else {
-		log := newLogger(*logLevel)
-		defer log.Sync() //nolint:errcheck
 		dash, closeAll, err := openServeDashboard(ctx, *output, *qflag, *dlq, *sources, *ladder, *maxUpload<<20, log)
 		if err != nil {
 			return err
 		}
 		defer closeAll()
-		go dash.Run(ctx)
-		handler, what = dash.Handler(), "the dashboard of "+*output
-		endStreams = dash.EndStreams
+		g.addContext("dashboard scanner", func(ctx context.Context) error { dash.Run(ctx); return nil })
+		web.srv, what = &http.Server{Handler: dash.Handler()}, "the dashboard of "+*output
+		web.beforeStop = dash.EndStreams
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
+	web.srv.ReadHeaderTimeout = 10 * time.Second
+	if web.ln, err = net.Listen("tcp", *addr); err != nil {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("serving %s at http://%s/ (Ctrl-C to stop)\n", what, ln.Addr())
-	go func() {
-		<-ctx.Done()
-		endStreams()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	g.addHTTP(web)
+	fmt.Printf("serving %s at http://%s/ (Ctrl-C to stop)\n", what, web.ln.Addr())
+	return g.run()
 }
 
 // openServeDashboard opens the queues and storage of a remote (or local)
