@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -15,13 +14,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/internal/isolate"
+	"github.com/hlsfleet/hlsfleet/jobexec"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/worker"
 )
 
-// envAccelCaps carries the capability probe (JSON) from a parent process
+// jobexec.EnvAccelCaps carries the capability probe (JSON) from a parent process
 // (worker, transcode) to its job children, so the device is probed once.
-const envAccelCaps = "HLSFLEET_ACCEL_CAPS"
 
 // accelReport is what `hlsfleet probe --accel --json` prints.
 type accelReport struct {
@@ -114,50 +113,6 @@ func firstLine(s string) string {
 	return s
 }
 
-// probeAccelIsolated runs `hlsfleet probe --accel --json` in a child and
-// returns its capabilities: a driver crash costs the child only.
-func probeAccelIsolated(ctx context.Context) (*pipeline.Caps, error) {
-	var out, errb bytes.Buffer
-	res, err := isolate.Run(ctx, isolate.Options{Args: []string{"probe", "--accel", "--json"}, Stdout: &out, Stderr: &errb})
-	if err != nil {
-		return nil, fmt.Errorf("probing accelerators: %w", err)
-	}
-	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("probing accelerators: exit %d: %s", res.ExitCode, strings.TrimSpace(lastLineOf(errb.String())))
-	}
-	var c pipeline.Caps
-	if err := json.Unmarshal(out.Bytes(), &c); err != nil {
-		return nil, fmt.Errorf("probing accelerators: reading the report: %w", err)
-	}
-	return &c, nil
-}
-
-func lastLineOf(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}
-
-// capsFromEnv returns the probe a parent passed down, or nil.
-func capsFromEnv() *pipeline.Caps {
-	v := os.Getenv(envAccelCaps)
-	if v == "" {
-		return nil
-	}
-	var c pipeline.Caps
-	if json.Unmarshal([]byte(v), &c) != nil {
-		return nil
-	}
-	return &c
-}
-
-func capsEnv(c *pipeline.Caps) string {
-	b, _ := json.Marshal(c)
-	return envAccelCaps + "=" + string(b)
-}
-
 // parseAccelFlag checks an --accel value (a bad one is a usage error).
 func parseAccelFlag(s string) (pipeline.Accel, error) {
 	a, err := pipeline.ParseAccel(s)
@@ -165,31 +120,6 @@ func parseAccelFlag(s string) (pipeline.Accel, error) {
 		return "", usageErr("--accel: %v", err)
 	}
 	return a, nil
-}
-
-// resolveAccel probes (in a child) unless the accel is cpu, and resolves
-// auto. An explicit accel this machine lacks is ErrAccelUnavailable: exit
-// 1, since the input is not at fault and another machine can do the job.
-func resolveAccel(ctx context.Context, a pipeline.Accel) (pipeline.Accel, *pipeline.Caps, error) {
-	if a == pipeline.AccelCPU {
-		return a, nil, nil
-	}
-	c := capsFromEnv()
-	if c == nil {
-		c, _ = pipeline.NoGPU() // no device node: nothing to probe, no process to start
-	}
-	if c == nil {
-		var err error
-		if c, err = probeAccelIsolated(ctx); err != nil {
-			if a == pipeline.AccelAuto {
-				// No probe, no GPU: the CPU path always works.
-				return pipeline.AccelCPU, &pipeline.Caps{Devices: []pipeline.DeviceCaps{{Type: "probe", Error: err.Error()}}}, nil
-			}
-			return "", nil, err
-		}
-	}
-	r, err := pipeline.Resolve(a, c)
-	return r, c, err
 }
 
 // workerAccel sets a worker up for its accelerator: probe once, resolve,
@@ -208,14 +138,14 @@ func workerAccel(ctx context.Context, f workerFlags, base *worker.ProcessRunner,
 		return nil, "", usageErr("--gpu-sessions %d: want 0 (from the probe) or more", f.gpuSessions)
 	}
 	began := time.Now()
-	resolved, caps, err := resolveAccel(ctx, a)
+	resolved, caps, err := jobexec.ResolveAccel(ctx, a)
 	if err != nil {
 		return nil, "", err
 	}
 	summary := "accel cpu"
 	if caps != nil {
 		summary = fmt.Sprintf("accel %s; %s", resolved, caps.Summary())
-		if err := os.Setenv(envAccelCaps, capsEnv(caps)[len(envAccelCaps)+1:]); err != nil {
+		if err := os.Setenv(jobexec.EnvAccelCaps, jobexec.CapsEnv(caps)[len(jobexec.EnvAccelCaps)+1:]); err != nil {
 			return nil, "", err
 		}
 	}

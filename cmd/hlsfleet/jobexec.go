@@ -26,5 +26,5 @@ func runJobExec(args []string) error {
 	}
 	log := newLogger(os.Getenv("HLSFLEET_LOG_LEVEL"))
 	defer log.Sync() //nolint:errcheck
-	return jobexec.Main(jobexec.Config{Accel: accel, GPUSessions: *gpuSessions, Caps: capsFromEnv(), Logger: log}, os.Stdin, os.Stdout)
+	return jobexec.Main(jobexec.Config{Accel: accel, GPUSessions: *gpuSessions, Caps: jobexec.CapsFromEnv(), Logger: log}, os.Stdin, os.Stdout)
 }

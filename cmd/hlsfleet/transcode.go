@@ -109,10 +109,10 @@ func runTranscode(args []string) error {
 	// probe and does not repeat it.
 	var env []string
 	if accel != pipeline.AccelCPU {
-		if _, caps, err := resolveAccel(context.Background(), accel); err != nil {
+		if _, caps, err := jobexec.ResolveAccel(context.Background(), accel); err != nil {
 			return err
 		} else if caps != nil {
-			env = append(env, capsEnv(caps))
+			env = append(env, jobexec.CapsEnv(caps))
 		}
 	}
 	return transcodeIsolated(args, inPath, outDir, f.maxMemoryMiB<<20, env...)
@@ -192,7 +192,7 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 		Ladder:      ladder,
 		SegmentType: pipeline.SegmentType(f.segType),
 		Accel:       pipeline.Accel(strings.ToLower(strings.TrimSpace(f.accel))),
-		Caps:        capsFromEnv(),
+		Caps:        jobexec.CapsFromEnv(),
 		Limits:      pipeline.Limits{MaxDuration: f.maxDuration, AllAudioTracks: f.allAudio},
 		Logger:      log,
 		MP4:         f.mp4,
