@@ -46,9 +46,13 @@ type SQS struct {
 	closed    atomic.Bool
 	closing   chan struct{}
 	closeOnce sync.Once
+	dead      sqsDeadLetters // its DeadLetterStore (sqs_dlq.go)
 }
 
-var _ Queue = (*SQS)(nil)
+var (
+	_ Queue           = (*SQS)(nil)
+	_ DeadLetterStore = (*SQS)(nil)
+)
 
 // NewSQSClient returns an SQS client configured from the standard AWS
 // environment (config.LoadDefaultConfig), which includes the endpoint
