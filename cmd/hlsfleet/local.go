@@ -108,8 +108,8 @@ func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logge
 	}
 	cfg := d.cfg
 	cfg.Queue, cfg.MaxUpload, cfg.Logger = q, d.maxUpload, log
-	if lq, ok := q.(*queue.Local); ok {
-		cfg.DeadLetters = dashboard.LocalDeadLetters{Q: lq}
+	if dl, ok := q.(queue.DeadLetterStore); ok {
+		cfg.DeadLetters = dl
 	}
 	dash, err := dashboard.New(ctx, cfg)
 	if err != nil {
