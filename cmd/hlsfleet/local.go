@@ -197,7 +197,7 @@ func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) e
 	if w.ladder != "" {
 		opts = append(opts, job.WithLadder(w.ladder))
 	}
-	j := job.New("file://"+filepath.ToSlash(src), "file://"+filepath.ToSlash(filepath.Join(w.out, safeName(stem))), opts...)
+	j := job.New("file://"+filepath.ToSlash(src), "file://"+filepath.ToSlash(filepath.Join(w.out, job.SafeName(stem))), opts...)
 	body, err := j.Marshal()
 	if err != nil {
 		return err
@@ -210,21 +210,4 @@ func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) e
 		}
 	}
 	return err
-}
-
-// safeName keeps letters, digits, '-', '_' and '.' of a file stem.
-func safeName(s string) string {
-	b := []rune{}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			b = append(b, r)
-		default:
-			b = append(b, '_')
-		}
-	}
-	if len(b) == 0 || b[0] == '.' {
-		return "media" + string(b)
-	}
-	return string(b)
 }
