@@ -127,11 +127,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	source := strings.TrimSuffix(s.cfg.Sources, "/") + "/" + key
 	j := job.New(source, s.outRoot+"/"+rel, opts...)
-	msg, err := j.Marshal()
-	if err == nil {
-		_, err = s.cfg.Queue.Send(ctx, msg, queue.SendOptions{})
-	}
-	if err != nil {
+	if _, err := queue.SendJob(ctx, s.cfg.Queue, j); err != nil {
 		// The upload stays under the sources; the job can be sent again.
 		s.log.Error("dashboard: sending the job for an upload", zap.String("job_id", id), zap.String("source", source), zap.Error(err))
 		httpError(w, http.StatusBadGateway, "%s was stored as %s but its job was not sent: %v", name, source, err)

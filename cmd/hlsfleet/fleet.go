@@ -263,8 +263,7 @@ func runSubmit(args []string) error {
 		return usageErr("submit: --live-seq and --live-end need --live-stream")
 	}
 	j := job.New(src, out, opts...)
-	body, err := j.Marshal()
-	if err != nil {
+	if err := j.Validate(); err != nil {
 		return err
 	}
 	qurl, err := queueURL(*qflag)
@@ -284,7 +283,7 @@ func runSubmit(args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := q.Send(ctx, body, queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}); err != nil {
+	if _, err := queue.SendJob(ctx, q, j); err != nil {
 		ev.close(0)
 		return fmt.Errorf("sending the job: %w", err)
 	}

@@ -198,11 +198,7 @@ func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) e
 		opts = append(opts, job.WithLadder(w.ladder))
 	}
 	j := job.New("file://"+filepath.ToSlash(src), "file://"+filepath.ToSlash(filepath.Join(w.out, job.SafeName(stem))), opts...)
-	body, err := j.Marshal()
-	if err != nil {
-		return err
-	}
-	_, err = q.Send(ctx, body, queue.SendOptions{})
+	_, err := queue.SendJob(ctx, q, j)
 	if err == nil {
 		w.events.queued(j)
 		if w.onQueued != nil {
