@@ -42,13 +42,19 @@ func (d *deadLetters) list(ctx context.Context) ([]queue.DeadLetter, error) {
 }
 
 // redrive moves the dead letter with message id back to its queue;
-// queue.ErrNotFound if there is none.
+// queue.ErrNotFound if there is none. The cached listing is dropped before
+// and after (a listing that ran meanwhile may still show the letter).
 func (d *deadLetters) redrive(ctx context.Context, id string) error {
+	d.drop()
+	defer d.drop()
+	_, err := d.store.Redrive(ctx, id)
+	return err
+}
+
+func (d *deadLetters) drop() {
 	d.mu.Lock()
 	d.cached = nil
 	d.mu.Unlock()
-	_, err := d.store.Redrive(ctx, id)
-	return err
 }
 
 // handleRetry redrives one dead letter (?id=) and shows its job as queued.
