@@ -47,15 +47,6 @@ var (
 	ErrConfig = errors.New("dashboard: bad configuration")
 )
 
-// DeadLetters is the dead-letter list the dashboard shows and retries.
-type DeadLetters interface {
-	// List returns the dead letters, oldest first where the backend knows.
-	List(ctx context.Context) ([]queue.DeadLetter, error)
-	// Redrive moves the dead letter with message id back to its queue;
-	// queue.ErrNotFound if there is none.
-	Redrive(ctx context.Context, id string) error
-}
-
 // Config configures New. Output is required.
 type Config struct {
 	// Output is the root URL under which jobs publish (file:///dir or
@@ -65,8 +56,16 @@ type Config struct {
 	// Queue receives the jobs made from uploads and reports its size; nil:
 	// no uploads, no queue figures.
 	Queue queue.Queue
-	// DeadLetters is the dead-letter list; nil: none is shown.
-	DeadLetters DeadLetters
+	// DeadLetters is the dead-letter store whose letters are shown and
+	// retried (the queue's own: the local driver's file, or an SQS queue's
+	// dead-letter queue); nil: none is shown.
+	DeadLetters queue.DeadLetterStore
+	// MaxDeadLetters is the most dead letters listed; 0 means all.
+	MaxDeadLetters int
+	// DeadLetterCache is how long a listing of DeadLetters is reused; 0
+	// lists again at every scan. Set it where listing costs: an SQS
+	// dead-letter queue is listed by receiving every message in it.
+	DeadLetterCache time.Duration
 	// Sources is the URL prefix where uploads are stored before their job is
 	// sent (file:///data/sources, s3://bucket/uploads); "" turns uploads off.
 	Sources string
@@ -95,6 +94,7 @@ type Server struct {
 	rootDir string // the output root's real path, for a file:// root
 	log     *zap.Logger
 	hub     *hub
+	dead    *deadLetters // nil: no dead-letter list
 	hlsjs   bool
 	mux     *http.ServeMux
 	scanMu  sync.Mutex
@@ -136,6 +136,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if _, err := fs.Stat(staticFS, HLSJSPath); err == nil {
 		s.hlsjs = true
+	}
+	if cfg.DeadLetters != nil {
+		s.dead = &deadLetters{store: cfg.DeadLetters, max: cfg.MaxDeadLetters, cacheFor: cfg.DeadLetterCache}
 	}
 	s.hub = newHub(cfg.Now)
 	s.hub.setInfo(Info{

@@ -49,7 +49,7 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	f.q = q
 	cfg := Config{
 		Output: "file://" + f.out, Sources: "file://" + f.srcDir, Queue: q,
-		DeadLetters: LocalDeadLetters{Q: q}, Logger: zaptest.NewLogger(t), ScanInterval: time.Hour,
+		DeadLetters: q, Logger: zaptest.NewLogger(t), ScanInterval: time.Hour,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -379,64 +379,55 @@ func TestRetryRedrivesDeadLetter(t *testing.T) {
 	resp.Body.Close()
 }
 
-// QueueDeadLetters (the SQS form) works on any queue: listing consumes
-// nothing, redrive moves exactly the one message.
-func TestQueueDeadLettersListAndRedrive(t *testing.T) {
-	dir := t.TempDir()
-	src, err := queue.OpenLocal(filepath.Join(dir, "src"), queue.Options{})
+// A dead-letter queue beside the queue (the SQS form, here two local
+// queues): the listing is capped at MaxDeadLetters and reused for
+// DeadLetterCache, and a retry drops the cached listing.
+func TestRetryFromDeadLetterQueue(t *testing.T) {
+	dlq, err := queue.OpenLocal(filepath.Join(t.TempDir(), "dlq"), queue.Options{MaxReceive: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	// A dead-letter queue has no redrive of its own (listing receives).
-	dlq, err := queue.OpenLocal(filepath.Join(dir, "dlq"), queue.Options{MaxReceive: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dlq.Close()
-	runQueueDeadLetters(t, src, dlq)
-}
-
-func runQueueDeadLetters(t *testing.T, src, dlq queue.Queue) {
+	t.Cleanup(func() { dlq.Close() })
+	var src queue.Queue
+	f := newFixture(t, func(c *Config) {
+		src = c.Queue
+		c.DeadLetters, c.MaxDeadLetters, c.DeadLetterCache = queue.DLQ(c.Queue, dlq), 2, time.Hour
+	})
 	ctx := context.Background()
 	for i := range 3 {
 		_, err := dlq.Send(ctx, []byte(fmt.Sprintf(`{"n":%d}`, i)), queue.SendOptions{Attributes: map[string]string{
-			queue.AttrReason: fmt.Sprintf("reason %d", i), queue.AttrOriginalID: fmt.Sprintf("orig-%d", i), "keep": "yes"}})
+			queue.AttrReason: fmt.Sprintf("reason %d", i), queue.AttrOriginalID: fmt.Sprintf("orig-%d", i)}})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	d := &QueueDeadLetters{Source: src, DLQ: dlq, CacheFor: time.Nanosecond}
-	for pass := range 2 { // listing twice shows the same three: nothing consumed
-		list, err := d.List(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids := map[string]string{}
-		for _, l := range list {
-			ids[l.ID] = l.Reason
-		}
-		if len(ids) != 3 || ids["orig-1"] != "reason 1" {
-			t.Fatalf("pass %d: list %+v", pass, list)
-		}
+	f.s.Scan(ctx)
+	st := f.s.hub.state()
+	if len(st.DeadLetters) != 2 || st.DeadLetters[0].ID != "orig-0" || st.DeadLetters[0].Reason != "reason 0" {
+		t.Fatalf("dead letters %+v, want the first 2", st.DeadLetters)
 	}
-	if err := d.Redrive(ctx, "orig-1"); err != nil {
+	// Cached: a new dead letter shows only after the cache is dropped.
+	if _, err := dlq.Send(ctx, []byte(`{"n":9}`), queue.SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := src.Receive(ctx, 10, 5*time.Second, time.Minute)
+	resp := postReq(t, f.ts.URL+"/api/dlq/retry?id=orig-1", nil, map[string]string{"Origin": f.ts.URL, "Sec-Fetch-Site": "same-origin"})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("retry: status %d: %s", resp.StatusCode, readErr(t, resp))
+	}
+	resp.Body.Close()
+	ms, err := src.Receive(ctx, 10, time.Second, time.Minute)
 	if err != nil || len(ms) != 1 || string(ms[0].Body) != `{"n":1}` {
-		t.Fatalf("source after redrive: %v %+v", err, ms)
+		t.Fatalf("source after retry: %v %+v", err, ms)
 	}
-	if ms[0].Attributes["keep"] != "yes" || ms[0].Attributes[queue.AttrReason] != "" {
-		t.Errorf("redriven attributes %v: want keep=yes and no dead-letter reason", ms[0].Attributes)
+	st = f.s.hub.state()
+	if len(st.DeadLetters) != 2 || st.DeadLetters[0].ID != "orig-0" || st.DeadLetters[1].ID != "orig-2" {
+		t.Fatalf("dead letters after retry %+v, want orig-0 and orig-2", st.DeadLetters)
 	}
-	list, err := d.List(ctx)
-	if err != nil || len(list) != 2 {
-		t.Fatalf("after redrive the dead letters are %v %+v, want 2", err, list)
+	resp = postReq(t, f.ts.URL+"/api/dlq/retry?id=orig-1", nil, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("second retry: status %d, want 404", resp.StatusCode)
 	}
-	if err := d.Redrive(ctx, "orig-1"); err == nil {
-		t.Fatal("redriving a message that is gone succeeded")
-	}
+	resp.Body.Close()
 }
 
 var mp4Head = append([]byte("\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"), bytes.Repeat([]byte{0}, 2000)...)
@@ -699,31 +690,6 @@ func TestSniffMedia(t *testing.T) {
 			t.Errorf("SniffMedia(%.12q) = %q, want %q", c.head, got, c.want)
 		}
 	}
-}
-
-// The same against the SQS peer (fauxqs), as `hlsfleet serve --dlq` uses it.
-func TestQueueDeadLettersSQS(t *testing.T) {
-	if os.Getenv("AWS_ENDPOINT_URL_SQS") == "" {
-		if os.Getenv("HLSFLEET_REQUIRE_S3_PEER") != "" {
-			t.Fatal("SQS peer required (HLSFLEET_REQUIRE_S3_PEER) but AWS_ENDPOINT_URL_SQS is not set")
-		}
-		t.Skip("SQS peer not running: start it with scripts/peers/sqs.sh start")
-	}
-	ctx := context.Background()
-	c, err := queue.NewSQSClient(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qurl, dlqURL, err := queue.CreateSQSQueues(ctx, c, "hlsfleet-dash-"+randHex(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = queue.DeleteSQSQueues(context.Background(), c, qurl, dlqURL) })
-	src := queue.NewSQS(c, qurl, queue.Options{DLQ: dlqURL})
-	defer src.Close()
-	dlq := queue.NewSQS(c, dlqURL, queue.Options{})
-	defer dlq.Close()
-	runQueueDeadLetters(t, src, dlq)
 }
 
 // A page that stops reading never holds a job up: its stream is dropped once

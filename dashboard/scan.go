@@ -49,8 +49,8 @@ func (s *Server) Scan(ctx context.Context) {
 		}
 		st.Visible, st.InFlight, st.Delayed, st.OldestAgeS = qs.Visible, qs.InFlight, qs.Delayed, qs.OldestAge.Seconds()
 	}
-	if s.cfg.DeadLetters != nil {
-		dl, err := s.cfg.DeadLetters.List(ctx)
+	if s.dead != nil {
+		dl, err := s.dead.list(ctx)
 		errText := ""
 		if err != nil {
 			errText = err.Error()

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -101,7 +100,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	id := job.NewID()
-	key := id + "-" + safeName(name)
+	key := id + "-" + job.SafeName(name)
 	wr, err := s.src.NewWriter(ctx, key, storage.WriterOptions{})
 	if err != nil {
 		httpError(w, http.StatusBadGateway, "storing %s: %v", name, err)
@@ -118,7 +117,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stem := strings.TrimSuffix(name, path.Ext(name))
-	rel := s.freeOutputName(r, safeName(stem), id)
+	rel := s.freeOutputName(r, job.SafeName(stem), id)
 	var opts []job.Option
 	opts = append(opts, job.WithID(id), job.WithAttribute("uploaded-name", name))
 	if s.cfg.Ladder != "" {
@@ -126,11 +125,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	source := strings.TrimSuffix(s.cfg.Sources, "/") + "/" + key
 	j := job.New(source, s.outRoot+"/"+rel, opts...)
-	msg, err := j.Marshal()
-	if err == nil {
-		_, err = s.cfg.Queue.Send(ctx, msg, queue.SendOptions{})
-	}
-	if err != nil {
+	if _, err := queue.SendJob(ctx, s.cfg.Queue, j); err != nil {
 		// The upload stays under the sources; the job can be sent again.
 		s.log.Error("dashboard: sending the job for an upload", zap.String("job_id", id), zap.String("source", source), zap.Error(err))
 		httpError(w, http.StatusBadGateway, "%s was stored as %s but its job was not sent: %v", name, source, err)
@@ -178,22 +173,5 @@ func (s *Server) freeOutputName(r *http.Request, stem, id string) string {
 	if len(short) > 8 {
 		short = short[:8]
 	}
-	return stem + "-" + safeName(short)
-}
-
-// safeName keeps letters, digits, '-', '_' and '.' of a name (as the inbox).
-func safeName(s string) string {
-	var b bytes.Buffer
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	if b.Len() == 0 || b.Bytes()[0] == '.' {
-		return "media" + b.String()
-	}
-	return b.String()
+	return stem + "-" + job.SafeName(short)
 }

@@ -455,27 +455,19 @@ func (h *Handler) inline(ctx context.Context, j *job.Job, res Result, d Decision
 // enqueue sends j to the queue d.Route names and records it as queued.
 func (h *Handler) enqueue(ctx context.Context, j *job.Job, res Result, d Decision, log *zap.Logger) (Result, error) {
 	q, url := h.c.Queue, h.c.QueueURL
-	o := queue.SendOptions{DedupID: j.IdempotencyKey()}
-	if j.Live != nil {
-		o.GroupID = j.Live.Stream
-	}
 	switch {
 	case j.Kind == job.KindLiveSegment && h.c.LiveQueue != nil:
-		// The same group and deduplication id as a worker's --live-queue
-		// forwarding, so a segment reaching the queue both ways runs once.
+		// queue.SendJob gives a live segment the same group and
+		// deduplication id as a worker's --live-queue forwarding, so a
+		// segment reaching the queue both ways runs once.
 		q, url, d.Route = h.c.LiveQueue, h.c.LiveURL, RouteLive
-		o = queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}
 	case d.Route == RouteGPU && h.c.GPUQueue != nil:
 		q, url = h.c.GPUQueue, h.c.GPUURL
 	default:
 		d.Route = RouteCPU
 	}
 	res.Route, res.Queue = d.Route.String(), url
-	body, err := j.Marshal()
-	if err != nil {
-		return res, err
-	}
-	id, err := q.Send(ctx, body, o)
+	id, err := queue.SendJob(ctx, q, j)
 	if err != nil {
 		log.Warn("sending the job to the fleet failed; will retry", zap.Error(err), zap.String("queue", url))
 		return res, err

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +67,7 @@ type dedupEntry struct {
 }
 
 // Local is the embedded queue driver. Open it with Open("local:///dir") or
-// OpenLocal; it adds DeadLetters, Redrive and RedriveAll for the CLI.
+// OpenLocal. It keeps its dead letters in its own file (DeadLetterStore).
 type Local struct {
 	dir, dbPath, lockPath string
 	maxReceive            int
@@ -76,7 +77,10 @@ type Local struct {
 	closeOnce             sync.Once
 }
 
-var _ Queue = (*Local)(nil)
+var (
+	_ Queue           = (*Local)(nil)
+	_ DeadLetterStore = (*Local)(nil)
+)
 
 // notifier wakes the long polls of every Local on one directory in this
 // process; other processes are noticed by polling.
@@ -573,42 +577,76 @@ func (q *Local) Stats(ctx context.Context) (Stats, error) {
 	return s, err
 }
 
-// DeadLetters lists the dead letters, oldest first.
-func (q *Local) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+// ListDeadLetters implements DeadLetterStore: the dead letters in this
+// file, in the order they were moved.
+func (q *Local) ListDeadLetters(ctx context.Context, max int) ([]DeadLetter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []DeadLetter
+	out := []DeadLetter{}
 	err := q.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bDead).ForEach(func(k, v []byte) error {
+		c := tx.Bucket(bDead).Cursor()
+		for k, v := c.First(); k != nil && (max <= 0 || len(out) < max); k, v = c.Next() {
 			var d deadRecord
 			if err := json.Unmarshal(v, &d); err != nil {
 				return fmt.Errorf("queue: local: corrupt dead letter: %w", err)
 			}
 			out = append(out, DeadLetter{Message: d.Rec.message(d.Body), Reason: d.Reason, At: time.Unix(0, d.At)})
-			return nil
-		})
+		}
+		return nil
 	})
-	return out, err
-}
-
-// Redrive moves the dead letter with message id back to the end of the queue,
-// visible at once, with its receive count reset to 0 and the same id.
-// ErrNotFound if there is no such dead letter.
-func (q *Local) Redrive(ctx context.Context, id string) error {
-	n, err := q.redrive(ctx, func(r record) bool { return r.ID == id })
-	if err == nil && n == 0 {
-		err = fmt.Errorf("%w: dead letter %q", ErrNotFound, id)
+	if err != nil {
+		return nil, err
 	}
-	return err
+	return out, nil
 }
 
-// RedriveAll moves every dead letter back to the queue (as Redrive) and says
-// how many it moved.
+// DeadLetters lists all the dead letters, oldest first (ListDeadLetters
+// with no limit).
+func (q *Local) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+	return q.ListDeadLetters(ctx, 0)
+}
+
+// Redrive implements DeadLetterStore: the dead letters with the given
+// message ids go back to the end of the queue in one transaction, visible
+// at once, with their receive count reset to 0 and their ids kept.
+func (q *Local) Redrive(ctx context.Context, ids ...string) (int, error) {
+	if len(ids) == 0 {
+		return 0, ctx.Err()
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	found := map[string]bool{}
+	n, err := q.redrive(ctx, func(r record) bool {
+		if want[r.ID] {
+			found[r.ID] = true
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return n, err
+	}
+	var missing []string
+	for _, id := range ids {
+		if !found[id] && !slices.Contains(missing, id) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return n, notFound(missing)
+	}
+	return n, nil
+}
+
+// RedriveAll implements DeadLetterStore.
 func (q *Local) RedriveAll(ctx context.Context) (int, error) {
 	return q.redrive(ctx, func(record) bool { return true })
 }
 
+// redrive moves the dead letters match chooses back to the queue.
 func (q *Local) redrive(ctx context.Context, match func(record) bool) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err

@@ -372,11 +372,11 @@ func TestLocalDeadLettersAndRedrive(t *testing.T) {
 	if dl[0].Attributes["k"] != "v" || string(dl[0].Body) != "a" || dl[1].ReceiveCount != 2 || dl[0].At.IsZero() {
 		t.Errorf("dead letter details lost: %+v", dl)
 	}
-	if err := q.Redrive(ctx, "no-such-id"); !errors.Is(err, queue.ErrNotFound) {
-		t.Errorf("Redrive(unknown) = %v, want ErrNotFound", err)
+	if n, err := q.Redrive(ctx, "no-such-id"); n != 0 || !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("Redrive(unknown) = %d, %v, want 0, ErrNotFound", n, err)
 	}
-	if err := q.Redrive(ctx, idB); err != nil {
-		t.Fatal(err)
+	if n, err := q.Redrive(ctx, idB); n != 1 || err != nil {
+		t.Fatalf("Redrive(%s) = %d, %v", idB, n, err)
 	}
 	m, err := q.Receive(ctx, queue.MaxBatch, time.Second, time.Minute)
 	if err != nil || len(m) != 1 || m[0].ID != idB || m[0].ReceiveCount != 1 || string(m[0].Body) != "b" {

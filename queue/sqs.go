@@ -47,9 +47,13 @@ type SQS struct {
 	closed    atomic.Bool
 	closing   chan struct{}
 	closeOnce sync.Once
+	dead      sqsDeadLetters // its DeadLetterStore (sqs_dlq.go)
 }
 
-var _ Queue = (*SQS)(nil)
+var (
+	_ Queue           = (*SQS)(nil)
+	_ DeadLetterStore = (*SQS)(nil)
+)
 
 // NewSQSClient returns a new SQS client on the process's AWS configuration
 // (awsconf: config.LoadDefaultConfig, loaded once per process), which

@@ -562,11 +562,7 @@ func (w *Worker) forwardLive(ctx context.Context, jobs []*job.Job, log *zap.Logg
 			rest = append(rest, j)
 			continue
 		}
-		body, err := j.Marshal()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.liveQ.Send(ctx, body, queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}); err != nil {
+		if _, err := queue.SendJob(ctx, w.liveQ, j); err != nil {
 			return nil, fmt.Errorf("job %s: %w", j.ID, err)
 		}
 		log.Info("live-segment job forwarded to the live queue", zap.String("job_id", j.ID),

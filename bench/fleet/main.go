@@ -285,19 +285,16 @@ func runSQS(o options, bin, src, dir string) (res result, err error) {
 // then reads each job.json for its timings.
 func runFleet(ctx context.Context, o options, name string, q queue.Queue, p *proc, addr, srcURL string, outURL func(int) string) (result, error) {
 	jobs := make([]*job.Job, o.jobs)
-	bodies := make([][]byte, o.jobs)
 	for i := range jobs {
 		jobs[i] = job.New(srcURL, outURL(i))
-		b, err := jobs[i].Marshal()
-		if err != nil {
+		if err := jobs[i].Validate(); err != nil {
 			return result{}, err
 		}
-		bodies[i] = b
 	}
 	sent := make([]time.Time, o.jobs)
 	for i := range jobs {
 		sent[i] = time.Now()
-		if _, err := q.Send(ctx, bodies[i], queue.SendOptions{}); err != nil {
+		if _, err := queue.SendJob(ctx, q, jobs[i]); err != nil {
 			return result{}, fmt.Errorf("sending job %d: %w", i, err)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 )
@@ -206,6 +208,39 @@ func TestDLQSQS(t *testing.T) {
 			if err := q.Ack(ctx, m); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+}
+
+// TestDLQSQSNoRedrivePolicy: a queue with no RedrivePolicy and no --dlq is a
+// usage error that says what to pass.
+func TestDLQSQSNoRedrivePolicy(t *testing.T) {
+	if os.Getenv("AWS_ENDPOINT_URL_SQS") == "" {
+		if os.Getenv("HLSFLEET_REQUIRE_S3_PEER") == "1" {
+			t.Fatal("AWS_ENDPOINT_URL_SQS is not set under scripts/test.sh")
+		}
+		t.Skip("SQS peer not running (AWS_ENDPOINT_URL_SQS unset): scripts/test.sh starts fauxqs")
+	}
+	ctx := context.Background()
+	c, err := queue.NewSQSClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("dlq-bare-%d", time.Now().UnixNano()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qurl := aws.ToString(out.QueueUrl)
+	t.Cleanup(func() { _ = queue.DeleteSQSQueues(ctx, c, qurl) })
+	for _, sub := range []string{"list", "redrive"} {
+		args := []string{"dlq", sub, "--queue", qurl}
+		if sub == "redrive" {
+			args = append(args, "--all")
+		}
+		r := runCLI(t, nil, args...)
+		expectFailure(t, r, 2)
+		if !strings.Contains(r.stderr, "pass --dlq URL") || strings.Contains(r.stdout, "redriven") {
+			t.Errorf("dlq %s on a queue without a RedrivePolicy:\n%s%s", sub, r.stdout, r.stderr)
 		}
 	}
 }

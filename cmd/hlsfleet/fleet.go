@@ -347,8 +347,7 @@ func runSubmit(args []string) error {
 // submitJob puts j on the queue qflag names, prints its id and tells the
 // --events-* sinks it is queued.
 func submitJob(ctx context.Context, j *job.Job, qflag string, evf eventFlags) error {
-	body, err := j.Marshal()
-	if err != nil {
+	if err := j.Validate(); err != nil {
 		return err
 	}
 	qurl, err := queueURL(qflag)
@@ -366,7 +365,7 @@ func submitJob(ctx context.Context, j *job.Job, qflag string, evf eventFlags) er
 	if err != nil {
 		return err
 	}
-	if _, err := q.Send(ctx, body, queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}); err != nil {
+	if _, err := queue.SendJob(ctx, q, j); err != nil {
 		ev.close(0)
 		return fmt.Errorf("sending the job: %w", err)
 	}

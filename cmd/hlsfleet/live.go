@@ -178,13 +178,10 @@ func (p *pusher) send(ctx context.Context, key string, seq int64, end bool) erro
 	return sendJob(ctx, p.q, j)
 }
 
-// sendJob sends j, with the FIFO group and deduplication id of a live job.
+// sendJob sends j (queue.SendJob: a live job's FIFO group and
+// deduplication id).
 func sendJob(ctx context.Context, q queue.Queue, j *job.Job) error {
-	body, err := j.Marshal()
-	if err != nil {
-		return err
-	}
-	if _, err := q.Send(ctx, body, queue.SendOptions{GroupID: j.LiveGroup(), DedupID: j.LiveDedupID()}); err != nil {
+	if _, err := queue.SendJob(ctx, q, j); err != nil {
 		return fmt.Errorf("sending job %s: %w", j.ID, err)
 	}
 	return nil

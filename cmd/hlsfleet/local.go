@@ -108,8 +108,8 @@ func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logge
 	}
 	cfg := d.cfg
 	cfg.Queue, cfg.MaxUpload, cfg.Logger = q, d.maxUpload, log
-	if lq, ok := q.(*queue.Local); ok {
-		cfg.DeadLetters = dashboard.LocalDeadLetters{Q: lq}
+	if dl, ok := q.(queue.DeadLetterStore); ok {
+		cfg.DeadLetters = dl
 	}
 	dash, err := dashboard.New(ctx, cfg)
 	if err != nil {
@@ -188,12 +188,8 @@ func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) e
 	if w.ladder != "" {
 		opts = append(opts, job.WithLadder(w.ladder))
 	}
-	j := job.New("file://"+filepath.ToSlash(src), "file://"+filepath.ToSlash(filepath.Join(w.out, safeName(stem))), opts...)
-	body, err := j.Marshal()
-	if err != nil {
-		return err
-	}
-	_, err = q.Send(ctx, body, queue.SendOptions{})
+	j := job.New("file://"+filepath.ToSlash(src), "file://"+filepath.ToSlash(filepath.Join(w.out, job.SafeName(stem))), opts...)
+	_, err := queue.SendJob(ctx, q, j)
 	if err == nil {
 		w.events.queued(j)
 		if w.onQueued != nil {
@@ -201,21 +197,4 @@ func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) e
 		}
 	}
 	return err
-}
-
-// safeName keeps letters, digits, '-', '_' and '.' of a file stem.
-func safeName(s string) string {
-	b := []rune{}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			b = append(b, r)
-		default:
-			b = append(b, '_')
-		}
-	}
-	if len(b) == 0 || b[0] == '.' {
-		return "media" + string(b)
-	}
-	return string(b)
 }

@@ -124,8 +124,14 @@ func openServeDashboard(ctx context.Context, output, qflag, dlq, sources, ladder
 		}
 		closers = append(closers, func() { q.Close() })
 		cfg.Queue = q
-		if lq, ok := q.(*queue.Local); ok {
-			cfg.DeadLetters = dashboard.LocalDeadLetters{Q: lq}
+		// The local queue's dead letters are in its file; an SQS queue's
+		// are listed, by receiving them, when --dlq names its DLQ.
+		local := strings.HasPrefix(qurl, "local://")
+		if dl, ok := q.(queue.DeadLetterStore); ok && (local || dlq != "") {
+			cfg.DeadLetters = dl
+			if !local {
+				cfg.MaxDeadLetters, cfg.DeadLetterCache = 100, 10*time.Second
+			}
 		}
 	}
 	if dlq != "" {
@@ -133,13 +139,10 @@ func openServeDashboard(ctx context.Context, output, qflag, dlq, sources, ladder
 			closeAll()
 			return nil, nil, usageErr("--dlq needs --queue (a retried dead letter goes back to that queue)")
 		}
-		dq, err := queue.Open(ctx, dlq, queue.Options{})
-		if err != nil {
+		if !strings.HasPrefix(dlq, "https://") && !strings.HasPrefix(dlq, "http://") {
 			closeAll()
-			return nil, nil, fmt.Errorf("opening dead-letter queue %s: %w", dlq, err)
+			return nil, nil, usageErr("--dlq %s: want the URL of the SQS dead-letter queue", dlq)
 		}
-		closers = append(closers, func() { dq.Close() })
-		cfg.DeadLetters = &dashboard.QueueDeadLetters{Source: cfg.Queue, DLQ: dq}
 	}
 	if cfg.Sources != "" && cfg.Queue == nil {
 		closeAll()

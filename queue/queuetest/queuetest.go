@@ -23,7 +23,8 @@ import (
 	"github.com/hlsfleet/hlsfleet/queue"
 )
 
-// Harness describes a driver to the suite.
+// Harness describes a driver to the suite. The queues it opens must also
+// implement queue.DeadLetterStore.
 type Harness struct {
 	// Open returns a fresh, empty queue for one test; the suite closes it.
 	// Tests run in parallel, each with its own queue.
@@ -68,6 +69,7 @@ func Run(t *testing.T, h Harness) {
 		{"Batch", testBatch},
 		{"DeadLetter", testDeadLetter},
 		{"MaxReceive", testMaxReceive},
+		{"DeadLetterStore", testDeadLetterStore},
 		{"FIFO", testFIFO},
 		{"Stats", testStats},
 		{"Bodies", testBodies},
@@ -411,6 +413,124 @@ func testMaxReceive(t *testing.T, h Harness) {
 	dl := h.DeadLetters(t, q)
 	if len(dl) != 1 || dl[0].ID != id || dl[0].Reason != queue.ReasonMaxReceives {
 		t.Fatalf("dead letters = %+v, want %s with reason %q", dl, id, queue.ReasonMaxReceives)
+	}
+}
+
+// testDeadLetterStore: listing shows the dead letters with their reasons and
+// consumes none; Redrive moves exactly the ones named, whole, and reports the
+// ids it did not find; RedriveAll moves the rest.
+func testDeadLetterStore(t *testing.T, h Harness) {
+	q, ctx := open(t, h)
+	st, ok := q.(queue.DeadLetterStore)
+	if !ok {
+		t.Fatalf("%T does not implement queue.DeadLetterStore", q)
+	}
+	if dl, err := st.ListDeadLetters(ctx, 0); err != nil || len(dl) != 0 {
+		t.Fatalf("ListDeadLetters on a fresh queue = %+v, %v; want none", dl, err)
+	}
+	group := ""
+	if h.FIFO {
+		group = "g1"
+	}
+	idA := send(t, ctx, q, "dl-a", queue.SendOptions{Attributes: map[string]string{"kind": "vod"}})
+	idB := send(t, ctx, q, "dl-b", queue.SendOptions{GroupID: group, DedupID: "dl-b"})
+	send(t, ctx, q, "dl-c", queue.SendOptions{})
+	reasons := map[string]string{idA: "reason a", idB: "reason b"}
+	for got := 0; got < 3; {
+		msgs := recv(t, ctx, q, queue.MaxBatch, 5*h.Tick, time.Minute)
+		if len(msgs) == 0 {
+			t.Fatalf("received %d of 3 messages", got)
+		}
+		for _, m := range msgs {
+			got++
+			if r, ok := reasons[m.ID]; ok {
+				if err := q.DeadLetter(ctx, m, r); err != nil {
+					t.Fatalf("DeadLetter: %v", err)
+				}
+			} else if err := q.Release(ctx, m, 0); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+		}
+	}
+
+	list := func(max int) map[string]queue.DeadLetter {
+		t.Helper()
+		dl, err := st.ListDeadLetters(ctx, max)
+		if err != nil {
+			t.Fatalf("ListDeadLetters(%d): %v", max, err)
+		}
+		out := map[string]queue.DeadLetter{}
+		for _, d := range dl {
+			if _, dup := out[d.ID]; dup {
+				t.Fatalf("ListDeadLetters(%d) lists %s twice", max, d.ID)
+			}
+			out[d.ID] = d
+		}
+		return out
+	}
+	var dl map[string]queue.DeadLetter
+	for tries := 0; tries < 5 && len(dl) < 2; tries++ { // a broker may take a moment
+		dl = list(0)
+	}
+	for pass := range 2 { // listing twice shows the same two: nothing consumed
+		if pass > 0 {
+			dl = list(0)
+		}
+		a, b := dl[idA], dl[idB]
+		if len(dl) != 2 || a.Reason != "reason a" || b.Reason != "reason b" {
+			t.Fatalf("pass %d: dead letters %+v, want %s and %s with their reasons", pass, dl, idA, idB)
+		}
+		if string(a.Body) != "dl-a" || string(b.Body) != "dl-b" || a.Attributes["kind"] != "vod" || b.GroupID != group {
+			t.Errorf("pass %d: dead letters lost body, attributes or group: %+v", pass, dl)
+		}
+	}
+	if got := list(1); len(got) != 1 {
+		t.Errorf("ListDeadLetters(1) gave %d", len(got))
+	}
+	if n, err := st.Redrive(ctx); n != 0 || err != nil {
+		t.Errorf("Redrive() = %d, %v; want 0, nil", n, err)
+	}
+
+	// Redrive a (and an id that names nothing): a comes back whole.
+	n, err := st.Redrive(ctx, idA, "no-such-id")
+	if n != 1 || !errors.Is(err, queue.ErrNotFound) || !strings.Contains(fmt.Sprint(err), "no-such-id") {
+		t.Fatalf("Redrive(a, no-such-id) = %d, %v; want 1 and ErrNotFound naming no-such-id", n, err)
+	}
+	back := func(body string) queue.Message {
+		t.Helper()
+		for tries := 0; tries < 10; tries++ {
+			for _, m := range recv(t, ctx, q, queue.MaxBatch, 2*h.Tick, time.Minute) {
+				if string(m.Body) == body {
+					ack(t, ctx, q, m)
+					return m
+				}
+				if err := q.Release(ctx, m, 0); err != nil {
+					t.Fatalf("Release: %v", err)
+				}
+			}
+		}
+		t.Fatalf("%s did not come back to the queue", body)
+		return queue.Message{}
+	}
+	m := back("dl-a")
+	if m.Attributes["kind"] != "vod" || m.Attributes[queue.AttrReason] != "" || m.Attributes[queue.AttrOriginalID] != "" || m.ReceiveCount != 1 {
+		t.Errorf("redriven a: attributes %v, receive count %d; want kind=vod, no dead-letter attributes, count 1", m.Attributes, m.ReceiveCount)
+	}
+	if dl = list(0); len(dl) != 1 || dl[idB].Reason != "reason b" {
+		t.Fatalf("after redriving a: %+v, want only %s", dl, idB)
+	}
+	if n, err := st.Redrive(ctx, idA); n != 0 || !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("redriving a again = %d, %v; want 0, ErrNotFound", n, err)
+	}
+
+	if n, err := st.RedriveAll(ctx); n != 1 || err != nil {
+		t.Fatalf("RedriveAll = %d, %v; want 1", n, err)
+	}
+	if m := back("dl-b"); m.GroupID != group {
+		t.Errorf("redriven b in group %q, want %q", m.GroupID, group)
+	}
+	if dl = list(0); len(dl) != 0 {
+		t.Errorf("after RedriveAll: %+v", dl)
 	}
 }
 
