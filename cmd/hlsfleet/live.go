@@ -4,12 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"os/signal"
 	"path"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -214,117 +211,4 @@ func (p *pacer) wait(media float64) {
 	if d := p.t0.Add(time.Duration(media * float64(time.Second))).Sub(p.now()); d > 0 {
 		p.sleep(p.ctx, d)
 	}
-}
-
-// liveInbox turns files under INBOX/live/<stream>/ into live-segment jobs:
-// <seq>.ts|.m4s|.mp4 in sequence order, then END once no segment of the
-// stream is still arriving. Each file moves to DATA/sources/live/<stream>/
-// first, like inbox files.
-type liveInbox struct {
-	dir, sources, out, ladder string
-	window                    int
-	event                     bool
-	seen                      map[string]int64 // file → size at the last scan
-	bad                       map[string]int64 // misnamed file → size+1 when last reported
-}
-
-func (w *liveInbox) scan(ctx context.Context, q queue.Queue, log *zap.Logger) {
-	if w.seen == nil {
-		w.seen, w.bad = map[string]int64{}, map[string]int64{}
-	}
-	streams, err := os.ReadDir(w.dir)
-	if err != nil {
-		return // no live folder yet
-	}
-	for _, st := range streams {
-		if !st.IsDir() || checkStreamName(st.Name()) != "" {
-			continue
-		}
-		dir := filepath.Join(w.dir, st.Name())
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		type item struct {
-			name string
-			seq  int64
-		}
-		var ready []item
-		endReady, unstable := false, false
-		firstUnstable := int64(math.MaxInt64) // segments after one still arriving wait for it
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || strings.HasPrefix(name, ".") {
-				continue
-			}
-			info, err := e.Info()
-			if err != nil {
-				continue
-			}
-			key := filepath.Join(dir, name)
-			stem, ext, _ := strings.Cut(name, ".")
-			seq, err := strconv.ParseInt(stem, 10, 64)
-			if name != "END" && (err != nil || seq < 0 || (ext != "ts" && ext != "m4s" && ext != "mp4")) {
-				if w.bad[key] != info.Size()+1 {
-					w.bad[key] = info.Size() + 1
-					log.Warn("live inbox: not <sequence>.ts|m4s|mp4 or END; left alone", zap.String("file", key))
-				}
-				continue
-			}
-			if prev, ok := w.seen[key]; !ok || prev != info.Size() {
-				w.seen[key] = info.Size() // wait one more tick for a stable size
-				unstable = true
-				if name != "END" {
-					firstUnstable = min(firstUnstable, seq)
-				}
-				continue
-			}
-			if name == "END" {
-				endReady = true
-				continue
-			}
-			ready = append(ready, item{name, seq})
-		}
-		sort.Slice(ready, func(i, j int) bool { return ready[i].seq < ready[j].seq })
-		for _, it := range ready {
-			if it.seq > firstUnstable {
-				break
-			}
-			if err := w.submit(ctx, q, st.Name(), it.name, it.seq, false); err != nil {
-				log.Warn("submitting live segment", zap.String("file", it.name), zap.Error(err))
-			}
-		}
-		if endReady && !unstable && len(ready) == 0 {
-			if err := w.submit(ctx, q, st.Name(), "END", 0, true); err != nil {
-				log.Warn("submitting live end", zap.String("stream", st.Name()), zap.Error(err))
-			}
-		}
-	}
-}
-
-func (w *liveInbox) submit(ctx context.Context, q queue.Queue, stream, name string, seq int64, end bool) error {
-	srcDir := filepath.Join(w.sources, "live", stream)
-	if err := os.MkdirAll(srcDir, 0o755); err != nil {
-		return err
-	}
-	id := job.NewID()
-	src := filepath.Join(srcDir, id+"-"+name)
-	from := filepath.Join(w.dir, stream, name)
-	fi, err := os.Stat(from)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(from, src); err != nil {
-		return err
-	}
-	delete(w.seen, from)
-	// The segment's own time is when it was written: the live latency metric
-	// counts from there, the inbox's stability wait included.
-	opts := []job.Option{job.WithID(id), job.WithLive(stream, seq, end), job.WithLiveWindow(w.window, w.event),
-		job.WithSubmittedAt(fi.ModTime().UTC())}
-	if w.ladder != "" {
-		opts = append(opts, job.WithLadder(w.ladder))
-	}
-	j := job.New("file://"+filepath.ToSlash(src), "file://"+filepath.ToSlash(filepath.Join(w.out, "live", stream)), opts...)
-	return sendJob(ctx, q, j)
 }

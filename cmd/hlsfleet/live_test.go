@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/hlsfleet/hlsfleet/inbox"
 	"github.com/hlsfleet/hlsfleet/internal/hlscheck"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 	"github.com/hlsfleet/hlsfleet/job"
@@ -520,14 +521,14 @@ func TestLiveInboxOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	w := &liveInbox{dir: filepath.Join(dir, "inbox", "live"), sources: filepath.Join(dir, "sources"), out: filepath.Join(dir, "out"), window: 4}
+	w := inbox.NewLive(inbox.Config{Dir: filepath.Join(dir, "inbox"), Sources: filepath.Join(dir, "sources"), Out: filepath.Join(dir, "out"), LiveWindow: 4})
 	log := zaptest.NewLogger(t)
 	ctx := context.Background()
-	w.scan(ctx, q, log) // sizes seen
+	w.Scan(ctx, q, log) // sizes seen
 	write("3.ts")       // arrives late, before END is sent
-	w.scan(ctx, q, log) // 2 goes; 10 waits for 3; END waits
-	w.scan(ctx, q, log) // 3, 10
-	w.scan(ctx, q, log) // END
+	w.Scan(ctx, q, log) // 2 goes; 10 waits for 3; END waits
+	w.Scan(ctx, q, log) // 3, 10
+	w.Scan(ctx, q, log) // END
 	var got []string
 	for {
 		ms, err := q.Receive(ctx, 1, 0, time.Minute)
