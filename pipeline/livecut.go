@@ -19,7 +19,7 @@ type CutOptions struct {
 	Input          string  // local path of the input
 	SegmentSeconds float64 // source segment duration (> 0)
 	// Pace, when set, is called with the media time decoded so far; it
-	// blocks to hold the cut to real time (see cmd's pacer).
+	// blocks to hold the cut to real time (see live/ingest's pacer).
 	Pace   func(mediaSeconds float64)
 	Limits Limits
 	Cores  int

@@ -4,21 +4,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"os/signal"
-	"path"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/job"
-	"github.com/hlsfleet/hlsfleet/pipeline"
+	"github.com/hlsfleet/hlsfleet/live/ingest"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
 )
@@ -87,13 +81,14 @@ func runLivePush(args []string) error {
 		return fmt.Errorf("opening the target %s: %w", target, err)
 	}
 	defer b.Close()
-	p := &pusher{b: b, stream: *stream, target: strings.TrimRight(target, "/"), seq0: *startSeq, log: log}
+	cfg := ingest.Config{Input: pos[0], Stream: *stream, SegmentSeconds: *segSeconds, StartSeq: *startSeq, Pace: !*noPace,
+		Target: target, Bucket: b, Logger: log}
 	if *qflag != "" {
 		qurl, err := queueURL(*qflag)
 		if err != nil {
 			return err
 		}
-		if p.output, err = toURL(*output); err != nil {
+		if cfg.Output, err = toURL(*output); err != nil {
 			return err
 		}
 		q, err := queue.Open(ctx, qurl, queue.Options{})
@@ -101,23 +96,13 @@ func runLivePush(args []string) error {
 			return fmt.Errorf("opening queue %s: %w", qurl, err)
 		}
 		defer q.Close()
-		p.q, p.window, p.event, p.ladder, p.segSeconds = q, *window, *event, *ladder, *segSeconds
+		cfg.Queue, cfg.Window, cfg.Event, cfg.Ladder = q, *window, *event, *ladder
 	}
-	opt := pipeline.CutOptions{Input: pos[0], SegmentSeconds: *segSeconds, Logger: log}
-	if !*noPace {
-		pc := newPacer(ctx)
-		opt.Pace = pc.wait
-	}
-	if err := pipeline.CutLive(ctx, opt, func(s pipeline.CutSegment) error { return p.segment(ctx, s) }); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("live push stopped after %d segments: %w", p.n, ctx.Err())
-		}
+	n, err := ingest.Push(ctx, cfg)
+	if err != nil {
 		return err
 	}
-	if err := p.end(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "hlsfleet live push: %d segments and END written to %s/live/%s/\n", p.n, p.target, p.stream)
+	fmt.Fprintf(os.Stderr, "hlsfleet live push: %d segments and END written to %s/live/%s/\n", n, strings.TrimRight(target, "/"), *stream)
 	return nil
 }
 
@@ -128,203 +113,4 @@ func checkStreamName(name string) string {
 		return "may hold only letters, digits, '-', '_' and '.', at most 64, not starting with '.' or '-'"
 	}
 	return ""
-}
-
-// pusher writes source segments (and their jobs) as CutLive makes them.
-type pusher struct {
-	b              *storage.Bucket
-	stream, target string
-	seq0           int64
-	n              int
-	log            *zap.Logger
-
-	q              queue.Queue
-	output, ladder string
-	window         int
-	event          bool
-	segSeconds     float64
-}
-
-func (p *pusher) key(name string) string { return path.Join("live", p.stream, name) }
-
-func (p *pusher) segment(ctx context.Context, s pipeline.CutSegment) error {
-	seq := p.seq0 + int64(s.Index)
-	key := p.key(strconv.FormatInt(seq, 10) + ".ts")
-	if err := p.b.WriteAll(ctx, key, s.Data, storage.WriterOptions{}); err != nil {
-		return fmt.Errorf("writing segment %d: %w", seq, err)
-	}
-	p.n++
-	p.log.Info("segment written", zap.Int64("seq", seq), zap.Int("bytes", len(s.Data)))
-	return p.send(ctx, key, seq, false)
-}
-
-func (p *pusher) end(ctx context.Context) error {
-	key := p.key("END")
-	if err := p.b.WriteAll(ctx, key, nil, storage.WriterOptions{ContentType: "text/plain"}); err != nil {
-		return fmt.Errorf("writing the end marker: %w", err)
-	}
-	return p.send(ctx, key, 0, true)
-}
-
-func (p *pusher) send(ctx context.Context, key string, seq int64, end bool) error {
-	if p.q == nil {
-		return nil
-	}
-	opts := []job.Option{job.WithLive(p.stream, seq, end), job.WithLiveWindow(p.window, p.event), job.WithSegmentSeconds(p.segSeconds)}
-	if p.ladder != "" {
-		opts = append(opts, job.WithLadder(p.ladder))
-	}
-	j := job.New(p.target+"/"+key, p.output, opts...)
-	return sendJob(ctx, p.q, j)
-}
-
-// sendJob sends j (queue.SendJob: a live job's FIFO group and
-// deduplication id).
-func sendJob(ctx context.Context, q queue.Queue, j *job.Job) error {
-	if _, err := queue.SendJob(ctx, q, j); err != nil {
-		return fmt.Errorf("sending job %s: %w", j.ID, err)
-	}
-	return nil
-}
-
-// pacer holds a cut to real time: media time t may be passed on only once
-// t seconds have gone by since the first call.
-type pacer struct {
-	ctx   context.Context
-	now   func() time.Time
-	sleep func(context.Context, time.Duration)
-	t0    time.Time
-}
-
-func newPacer(ctx context.Context) *pacer {
-	return &pacer{ctx: ctx, now: time.Now, sleep: func(ctx context.Context, d time.Duration) {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-	}}
-}
-
-func (p *pacer) wait(media float64) {
-	if p.t0.IsZero() {
-		p.t0 = p.now().Add(-time.Duration(media * float64(time.Second)))
-	}
-	if d := p.t0.Add(time.Duration(media * float64(time.Second))).Sub(p.now()); d > 0 {
-		p.sleep(p.ctx, d)
-	}
-}
-
-// liveInbox turns files under INBOX/live/<stream>/ into live-segment jobs:
-// <seq>.ts|.m4s|.mp4 in sequence order, then END once no segment of the
-// stream is still arriving. Each file moves to DATA/sources/live/<stream>/
-// first, like inbox files.
-type liveInbox struct {
-	dir, sources, out, ladder string
-	window                    int
-	event                     bool
-	seen                      map[string]int64 // file → size at the last scan
-	bad                       map[string]int64 // misnamed file → size+1 when last reported
-}
-
-func (w *liveInbox) scan(ctx context.Context, q queue.Queue, log *zap.Logger) {
-	if w.seen == nil {
-		w.seen, w.bad = map[string]int64{}, map[string]int64{}
-	}
-	streams, err := os.ReadDir(w.dir)
-	if err != nil {
-		return // no live folder yet
-	}
-	for _, st := range streams {
-		if !st.IsDir() || checkStreamName(st.Name()) != "" {
-			continue
-		}
-		dir := filepath.Join(w.dir, st.Name())
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		type item struct {
-			name string
-			seq  int64
-		}
-		var ready []item
-		endReady, unstable := false, false
-		firstUnstable := int64(math.MaxInt64) // segments after one still arriving wait for it
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || strings.HasPrefix(name, ".") {
-				continue
-			}
-			info, err := e.Info()
-			if err != nil {
-				continue
-			}
-			key := filepath.Join(dir, name)
-			stem, ext, _ := strings.Cut(name, ".")
-			seq, err := strconv.ParseInt(stem, 10, 64)
-			if name != "END" && (err != nil || seq < 0 || (ext != "ts" && ext != "m4s" && ext != "mp4")) {
-				if w.bad[key] != info.Size()+1 {
-					w.bad[key] = info.Size() + 1
-					log.Warn("live inbox: not <sequence>.ts|m4s|mp4 or END; left alone", zap.String("file", key))
-				}
-				continue
-			}
-			if prev, ok := w.seen[key]; !ok || prev != info.Size() {
-				w.seen[key] = info.Size() // wait one more tick for a stable size
-				unstable = true
-				if name != "END" {
-					firstUnstable = min(firstUnstable, seq)
-				}
-				continue
-			}
-			if name == "END" {
-				endReady = true
-				continue
-			}
-			ready = append(ready, item{name, seq})
-		}
-		sort.Slice(ready, func(i, j int) bool { return ready[i].seq < ready[j].seq })
-		for _, it := range ready {
-			if it.seq > firstUnstable {
-				break
-			}
-			if err := w.submit(ctx, q, st.Name(), it.name, it.seq, false); err != nil {
-				log.Warn("submitting live segment", zap.String("file", it.name), zap.Error(err))
-			}
-		}
-		if endReady && !unstable && len(ready) == 0 {
-			if err := w.submit(ctx, q, st.Name(), "END", 0, true); err != nil {
-				log.Warn("submitting live end", zap.String("stream", st.Name()), zap.Error(err))
-			}
-		}
-	}
-}
-
-func (w *liveInbox) submit(ctx context.Context, q queue.Queue, stream, name string, seq int64, end bool) error {
-	srcDir := filepath.Join(w.sources, "live", stream)
-	if err := os.MkdirAll(srcDir, 0o755); err != nil {
-		return err
-	}
-	id := job.NewID()
-	src := filepath.Join(srcDir, id+"-"+name)
-	from := filepath.Join(w.dir, stream, name)
-	fi, err := os.Stat(from)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(from, src); err != nil {
-		return err
-	}
-	delete(w.seen, from)
-	// The segment's own time is when it was written: the live latency metric
-	// counts from there, the inbox's stability wait included.
-	opts := []job.Option{job.WithID(id), job.WithLive(stream, seq, end), job.WithLiveWindow(w.window, w.event),
-		job.WithSubmittedAt(fi.ModTime().UTC())}
-	if w.ladder != "" {
-		opts = append(opts, job.WithLadder(w.ladder))
-	}
-	j := job.New("file://"+filepath.ToSlash(src), "file://"+filepath.ToSlash(filepath.Join(w.out, "live", stream)), opts...)
-	return sendJob(ctx, q, j)
 }

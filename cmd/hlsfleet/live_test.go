@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/hlsfleet/hlsfleet/inbox"
 	"github.com/hlsfleet/hlsfleet/internal/hlscheck"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 	"github.com/hlsfleet/hlsfleet/job"
@@ -326,32 +327,6 @@ func TestLiveSQSFIFOAndS3(t *testing.T) {
 	checkVODWithHLSCheck(t, local, 20)
 }
 
-// A paced push is never faster than real time: the pacer holds media time
-// t until t seconds after the start.
-func TestPacer(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var slept time.Duration
-	p := &pacer{ctx: context.Background(), now: func() time.Time { return now }, sleep: func(_ context.Context, d time.Duration) {
-		slept += d
-		now = now.Add(d)
-	}}
-	p.wait(0)
-	now = now.Add(300 * time.Millisecond) // decoding took 0.3 s
-	p.wait(0.5)
-	if slept != 200*time.Millisecond {
-		t.Fatalf("slept %v before media 0.5 s, want 200ms", slept)
-	}
-	now = now.Add(2 * time.Second) // a slow stretch: no sleep until media time is ahead again
-	p.wait(1.0)
-	if slept != 200*time.Millisecond {
-		t.Fatalf("slept %v when behind, want no more sleep", slept)
-	}
-	p.wait(4.0)
-	if want := 200*time.Millisecond + time.Duration(4.0*float64(time.Second)) - 2500*time.Millisecond; slept != want {
-		t.Fatalf("slept %v in all, want %v", slept, want)
-	}
-}
-
 // The real paced mode, cheaply: a 3 s clip in 1 s segments cannot be pushed
 // in less than its own duration.
 func TestLivePushPaced(t *testing.T) {
@@ -520,14 +495,14 @@ func TestLiveInboxOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	w := &liveInbox{dir: filepath.Join(dir, "inbox", "live"), sources: filepath.Join(dir, "sources"), out: filepath.Join(dir, "out"), window: 4}
+	w := inbox.NewLive(inbox.Config{Dir: filepath.Join(dir, "inbox"), Sources: filepath.Join(dir, "sources"), Out: filepath.Join(dir, "out"), LiveWindow: 4})
 	log := zaptest.NewLogger(t)
 	ctx := context.Background()
-	w.scan(ctx, q, log) // sizes seen
+	w.Scan(ctx, q, log) // sizes seen
 	write("3.ts")       // arrives late, before END is sent
-	w.scan(ctx, q, log) // 2 goes; 10 waits for 3; END waits
-	w.scan(ctx, q, log) // 3, 10
-	w.scan(ctx, q, log) // END
+	w.Scan(ctx, q, log) // 2 goes; 10 waits for 3; END waits
+	w.Scan(ctx, q, log) // 3, 10
+	w.Scan(ctx, q, log) // END
 	var got []string
 	for {
 		ms, err := q.Receive(ctx, 1, 0, time.Minute)

@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/dashboard"
+	"github.com/hlsfleet/hlsfleet/inbox"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 )
@@ -27,7 +27,7 @@ func runLocal(args []string) error {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	var f workerFlags
 	data := fs.String("data", "hlsfleet-data", "state directory: queue/, sources/")
-	inbox := fs.String("inbox", "", "folder watched for new files (default DATA/inbox)")
+	inboxFlag := fs.String("inbox", "", "folder watched for new files (default DATA/inbox)")
 	out := fs.String("out", "", "where outputs are published (default DATA/out)")
 	ladder := fs.String("ladder", "", "ladder preset for inbox files (default: default)")
 	liveWindow := fs.Int("live-window", 0, "live playlists' sliding window in segments (default 6)")
@@ -45,13 +45,13 @@ func runLocal(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *inbox == "" {
-		*inbox = filepath.Join(dataDir, "inbox")
+	if *inboxFlag == "" {
+		*inboxFlag = filepath.Join(dataDir, "inbox")
 	}
 	if *out == "" {
 		*out = filepath.Join(dataDir, "out")
 	}
-	inboxDir, _ := filepath.Abs(*inbox)
+	inboxDir, _ := filepath.Abs(*inboxFlag)
 	outDir, _ := filepath.Abs(*out)
 	for _, d := range []string{dataDir, inboxDir, outDir, filepath.Join(dataDir, "sources")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -71,9 +71,9 @@ func runLocal(args []string) error {
 	}
 	defer ev.close(eventsDrain)
 	f.jobEvents = ev
-	w := &inboxWatcher{inbox: inboxDir, sources: filepath.Join(dataDir, "sources"), out: outDir, ladder: *ladder, events: ev,
-		live: &liveInbox{dir: filepath.Join(inboxDir, "live"), sources: filepath.Join(dataDir, "sources"), out: outDir,
-			ladder: *ladder, window: *liveWindow, event: *liveEvent}}
+	w := inbox.New(inbox.Config{Dir: inboxDir, Sources: filepath.Join(dataDir, "sources"), Out: outDir, Ladder: *ladder,
+		LiveWindow: *liveWindow, LiveEvent: *liveEvent})
+	w.Notify(ev.queued)
 	if *httpAddr != "" {
 		d := localDashboard{addr: *httpAddr, explicit: httpSet, maxUpload: *maxUpload << 20, inbox: w, cfg: dashboard.Config{
 			Output:  "file://" + filepath.ToSlash(outDir),
@@ -82,7 +82,7 @@ func runLocal(args []string) error {
 		}}
 		f.setup = d.start
 	}
-	return serveWorker(f, w.run)
+	return serveWorker(f, w.Run)
 }
 
 // localDashboard adds the dashboard of `hlsfleet local` to the run group
@@ -92,7 +92,7 @@ type localDashboard struct {
 	addr      string
 	explicit  bool // --http was given: failing to listen is an error
 	maxUpload int64
-	inbox     *inboxWatcher
+	inbox     *inbox.Watcher
 	cfg       dashboard.Config
 }
 
@@ -116,85 +116,10 @@ func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logge
 		ln.Close()
 		return nil, err
 	}
-	d.inbox.onQueued = dash.Queued
+	d.inbox.Notify(dash.Queued)
 	srv := &http.Server{Handler: dash.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	g.addHTTP(httpActor{name: "dashboard", ln: ln, srv: srv, grace: 2 * time.Second, beforeStop: dash.EndStreams})
 	g.addContext("dashboard scanner", func(ctx context.Context) error { dash.Run(ctx); return nil })
 	fmt.Fprintf(os.Stderr, "hlsfleet local: dashboard at http://%s/\n", ln.Addr())
 	return dash, nil
-}
-
-// inboxWatcher turns each file that appears in the inbox (once its size has
-// stopped changing) into a job: the file moves to DATA/sources first, so a
-// crash between the move and the send can be redone from there.
-type inboxWatcher struct {
-	inbox, sources, out, ladder string
-	seen                        map[string]int64
-	// onQueued, when set, is told of every job sent (the dashboard).
-	onQueued func(*job.Job)
-	events   *jobEvents
-	live     *liveInbox // INBOX/live/<stream>/ segments
-}
-
-func (w *inboxWatcher) run(ctx context.Context, q queue.Queue, log *zap.Logger) {
-	w.seen = map[string]int64{}
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if w.live != nil {
-			w.live.scan(ctx, q, log)
-		}
-		entries, err := os.ReadDir(w.inbox)
-		if err != nil {
-			log.Warn("reading inbox", zap.Error(err))
-			continue
-		}
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || strings.HasPrefix(name, ".") {
-				continue
-			}
-			info, err := e.Info()
-			if err != nil {
-				continue
-			}
-			if prev, ok := w.seen[name]; !ok || prev != info.Size() {
-				w.seen[name] = info.Size() // wait one more tick for a stable size
-				continue
-			}
-			delete(w.seen, name)
-			if err := w.submit(ctx, q, name); err != nil {
-				log.Warn("submitting inbox file", zap.String("file", name), zap.Error(err))
-				continue
-			}
-		}
-	}
-}
-
-func (w *inboxWatcher) submit(ctx context.Context, q queue.Queue, name string) error {
-	id := job.NewID()
-	stem := strings.TrimSuffix(name, filepath.Ext(name))
-	src := filepath.Join(w.sources, id+"-"+name)
-	if err := os.Rename(filepath.Join(w.inbox, name), src); err != nil {
-		return err
-	}
-	var opts []job.Option
-	opts = append(opts, job.WithID(id))
-	if w.ladder != "" {
-		opts = append(opts, job.WithLadder(w.ladder))
-	}
-	j := job.New("file://"+filepath.ToSlash(src), "file://"+filepath.ToSlash(filepath.Join(w.out, job.SafeName(stem))), opts...)
-	_, err := queue.SendJob(ctx, q, j)
-	if err == nil {
-		w.events.queued(j)
-		if w.onQueued != nil {
-			w.onQueued(j)
-		}
-	}
-	return err
 }
