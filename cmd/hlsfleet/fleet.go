@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	evsinks "github.com/hlsfleet/hlsfleet/events"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
@@ -249,13 +250,13 @@ func newFleetWorker(f workerFlags, q, liveQ queue.Queue, runner worker.Runner, r
 			return nil, err
 		}
 	}
-	f.jobEvents.register(reg)
+	f.jobEvents.emitter().Register(reg)
 	return worker.New(worker.Config{
 		Queue: q, Rules: rules, Outputs: worker.NewStorageOutputs(),
 		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
-		Events:    combineEvents(events, f.jobEvents.sink()),
+		Events:    evsinks.Combine(events, f.jobEvents.emitter().Sink()),
 		LiveQueue: liveQ,
 	})
 }
