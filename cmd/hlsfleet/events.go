@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/events"
@@ -32,12 +32,17 @@ func (f *eventFlags) register(fs *flag.FlagSet, spool bool) {
 	}
 }
 
-// jobEvents is the configured sinks; a nil *jobEvents sends nothing.
-type jobEvents struct {
-	sinks   events.Sinks
-	log     *zap.Logger
-	metrics *events.Metrics
-}
+// jobEvents is the opened --events-* sinks (an *events.Emitter under the
+// name and methods the local inbox uses); a nil *jobEvents sends nothing.
+type jobEvents events.Emitter
+
+func (e *jobEvents) emitter() *events.Emitter { return (*events.Emitter)(e) }
+
+// queued emits the "queued" event of a job just sent.
+func (e *jobEvents) queued(j *job.Job) { e.emitter().Queued(j) }
+
+// close waits up to d for pending deliveries (spooled ones survive).
+func (e *jobEvents) close(d time.Duration) { e.emitter().Close(d) }
 
 // openEvents opens the sinks of a worker's --events-* flags.
 func (f *workerFlags) openEvents() (*jobEvents, error) {
@@ -48,110 +53,22 @@ func (f *workerFlags) openEvents() (*jobEvents, error) {
 	return f.events.open(context.Background(), newLogger(f.logLevel), qurl)
 }
 
-// register adds the sinks' metrics to reg.
-func (e *jobEvents) register(reg prometheus.Registerer) {
-	if e != nil {
-		e.metrics.Register(reg)
-	}
-}
-
 // open starts one sink per configured target. jobQueue is reported in the
 // SQS/SNS messages' detail.queue.
 func (f *eventFlags) open(ctx context.Context, log *zap.Logger, jobQueue string) (*jobEvents, error) {
-	if f.webhook == "" && f.sqs == "" && f.sns == "" {
-		return nil, nil
-	}
 	secret := f.secret
 	if secret == "" {
 		secret = os.Getenv(envWebhookSecret)
 	}
-	var ts []events.Transport
-	if f.webhook != "" {
-		w, err := events.NewWebhook(f.webhook, secret)
-		if err != nil {
-			return nil, usageErr("--events-webhook: %v", err)
-		}
-		if secret == "" {
-			log.Warn("webhook events are unsigned: set " + envWebhookSecret + " or --events-webhook-secret")
-		}
-		ts = append(ts, w)
+	e, err := events.Open(ctx, events.Config{
+		Webhook: f.webhook, WebhookSecret: secret, SecretHint: envWebhookSecret + " or --events-webhook-secret",
+		SQS: f.sqs, SNS: f.sns, SpoolDir: f.spool, JobQueue: jobQueue,
+	}, log)
+	var ce *events.ConfigError
+	if errors.As(err, &ce) {
+		return nil, usageErr("--events-%s: %v", ce.Target, ce.Err)
 	}
-	if f.sqs != "" {
-		s, err := events.NewSQS(ctx, f.sqs, jobQueue)
-		if err != nil {
-			return nil, err
-		}
-		ts = append(ts, s)
-	}
-	if f.sns != "" {
-		s, err := events.NewSNS(ctx, f.sns, jobQueue)
-		if err != nil {
-			return nil, usageErr("--events-sns: %v", err)
-		}
-		ts = append(ts, s)
-	}
-	m := events.NewMetrics(nil)
-	je := &jobEvents{log: log, metrics: m}
-	for _, t := range ts {
-		o := events.Options{Logger: log, Metrics: m}
-		if f.spool != "" {
-			o.SpoolDir = f.spool + "/" + t.Name()
-		}
-		s, err := events.New(t, o)
-		if err != nil {
-			_ = je.sinks.Close(context.Background())
-			return nil, err
-		}
-		je.sinks = append(je.sinks, s)
-	}
-	return je, nil
-}
-
-// sink is the worker.Config.Events value (nil when none is configured).
-func (e *jobEvents) sink() job.EventSink {
-	if e == nil {
-		return nil
-	}
-	return e.sinks
-}
-
-// combineEvents is one job.EventSink for the non-nil sinks given (e.g.
-// the dashboard's and the --events-* sinks), nil for none.
-func combineEvents(sinks ...job.EventSink) job.EventSink {
-	var out job.EventSinks
-	for _, s := range sinks {
-		if s != nil {
-			out = append(out, s)
-		}
-	}
-	switch len(out) {
-	case 0:
-		return nil
-	case 1:
-		return out[0]
-	}
-	return out
-}
-
-// queued emits the "queued" event of a job just sent.
-func (e *jobEvents) queued(j *job.Job) {
-	if e == nil {
-		return
-	}
-	e.sinks.JobEvent(job.StateChange{Type: events.TypeQueued, Time: time.Now(), Job: j,
-		Status: job.Status{JobID: j.ID, State: events.TypeQueued, Source: j.Source, Output: j.Output}})
-}
-
-// close waits up to d for pending deliveries (spooled ones survive).
-func (e *jobEvents) close(d time.Duration) {
-	if e == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if err := e.sinks.Close(ctx); err != nil {
-		e.log.Warn("job events not delivered", zap.Error(err))
-	}
+	return (*jobEvents)(e), err
 }
 
 // eventsDrain is how long a stopping worker waits for pending deliveries.

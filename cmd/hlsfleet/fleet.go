@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-
 	"flag"
 	"fmt"
 	"net"
@@ -20,9 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	evsinks "github.com/hlsfleet/hlsfleet/events"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
-	"github.com/hlsfleet/hlsfleet/storage"
 	"github.com/hlsfleet/hlsfleet/worker"
 )
 
@@ -249,13 +247,13 @@ func newFleetWorker(f workerFlags, q, liveQ queue.Queue, runner worker.Runner, r
 			return nil, err
 		}
 	}
-	f.jobEvents.register(reg)
+	f.jobEvents.emitter().Register(reg)
 	return worker.New(worker.Config{
 		Queue: q, Rules: rules, Outputs: worker.NewStorageOutputs(),
 		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
-		Events:    combineEvents(events, f.jobEvents.sink()),
+		Events:    evsinks.Combine(events, f.jobEvents.emitter().Sink()),
 		LiveQueue: liveQ,
 	})
 }
@@ -375,48 +373,29 @@ func submitJob(ctx context.Context, j *job.Job, qflag string, evf eventFlags) er
 	return nil
 }
 
-// waitForJob follows <output>/job.json until the job is published or failed.
+// waitForJob follows <output>/job.json until the job is published or
+// failed, showing each change on stderr, then prints the master's URL.
 func waitForJob(ctx context.Context, j *job.Job) error {
-	b, err := storage.Open(ctx, j.Output)
+	tty := isTerminal(os.Stderr)
+	last := ""
+	st, err := worker.WaitForStatus(ctx, j, func(st job.Status) {
+		line := fmt.Sprintf("%s %s %.0f%% (attempt %d)", st.JobID, st.State, st.Progress, st.Attempt)
+		if line == last {
+			return
+		}
+		if tty {
+			fmt.Fprintf(os.Stderr, "\r%s   ", line)
+		} else {
+			fmt.Fprintln(os.Stderr, line)
+		}
+		last = line
+	})
+	if tty && (st.State == job.StatePublished || st.State == job.StateFailed) {
+		fmt.Fprintln(os.Stderr)
+	}
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	tty := isTerminal(os.Stderr)
-	last := ""
-	for {
-		data, err := b.ReadAll(ctx, job.StatusName)
-		if err == nil {
-			var st job.Status
-			if json.Unmarshal(data, &st) == nil && st.JobID == j.ID {
-				line := fmt.Sprintf("%s %s %.0f%% (attempt %d)", st.JobID, st.State, st.Progress, st.Attempt)
-				if line != last {
-					if tty {
-						fmt.Fprintf(os.Stderr, "\r%s   ", line)
-					} else {
-						fmt.Fprintln(os.Stderr, line)
-					}
-					last = line
-				}
-				switch st.State {
-				case "published":
-					if tty {
-						fmt.Fprintln(os.Stderr)
-					}
-					fmt.Println(strings.TrimSuffix(j.Output, "/") + "/master.m3u8")
-					return nil
-				case "failed":
-					if tty {
-						fmt.Fprintln(os.Stderr)
-					}
-					return fmt.Errorf("%w: job %s failed: %s", job.ErrPermanent, j.ID, st.Error)
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for job %s: %w", j.ID, ctx.Err())
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
+	fmt.Println(strings.TrimSuffix(j.Output, "/") + "/master.m3u8")
+	return nil
 }

@@ -4,15 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"html/template"
-	"io/fs"
-	"mime"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -20,17 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/dashboard"
-	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 )
-
-func init() {
-	// Go's table lacks or misnames these; players are strict about them.
-	_ = mime.AddExtensionType(".m3u8", "application/vnd.apple.mpegurl")
-	_ = mime.AddExtensionType(".ts", "video/mp2t")
-	_ = mime.AddExtensionType(".m4s", "video/iso.segment")
-	_ = mime.AddExtensionType(".mp4", "video/mp4")
-}
 
 const serveSynopsis = "serve DIR [--addr 127.0.0.1:8080] | serve --output URL [--queue URL] [--dlq URL] [--sources URL] [--addr 127.0.0.1:8080]"
 
@@ -74,7 +60,7 @@ func runServe(args []string) error {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return usageErr("%s is not a directory", dir)
 		}
-		web.srv, what = &http.Server{Handler: newServeHandler(dir)}, dir
+		web.srv, what = &http.Server{Handler: dashboard.NewPlayerHandler(dir)}, dir
 	} else {
 		dash, closeAll, err := openServeDashboard(ctx, *output, *qflag, *dlq, *sources, *ladder, *maxUpload<<20, log)
 		if err != nil {
@@ -155,79 +141,4 @@ func openServeDashboard(ctx context.Context, output, qflag, dlq, sources, ladder
 	}
 	closers = append(closers, func() { dash.Close() })
 	return dash, closeAll, nil
-}
-
-var servePage = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>hlsfleet</title>
-<style>body{font:15px system-ui,sans-serif;margin:2rem;max-width:960px}video{width:100%;background:#000}li{margin:.3rem 0}code{background:#eee;padding:0 .3em}</style>
-</head><body>
-<h1>hlsfleet</h1>
-{{if .Current}}<p>Playing <code>{{.Current}}</code></p>
-<video id="player" controls autoplay muted playsinline src="/{{.Current}}"{{if .Poster}} poster="/{{.Poster}}"{{end}}></video>
-<p id="note"></p>
-<script>
-const v = document.getElementById('player');
-if (!v.canPlayType('application/vnd.apple.mpegurl')) {
-  document.getElementById('note').textContent = 'This browser does not play HLS natively; open the master in Safari, Chromium or a player such as hls.js.';
-}
-</script>{{else}}<p>No presentation (master.m3u8) found yet.</p>{{end}}
-<h2>Presentations</h2><ul>{{range .Masters}}<li><a href="/?play={{.}}">{{.}}</a></li>{{end}}</ul>
-</body></html>`))
-
-type servePageData struct {
-	Current, Poster string
-	Masters         []string
-}
-
-func newServeHandler(dir string) http.Handler {
-	files := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-			if strings.HasSuffix(r.URL.Path, ".m3u8") {
-				w.Header().Set("Cache-Control", "no-cache")
-			}
-			files.ServeHTTP(w, r)
-			return
-		}
-		masters := findMasters(dir)
-		d := servePageData{Masters: masters}
-		if p := r.URL.Query().Get("play"); p != "" {
-			for _, m := range masters {
-				if m == p {
-					d.Current = m
-				}
-			}
-		} else if len(masters) > 0 {
-			d.Current = masters[0]
-		}
-		if d.Current != "" {
-			poster := filepath.ToSlash(filepath.Join(filepath.Dir(d.Current), job.PosterName))
-			if _, err := os.Stat(filepath.Join(dir, poster)); err == nil {
-				d.Poster = poster
-			}
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = servePage.Execute(w, d)
-	})
-}
-
-// findMasters lists every published master.m3u8 below dir, slash-separated.
-func findMasters(dir string) []string {
-	var out []string
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != dir {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && d.Name() == job.MasterName {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	sort.Strings(out)
-	return out
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -103,7 +102,7 @@ func runTranscode(args []string) error {
 		return err
 	}
 	if isolate.InChild() || f.noIsolate {
-		return transcodeHere(f, ladder, inPath, outDir)
+		return transcodeHere(f, ladder, accel, inPath, outDir)
 	}
 	// Resolve the accelerator before any output exists; the child gets the
 	// probe and does not repeat it.
@@ -159,7 +158,7 @@ func transcodeIsolated(args []string, inPath, outDir string, memLimit int64, env
 }
 
 // transcodeHere does the work in this process.
-func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir string) error {
+func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, accel pipeline.Accel, inPath, outDir string) error {
 	if fault := os.Getenv(envFault); fault == "segv" && isolate.InChild() {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGSEGV)
 		time.Sleep(time.Second)
@@ -175,48 +174,23 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, inPath, outDir stri
 	if isolate.InChild() {
 		staging = os.Getenv(envStaging)
 	}
-	sink, err := jobexec.OpenOutput(ctx, outDir, staging)
-	if err != nil {
-		return err
-	}
-	src, err := jobexec.OpenSource(ctx, inPath)
-	if err != nil {
-		_ = sink.Abort()
-		return err
-	}
-	defer src.Close()
-	opt := pipeline.Options{
-		Input:       src.Path,
-		Reader:      src.Reader,
-		InputSize:   src.Size,
+	prog := newProgress(os.Stderr, log)
+	res, err := jobexec.Transcode(ctx, jobexec.TranscodeConfig{
+		Input: inPath, Output: outDir, Staging: staging,
 		Ladder:      ladder,
 		SegmentType: pipeline.SegmentType(f.segType),
-		Accel:       pipeline.Accel(strings.ToLower(strings.TrimSpace(f.accel))),
+		Accel:       accel,
 		Caps:        jobexec.CapsFromEnv(),
 		Limits:      pipeline.Limits{MaxDuration: f.maxDuration, AllAudioTracks: f.allAudio},
-		Logger:      log,
 		MP4:         f.mp4,
 		Quality:     pipeline.QualityOptions{Disabled: f.noQuality, MinSSIMGain: f.qualityGate},
 		Storyboard:  pipeline.StoryboardOptions{Disabled: f.noStoryboard, Interval: f.storyInterval},
-	}
-	prog := newProgress(os.Stderr, log)
-	opt.Progress = prog.update
-	res, err := pipeline.Transcode(ctx, opt, sink)
+		Progress:    prog.update,
+		Logger:      log,
+	})
 	prog.finish()
 	if err != nil {
-		_ = sink.Abort()
-		return fmt.Errorf("transcoding %s: %w", inPath, err)
-	}
-	if err := sink.Commit(); err != nil {
-		_ = sink.Abort()
-		return fmt.Errorf("publishing to %s: %w", outDir, err)
-	}
-	res.Master = joinLocation(outDir, job.MasterName)
-	if res.Poster != "" {
-		res.Poster = joinLocation(outDir, res.Poster)
-	}
-	if res.MP4 != nil {
-		res.MP4.Name = joinLocation(outDir, res.MP4.Name)
+		return err
 	}
 	log.Info("transcode done", zap.String("master", res.Master), zap.Int("renditions", len(res.Renditions)),
 		zap.Float64("duration_seconds", res.Duration), zap.Float64("elapsed_seconds", res.Elapsed), zap.Float64("speed", res.Speed))
@@ -242,10 +216,3 @@ func location(loc string) (string, error) {
 }
 
 func isS3(loc string) bool { return strings.HasPrefix(loc, "s3://") }
-
-func joinLocation(dir, name string) string {
-	if isS3(dir) {
-		return strings.TrimSuffix(dir, "/") + "/" + name
-	}
-	return filepath.Join(dir, name)
-}

@@ -1,0 +1,77 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hlsfleet/hlsfleet/job"
+)
+
+// writeStatus replaces dir's job.json (t.Error, not Fatal: it also runs on
+// a goroutine of its own).
+func writeStatus(t *testing.T, dir string, st job.Status) {
+	t.Helper()
+	data, _ := json.Marshal(st)
+	tmp := filepath.Join(dir, ".job.json.tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Error(err)
+		return
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, job.StatusName)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestWaitForStatus: another job's status and a missing job.json are
+// polled past; the job's own statuses are seen until it is published.
+func TestWaitForStatus(t *testing.T) {
+	dir := t.TempDir()
+	j := &job.Job{ID: "j1", Output: "file://" + filepath.ToSlash(dir)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var seen []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(WaitPoll / 2)
+		writeStatus(t, dir, job.Status{JobID: "other", State: job.StatePublished})
+		time.Sleep(WaitPoll * 3 / 2)
+		writeStatus(t, dir, job.Status{JobID: "j1", State: job.StateRunning, Progress: 40})
+		time.Sleep(WaitPoll * 3 / 2)
+		writeStatus(t, dir, job.Status{JobID: "j1", State: job.StatePublished, Progress: 100})
+	}()
+	st, err := WaitForStatus(ctx, j, func(st job.Status) { seen = append(seen, st.JobID+" "+st.State) })
+	<-done
+	if err != nil || st.State != job.StatePublished || st.JobID != "j1" {
+		t.Fatalf("WaitForStatus = %+v, %v; want j1 published", st, err)
+	}
+	if got := strings.Join(seen, ", "); got != "j1 running, j1 published" {
+		t.Errorf("seen %q, want %q", got, "j1 running, j1 published")
+	}
+}
+
+func TestWaitForStatusFailed(t *testing.T) {
+	dir := t.TempDir()
+	j := &job.Job{ID: "j2", Output: "file://" + filepath.ToSlash(dir)}
+	writeStatus(t, dir, job.Status{JobID: "j2", State: job.StateFailed, Error: "not media"})
+	st, err := WaitForStatus(context.Background(), j, nil)
+	if st.State != job.StateFailed || !errors.Is(err, job.ErrPermanent) || !strings.Contains(err.Error(), "job j2 failed: not media") {
+		t.Fatalf("WaitForStatus = %+v, %v; want failed, a permanent error with the reason", st, err)
+	}
+}
+
+func TestWaitForStatusGivesUp(t *testing.T) {
+	j := &job.Job{ID: "j3", Output: "file://" + filepath.ToSlash(t.TempDir())}
+	ctx, cancel := context.WithTimeout(context.Background(), WaitPoll/3)
+	defer cancel()
+	st, err := WaitForStatus(ctx, j, func(job.Status) { t.Error("a status seen with no job.json") })
+	if st.State != "" || !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "waiting for job j3: ") {
+		t.Fatalf("WaitForStatus = %+v, %v; want the deadline, wrapped", st, err)
+	}
+}
