@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -85,4 +86,64 @@ func ResolveAccel(ctx context.Context, a pipeline.Accel) (pipeline.Accel, *pipel
 	}
 	r, err := pipeline.Resolve(a, c)
 	return r, c, err
+}
+
+// AccelReport is what `hlsfleet probe --accel --json` prints.
+type AccelReport struct {
+	*pipeline.Caps
+	Summary string `json:"summary"`
+	// Auto is what --accel auto resolves to here; AutoPath the path a plain
+	// 8-bit H.264 source with an H.264 ladder takes.
+	Auto     pipeline.Accel `json:"auto"`
+	AutoPath string         `json:"auto_path"`
+}
+
+// NewAccelReport describes the probe c and what --accel auto makes of it.
+func NewAccelReport(c *pipeline.Caps) AccelReport {
+	auto, _ := pipeline.Resolve(pipeline.AccelAuto, c)
+	r := pipeline.Plan(auto, c, pipeline.Input{Codec: "h264", BitDepth: 8, Chroma: "4:2:0"}, []string{"h264"}, -1)
+	return AccelReport{Caps: c, Summary: c.Summary(), Auto: auto, AutoPath: r.Name}
+}
+
+// WriteText writes the report as `hlsfleet probe --accel` prints it.
+func (rep AccelReport) WriteText(w io.Writer) error {
+	for _, d := range rep.Devices {
+		name := d.Type
+		if d.Device != "" {
+			name += " " + d.Device
+		}
+		if !d.Opened {
+			fmt.Fprintf(w, "%-24s not available: %s\n", name, d.Error)
+			continue
+		}
+		fmt.Fprintf(w, "%-24s opened; hardware decode: %s\n", name, orDash(strings.Join(d.Decoders, ", ")))
+		for _, e := range d.Encoders {
+			if !e.Opened {
+				fmt.Fprintf(w, "  %-22s does not open: %s\n", e.Name, firstLine(e.Error))
+				continue
+			}
+			more := ""
+			if e.SessionsCapped {
+				more = " (probe cap; the device may take more)"
+			}
+			fmt.Fprintf(w, "  %-22s encodes; %d concurrent sessions%s\n", e.Name, e.Sessions, more)
+		}
+	}
+	fmt.Fprintln(w, rep.Summary)
+	_, err := fmt.Fprintf(w, "--accel auto uses: %s (path %s); probe took %.0f ms\n", rep.Auto, rep.AutoPath, rep.ProbeSeconds*1000)
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,25 +17,6 @@ import (
 	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/worker"
 )
-
-// jobexec.EnvAccelCaps carries the capability probe (JSON) from a parent process
-// (worker, transcode) to its job children, so the device is probed once.
-
-// accelReport is what `hlsfleet probe --accel --json` prints.
-type accelReport struct {
-	*pipeline.Caps
-	Summary string `json:"summary"`
-	// Auto is what --accel auto resolves to here; AutoPath the path a plain
-	// 8-bit H.264 source with an H.264 ladder takes.
-	Auto     pipeline.Accel `json:"auto"`
-	AutoPath string         `json:"auto_path"`
-}
-
-func newAccelReport(c *pipeline.Caps) accelReport {
-	auto, _ := pipeline.Resolve(pipeline.AccelAuto, c)
-	r := pipeline.Plan(auto, c, pipeline.Input{Codec: "h264", BitDepth: 8, Chroma: "4:2:0"}, []string{"h264"}, -1)
-	return accelReport{Caps: c, Summary: c.Summary(), Auto: auto, AutoPath: r.Name}
-}
 
 // runProbeAccel is `hlsfleet probe --accel [--json] [--session-cap N]`.
 func runProbeAccel(args []string) error {
@@ -62,55 +42,13 @@ func runProbeAccel(args []string) error {
 		}
 		return nil
 	}
-	rep := newAccelReport(pipeline.ProbeAccel(pipeline.ProbeOptions{SessionCap: *sessionCap}))
+	rep := jobexec.NewAccelReport(pipeline.ProbeAccel(pipeline.ProbeOptions{SessionCap: *sessionCap}))
 	if *jsonOut {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printAccelReport(os.Stdout, rep)
-	return nil
-}
-
-func printAccelReport(w io.Writer, rep accelReport) {
-	for _, d := range rep.Devices {
-		name := d.Type
-		if d.Device != "" {
-			name += " " + d.Device
-		}
-		if !d.Opened {
-			fmt.Fprintf(w, "%-24s not available: %s\n", name, d.Error)
-			continue
-		}
-		fmt.Fprintf(w, "%-24s opened; hardware decode: %s\n", name, orDash(strings.Join(d.Decoders, ", ")))
-		for _, e := range d.Encoders {
-			if !e.Opened {
-				fmt.Fprintf(w, "  %-22s does not open: %s\n", e.Name, firstLine(e.Error))
-				continue
-			}
-			more := ""
-			if e.SessionsCapped {
-				more = " (probe cap; the device may take more)"
-			}
-			fmt.Fprintf(w, "  %-22s encodes; %d concurrent sessions%s\n", e.Name, e.Sessions, more)
-		}
-	}
-	fmt.Fprintln(w, rep.Summary)
-	fmt.Fprintf(w, "--accel auto uses: %s (path %s); probe took %.0f ms\n", rep.Auto, rep.AutoPath, rep.ProbeSeconds*1000)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
+	return rep.WriteText(os.Stdout)
 }
 
 // parseAccelFlag checks an --accel value (a bad one is a usage error).

@@ -13,18 +13,19 @@ import (
 
 	"github.com/hlsfleet/hlsfleet/internal/hlscheck"
 	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/jobexec"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/queue"
 )
 
 // probeHere runs `probe --accel --json` and says whether any device opened.
-func probeHere(t *testing.T) (accelReport, bool) {
+func probeHere(t *testing.T) (jobexec.AccelReport, bool) {
 	t.Helper()
 	r := runCLI(t, nil, "probe", "--accel", "--json")
 	if r.code != 0 {
 		t.Fatalf("probe --accel --json: exit %d\n%s", r.code, r.stderr)
 	}
-	var rep accelReport
+	var rep jobexec.AccelReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("probe --accel --json printed no JSON object: %v\n%s", err, r.stdout)
 	}
