@@ -76,14 +76,14 @@ func (g *Group) Add(name string, execute func() error, interrupt func()) {
 		defer mine.Done()
 		g.log.Info("actor started", zap.String("actor", name))
 		err := execute()
+		// Logged under the lock, so the stops are logged in the order
+		// stop_order lists them.
 		g.mu.Lock()
+		defer g.mu.Unlock()
 		first := len(g.stopped) == 0
 		g.stopped = append(g.stopped, name)
 		if err != nil {
 			g.errs = append(g.errs, err)
-		}
-		g.mu.Unlock()
-		if err != nil {
 			g.log.Error("actor stopped", zap.String("actor", name), zap.Error(err))
 		} else {
 			g.log.Info("actor stopped", zap.String("actor", name))

@@ -3,6 +3,7 @@ package rungroup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -194,5 +195,29 @@ func TestRunGroupReleaseClosesListeners(t *testing.T) {
 	g.Release()
 	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Accept after release: %v, want net.ErrClosed", err)
+	}
+}
+
+// Actors that stop at the same moment are logged in the order stop_order
+// lists them (the subprocess tests compare the two).
+func TestRunGroupStopOrderMatchesLog(t *testing.T) {
+	for range 20 {
+		log, logs := observed()
+		g := New(log)
+		for i := range 16 {
+			g.AddContext(fmt.Sprint("actor ", i), func(ctx context.Context) error { <-ctx.Done(); return nil })
+		}
+		g.Add("cause", func() error { return nil }, func() {})
+		if err := runWithin(t, g, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		e := logs.FilterMessage("every actor stopped").All()
+		if len(e) != 1 {
+			t.Fatalf("%d 'every actor stopped' entries, want 1", len(e))
+		}
+		logged := actorLog(logs, "actor stopped")
+		if got := fmt.Sprint(e[0].ContextMap()["stop_order"]); got != fmt.Sprint(logged) {
+			t.Fatalf("stop_order %v, but the stops were logged as %v", got, logged)
+		}
 	}
 }
