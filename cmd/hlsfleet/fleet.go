@@ -112,7 +112,7 @@ func runWorker(args []string) error {
 
 // serveWorker runs a worker until SIGINT/SIGTERM (two-stage: drain, then
 // release) or until one of its parts fails; every part is an actor of one
-// run group (rungroup.go). inbox, when set, runs beside the worker until it
+// run group (internal/rungroup). inbox, when set, runs beside the worker until it
 // stops (the inbox watcher of `hlsfleet local`).
 func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, log *zap.Logger)) error {
 	log := newLogger(f.logLevel)
