@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	evsinks "github.com/hlsfleet/hlsfleet/events"
+	"github.com/hlsfleet/hlsfleet/internal/rungroup"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/worker"
@@ -63,7 +64,7 @@ type workerFlags struct {
 	// starts; the sink it returns receives the worker's job events (the
 	// dashboard of `hlsfleet local`). Its long-running parts are actors it
 	// adds to g, which stop with the worker's first stage.
-	setup     func(ctx context.Context, q queue.Queue, log *zap.Logger, g *runGroup) (job.EventSink, error)
+	setup     func(ctx context.Context, q queue.Queue, log *zap.Logger, g *rungroup.Group) (job.EventSink, error)
 	lifecycle lifecycleFlags // worker only
 	// accelerators (accel.go)
 	accel, fallbackQueue, whenFull string
@@ -109,7 +110,7 @@ func runWorker(args []string) error {
 
 // serveWorker runs a worker until SIGINT/SIGTERM (two-stage: drain, then
 // release) or until one of its parts fails; every part is an actor of one
-// run group (rungroup.go). inbox, when set, runs beside the worker until it
+// run group (internal/rungroup). inbox, when set, runs beside the worker until it
 // stops (the inbox watcher of `hlsfleet local`).
 func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, log *zap.Logger)) error {
 	log := newLogger(f.logLevel)
@@ -135,11 +136,11 @@ func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, l
 	}
 	// Stop stage 1: what feeds or shows the worker, and the worker (it
 	// stops receiving at once and drains).
-	g := newRunGroup(log)
-	defer g.release()
-	g.addSignals(ctx)
+	g := rungroup.New(log)
+	defer g.Release()
+	g.AddSignals(ctx)
 	if inbox != nil {
-		g.addContext("inbox watcher", func(ctx context.Context) error { inbox(ctx, q, log); return nil })
+		g.AddContext("inbox watcher", func(ctx context.Context) error { inbox(ctx, q, log); return nil })
 	}
 	var events job.EventSink
 	if f.setup != nil {
@@ -162,22 +163,22 @@ func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, l
 	addWorker(g, w, log)
 	// Stage 2: the lifecycle controller, which completes a pending
 	// lifecycle action once the worker has drained.
-	g.nextStage()
+	g.NextStage()
 	if err := f.lifecycle.add(g, w, log, reg); err != nil {
 		return err
 	}
 	// Stage 3: the metrics, served until the very end.
-	g.nextStage()
+	g.NextStage()
 	if f.metricsAddr != "" {
 		ln, err := net.Listen("tcp", f.metricsAddr)
 		if err != nil {
 			return fmt.Errorf("metrics listener: %w", err)
 		}
 		srv := &http.Server{Handler: withAccelReadyz(worker.Handler(w, reg), accelLine), ReadHeaderTimeout: 10 * time.Second}
-		g.addHTTP(httpActor{name: "metrics", ln: ln, srv: srv})
+		g.AddHTTP(rungroup.HTTPActor{Name: "metrics", Listener: ln, Server: srv})
 	}
 	log.Info("worker started", zap.String("queue", qurl))
-	return g.run()
+	return g.Run()
 }
 
 // openWorkerQueue opens the worker's queue and, with --fallback-queue, the
@@ -262,15 +263,15 @@ func newFleetWorker(f workerFlags, q, liveQ queue.Queue, runner worker.Runner, r
 // begins the drain (receiving stops, running jobs get --drain-timeout to
 // finish, then they are canceled and released), and a second SIGINT/SIGTERM
 // while it drains cancels the running jobs at once.
-func addWorker(g *runGroup, w *worker.Worker, log *zap.Logger) {
+func addWorker(g *rungroup.Group, w *worker.Worker, log *zap.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
-	g.add("worker", func() error {
+	g.Add("worker", func() error {
 		done := make(chan struct{})
 		var second sync.WaitGroup
 		second.Add(1)
 		go func() {
 			defer second.Done()
-			onSecondSignal(ctx, done, func() {
+			rungroup.OnSecondSignal(ctx, done, func() {
 				log.Warn("second signal: releasing running jobs now")
 				w.Stop()
 			})

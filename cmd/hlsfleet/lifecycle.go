@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/instance"
+	"github.com/hlsfleet/hlsfleet/internal/rungroup"
 	"github.com/hlsfleet/hlsfleet/worker"
 )
 
@@ -37,7 +38,7 @@ func (f *lifecycleFlags) register(fs *flag.FlagSet) {
 // registered the flags). It watches the instance metadata until it is
 // interrupted, which comes once the worker has stopped (a later stop stage),
 // and then completes a pending lifecycle action.
-func (f *lifecycleFlags) add(g *runGroup, w *worker.Worker, log *zap.Logger, reg prometheus.Registerer) error {
+func (f *lifecycleFlags) add(g *rungroup.Group, w *worker.Worker, log *zap.Logger, reg prometheus.Registerer) error {
 	if !f.enabled {
 		return nil
 	}
@@ -54,7 +55,7 @@ func (f *lifecycleFlags) add(g *runGroup, w *worker.Worker, log *zap.Logger, reg
 	if err != nil {
 		return err
 	}
-	g.addContext("lifecycle controller", func(ctx context.Context) error {
+	g.AddContext("lifecycle controller", func(ctx context.Context) error {
 		// Off EC2 Run returns at once (it logs that the watcher is off);
 		// the worker runs on without it.
 		_ = c.Run(ctx)

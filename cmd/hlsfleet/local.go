@@ -14,6 +14,7 @@ import (
 
 	"github.com/hlsfleet/hlsfleet/dashboard"
 	"github.com/hlsfleet/hlsfleet/inbox"
+	"github.com/hlsfleet/hlsfleet/internal/rungroup"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 )
@@ -96,7 +97,7 @@ type localDashboard struct {
 	cfg       dashboard.Config
 }
 
-func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logger, g *runGroup) (job.EventSink, error) {
+func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logger, g *rungroup.Group) (job.EventSink, error) {
 	ln, err := net.Listen("tcp", d.addr)
 	if err != nil {
 		if d.explicit {
@@ -118,8 +119,8 @@ func (d localDashboard) start(ctx context.Context, q queue.Queue, log *zap.Logge
 	}
 	d.inbox.Notify(dash.Queued)
 	srv := &http.Server{Handler: dash.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	g.addHTTP(httpActor{name: "dashboard", ln: ln, srv: srv, grace: 2 * time.Second, beforeStop: dash.EndStreams})
-	g.addContext("dashboard scanner", func(ctx context.Context) error { dash.Run(ctx); return nil })
+	g.AddHTTP(rungroup.HTTPActor{Name: "dashboard", Listener: ln, Server: srv, Grace: 2 * time.Second, BeforeStop: dash.EndStreams})
+	g.AddContext("dashboard scanner", func(ctx context.Context) error { dash.Run(ctx); return nil })
 	fmt.Fprintf(os.Stderr, "hlsfleet local: dashboard at http://%s/\n", ln.Addr())
 	return dash, nil
 }

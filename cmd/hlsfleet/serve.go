@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/dashboard"
+	"github.com/hlsfleet/hlsfleet/internal/rungroup"
 	"github.com/hlsfleet/hlsfleet/queue"
 )
 
@@ -44,10 +45,10 @@ func runServe(args []string) error {
 	defer log.Sync() //nolint:errcheck
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	g := newRunGroup(log)
-	defer g.release()
-	g.addSignals(ctx)
-	web := httpActor{name: "http", grace: 5 * time.Second}
+	g := rungroup.New(log)
+	defer g.Release()
+	g.AddSignals(ctx)
+	web := rungroup.HTTPActor{Name: "http", Grace: 5 * time.Second}
 	var what string
 	if want == 1 {
 		if *qflag != "" || *dlq != "" || *sources != "" {
@@ -60,24 +61,24 @@ func runServe(args []string) error {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return usageErr("%s is not a directory", dir)
 		}
-		web.srv, what = &http.Server{Handler: dashboard.NewPlayerHandler(dir)}, dir
+		web.Server, what = &http.Server{Handler: dashboard.NewPlayerHandler(dir)}, dir
 	} else {
 		dash, closeAll, err := openServeDashboard(ctx, *output, *qflag, *dlq, *sources, *ladder, *maxUpload<<20, log)
 		if err != nil {
 			return err
 		}
 		defer closeAll()
-		g.addContext("dashboard scanner", func(ctx context.Context) error { dash.Run(ctx); return nil })
-		web.srv, what = &http.Server{Handler: dash.Handler()}, "the dashboard of "+*output
-		web.beforeStop = dash.EndStreams
+		g.AddContext("dashboard scanner", func(ctx context.Context) error { dash.Run(ctx); return nil })
+		web.Server, what = &http.Server{Handler: dash.Handler()}, "the dashboard of "+*output
+		web.BeforeStop = dash.EndStreams
 	}
-	web.srv.ReadHeaderTimeout = 10 * time.Second
-	if web.ln, err = net.Listen("tcp", *addr); err != nil {
+	web.Server.ReadHeaderTimeout = 10 * time.Second
+	if web.Listener, err = net.Listen("tcp", *addr); err != nil {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
-	g.addHTTP(web)
-	fmt.Printf("serving %s at http://%s/ (Ctrl-C to stop)\n", what, web.ln.Addr())
-	return g.run()
+	g.AddHTTP(web)
+	fmt.Printf("serving %s at http://%s/ (Ctrl-C to stop)\n", what, web.Listener.Addr())
+	return g.Run()
 }
 
 // openServeDashboard opens the queues and storage of a remote (or local)
