@@ -96,7 +96,7 @@ func run(c config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fleet, err := findHlsfleet(c.hlsfleet)
+	fleet, err := testmedia.BenchTools(c.hlsfleet)
 	if err != nil {
 		return err
 	}
@@ -157,22 +157,6 @@ func run(c config, w io.Writer) error {
 		fmt.Fprintf(w, "outputs kept under %s\n", c.keep)
 	}
 	return nil
-}
-
-// findHlsfleet returns the absolute path of the hlsfleet binary at path,
-// which must exist, after checking that the ffmpeg CLI is on PATH.
-func findHlsfleet(path string) (string, error) {
-	fleet, err := filepath.Abs(path)
-	if err != nil {
-		return "", fmt.Errorf("hlsfleet binary: %w", err)
-	}
-	if _, err := os.Stat(fleet); err != nil {
-		return "", fmt.Errorf("hlsfleet binary (build it with `make build`): %w", err)
-	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		return "", fmt.Errorf("the baseline needs the ffmpeg CLI: %w", err)
-	}
-	return fleet, nil
 }
 
 // prepareSource returns c.src, or a source generated in base, and its

@@ -466,3 +466,19 @@ func rotateArgs(in, out string, deg int) []string {
 	return []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", in,
 		"-map", "0", "-c", "copy", "-metadata:s:v:0", "rotate=" + strconv.Itoa(deg), out}
 }
+
+// BenchTools checks what a benchmark against the ffmpeg CLI needs: the
+// hlsfleet binary at path (made absolute) and the ffmpeg CLI on PATH.
+func BenchTools(path string) (string, error) {
+	fleet, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("hlsfleet binary: %w", err)
+	}
+	if _, err := os.Stat(fleet); err != nil {
+		return "", fmt.Errorf("hlsfleet binary (build it with `make build`): %w", err)
+	}
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		return "", fmt.Errorf("the baseline needs the ffmpeg CLI: %w", err)
+	}
+	return fleet, nil
+}
