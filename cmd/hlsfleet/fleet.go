@@ -70,7 +70,7 @@ type workerFlags struct {
 	accel, fallbackQueue, whenFull string
 	gpuSessions                    int
 	events                         eventFlags
-	jobEvents                      *jobEvents // opened from events by runWorker/runLocal
+	jobEvents                      *evsinks.Emitter // opened from events by runWorker/runLocal
 }
 
 func (f *workerFlags) register(fs *flag.FlagSet) {
@@ -103,7 +103,7 @@ func runWorker(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer ev.close(eventsDrain)
+	defer ev.Close(eventsDrain)
 	f.jobEvents = ev
 	return serveWorker(f, nil)
 }
@@ -248,13 +248,13 @@ func newFleetWorker(f workerFlags, q, liveQ queue.Queue, runner worker.Runner, r
 			return nil, err
 		}
 	}
-	f.jobEvents.emitter().Register(reg)
+	f.jobEvents.Register(reg)
 	return worker.New(worker.Config{
 		Queue: q, Rules: rules, Outputs: worker.NewStorageOutputs(),
 		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
-		Events:    evsinks.Combine(events, f.jobEvents.emitter().Sink()),
+		Events:    evsinks.Combine(events, f.jobEvents.Sink()),
 		LiveQueue: liveQ,
 	})
 }
@@ -365,12 +365,12 @@ func submitJob(ctx context.Context, j *job.Job, qflag string, evf eventFlags) er
 		return err
 	}
 	if _, err := queue.SendJob(ctx, q, j); err != nil {
-		ev.close(0)
+		ev.Close(0)
 		return fmt.Errorf("sending the job: %w", err)
 	}
 	fmt.Println(j.ID)
-	ev.queued(j)
-	ev.close(eventsDrain)
+	ev.Queued(j)
+	ev.Close(eventsDrain)
 	return nil
 }
 
