@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -160,7 +159,14 @@ func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, l
 	if err != nil {
 		return err
 	}
-	addWorker(g, w, log)
+	// Its two-stage stop: the interrupt begins the drain (receiving stops,
+	// running jobs get --drain-timeout to finish, then they are canceled
+	// and released), and a second SIGINT/SIGTERM while it drains cancels
+	// the running jobs at once.
+	g.AddTwoStage("worker", w.Run, func() {
+		log.Warn("second signal: releasing running jobs now")
+		w.Stop()
+	})
 	// Stage 2: the lifecycle controller, which completes a pending
 	// lifecycle action once the worker has drained.
 	g.NextStage()
@@ -257,30 +263,6 @@ func newFleetWorker(f workerFlags, q, liveQ queue.Queue, runner worker.Runner, r
 		Events:    evsinks.Combine(events, f.jobEvents.Sink()),
 		LiveQueue: liveQ,
 	})
-}
-
-// addWorker adds w as an actor with its two-stage stop: the interrupt
-// begins the drain (receiving stops, running jobs get --drain-timeout to
-// finish, then they are canceled and released), and a second SIGINT/SIGTERM
-// while it drains cancels the running jobs at once.
-func addWorker(g *rungroup.Group, w *worker.Worker, log *zap.Logger) {
-	ctx, cancel := context.WithCancel(context.Background())
-	g.Add("worker", func() error {
-		done := make(chan struct{})
-		var second sync.WaitGroup
-		second.Add(1)
-		go func() {
-			defer second.Done()
-			rungroup.OnSecondSignal(ctx, done, func() {
-				log.Warn("second signal: releasing running jobs now")
-				w.Stop()
-			})
-		}()
-		err := w.Run(ctx)
-		close(done)
-		second.Wait()
-		return err
-	}, cancel)
 }
 
 func runSubmit(args []string) error {
