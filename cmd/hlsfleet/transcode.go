@@ -174,7 +174,7 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, accel pipeline.Acce
 	if isolate.InChild() {
 		staging = os.Getenv(envStaging)
 	}
-	prog := newProgress(os.Stderr, log)
+	prog := jobexec.NewProgressBar(os.Stderr, isTerminal(os.Stderr), log)
 	res, err := jobexec.Transcode(ctx, jobexec.TranscodeConfig{
 		Input: inPath, Output: outDir, Staging: staging,
 		Ladder:      ladder,
@@ -185,10 +185,10 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, accel pipeline.Acce
 		MP4:         f.mp4,
 		Quality:     pipeline.QualityOptions{Disabled: f.noQuality, MinSSIMGain: f.qualityGate},
 		Storyboard:  pipeline.StoryboardOptions{Disabled: f.noStoryboard, Interval: f.storyInterval},
-		Progress:    prog.update,
+		Progress:    prog.Update,
 		Logger:      log,
 	})
-	prog.finish()
+	prog.Finish()
 	if err != nil {
 		return err
 	}
