@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -33,20 +32,11 @@ func runProbeAccel(args []string) error {
 	}
 	if !isolate.InChild() && !*noIsolate {
 		// A driver that crashes in the probe costs the child, not a line of output.
-		res, err := isolate.Run(context.Background(), isolate.Options{Args: append([]string{"probe"}, args...), ForwardSignals: true})
-		if err != nil {
-			return fmt.Errorf("probing accelerators: %w", err)
-		}
-		if res.ExitCode != 0 {
-			return &exitError{code: res.ExitCode}
-		}
-		return nil
+		return runChild(isolate.Options{Args: append([]string{"probe"}, args...)}, "probing accelerators")
 	}
 	rep := jobexec.NewAccelReport(pipeline.ProbeAccel(pipeline.ProbeOptions{SessionCap: *sessionCap}))
 	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(rep)
 	}
 	return rep.WriteText(os.Stdout)
 }

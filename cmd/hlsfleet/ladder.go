@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -43,23 +41,14 @@ func ladderShow(args []string) error {
 		return err
 	}
 	if *source == "" {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(l)
+		return printJSON(l)
 	}
 	in, err := localPath(*source)
 	if err != nil {
 		return err
 	}
 	if !isolate.InChild() {
-		res, err := isolate.Run(context.Background(), isolate.Options{Args: append([]string{"ladder", "show"}, args...), ForwardSignals: true})
-		if err != nil {
-			return fmt.Errorf("probing %s: %w", in, err)
-		}
-		if res.ExitCode != 0 {
-			return &exitError{code: res.ExitCode}
-		}
-		return nil
+		return runChild(isolate.Options{Args: append([]string{"ladder", "show"}, args...)}, "probing "+in)
 	}
 	info, err := pipeline.Probe(in, pipeline.Limits{})
 	if err != nil {
@@ -73,9 +62,7 @@ func ladderShow(args []string) error {
 		return err
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(outs)
+		return printJSON(outs)
 	}
 	fmt.Printf("source: %dx%d displayed %dx%d, rotation %d, %s fps\n", info.Video.Width, info.Video.Height,
 		info.Video.DisplayWidth, info.Video.DisplayHeight, info.Video.Rotation, info.Video.FrameRate)
