@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -66,32 +65,18 @@ func workerAccel(ctx context.Context, f workerFlags, base *worker.ProcessRunner,
 		return nil, "", usageErr("--gpu-sessions %d: want 0 (from the probe) or more", f.gpuSessions)
 	}
 	began := time.Now()
-	resolved, caps, err := jobexec.ResolveAccel(ctx, a)
+	wa, err := jobexec.ResolveWorkerAccel(ctx, a, f.gpuSessions)
 	if err != nil {
 		return nil, "", err
 	}
-	summary := "accel cpu"
-	if caps != nil {
-		summary = fmt.Sprintf("accel %s; %s", resolved, caps.Summary())
-		if err := os.Setenv(jobexec.EnvAccelCaps, jobexec.CapsEnv(caps)[len(jobexec.EnvAccelCaps)+1:]); err != nil {
-			return nil, "", err
-		}
+	r := &worker.AccelRunner{Base: base, Accel: string(wa.Accel), Policy: policy, Logger: log}
+	if wa.Sessions > 0 {
+		r.Pool = worker.NewSessions(wa.Sessions)
 	}
-	r := &worker.AccelRunner{Base: base, Accel: string(resolved), Policy: policy, Logger: log}
-	sessions := 0
-	if resolved != pipeline.AccelCPU {
-		sessions = caps.Sessions(resolved, "h264")
-		if f.gpuSessions > 0 {
-			sessions = f.gpuSessions
-		}
-		if sessions > 0 {
-			r.Pool = worker.NewSessions(sessions)
-		}
-	}
-	log.Info("accelerator", zap.String("requested", string(a)), zap.String("accel", string(resolved)),
-		zap.Int("encoder_sessions", sessions), zap.String("when_full", string(policy)),
-		zap.String("probe", summary), zap.Duration("probe_time", time.Since(began)))
-	return r, summary, nil
+	log.Info("accelerator", zap.String("requested", string(a)), zap.String("accel", string(wa.Accel)),
+		zap.Int("encoder_sessions", wa.Sessions), zap.String("when_full", string(policy)),
+		zap.String("probe", wa.Summary), zap.Duration("probe_time", time.Since(began)))
+	return r, wa.Summary, nil
 }
 
 // withAccelReadyz appends the accelerator line to the /readyz body (the
