@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"io"
-	"net/http"
 	"os"
 	"time"
 
@@ -77,15 +75,4 @@ func workerAccel(ctx context.Context, f workerFlags, base *worker.ProcessRunner,
 		zap.Int("encoder_sessions", wa.Sessions), zap.String("when_full", string(policy)),
 		zap.String("probe", wa.Summary), zap.Duration("probe_time", time.Since(began)))
 	return r, wa.Summary, nil
-}
-
-// withAccelReadyz appends the accelerator line to the /readyz body (the
-// status code stays the worker's).
-func withAccelReadyz(h http.Handler, line string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if r.URL.Path == "/readyz" {
-			_, _ = io.WriteString(w, line+"\n")
-		}
-	})
 }

@@ -180,7 +180,7 @@ func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, l
 		if err != nil {
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		srv := &http.Server{Handler: withAccelReadyz(worker.Handler(w, reg), accelLine), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: worker.Handler(w, reg, accelLine), ReadHeaderTimeout: 10 * time.Second}
 		g.AddHTTP(rungroup.HTTPActor{Name: "metrics", Listener: ln, Server: srv})
 	}
 	log.Info("worker started", zap.String("queue", qurl))
