@@ -359,23 +359,9 @@ func submitJob(ctx context.Context, j *job.Job, qflag string, evf eventFlags) er
 // waitForJob follows <output>/job.json until the job is published or
 // failed, showing each change on stderr, then prints the master's URL.
 func waitForJob(ctx context.Context, j *job.Job) error {
-	tty := isTerminal(os.Stderr)
-	last := ""
-	st, err := worker.WaitForStatus(ctx, j, func(st job.Status) {
-		line := fmt.Sprintf("%s %s %.0f%% (attempt %d)", st.JobID, st.State, st.Progress, st.Attempt)
-		if line == last {
-			return
-		}
-		if tty {
-			fmt.Fprintf(os.Stderr, "\r%s   ", line)
-		} else {
-			fmt.Fprintln(os.Stderr, line)
-		}
-		last = line
-	})
-	if tty && (st.State == job.StatePublished || st.State == job.StateFailed) {
-		fmt.Fprintln(os.Stderr)
-	}
+	show := worker.NewStatusLine(os.Stderr, isTerminal(os.Stderr))
+	st, err := worker.WaitForStatus(ctx, j, show.Show)
+	show.Finish(st)
 	if err != nil {
 		return err
 	}
