@@ -59,7 +59,7 @@ func (w *Live) Scan(ctx context.Context, q queue.Queue, log *zap.Logger) {
 		return // no live folder yet
 	}
 	for _, st := range streams {
-		if st.IsDir() && validStream(st.Name()) {
+		if st.IsDir() && job.CheckStreamName(st.Name()) == "" {
 			w.scanStream(ctx, q, log, st.Name())
 		}
 	}
@@ -146,10 +146,4 @@ func (w *Live) submit(ctx context.Context, q queue.Queue, stream, name string, s
 		return fmt.Errorf("sending job %s: %w", j.ID, err)
 	}
 	return nil
-}
-
-// validStream reports whether name can be a live stream's name (the job
-// document's rule).
-func validStream(name string) bool {
-	return job.New("file:///x", "file:///y", job.WithLive(name, 0, false)).Validate() == nil
 }

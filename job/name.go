@@ -22,3 +22,9 @@ func SafeName(s string) string {
 	}
 	return "media" + b.String()
 }
+
+// CheckStreamName returns why name cannot be a live stream's name, or ""
+// when it can: the rule Validate applies to a live-segment job's
+// live.stream (letters, digits, '-', '_' and '.', at most 64 bytes, not
+// starting with '.' or '-').
+func CheckStreamName(name string) string { return checkName(name) }

@@ -88,6 +88,42 @@ func ResolveAccel(ctx context.Context, a pipeline.Accel) (pipeline.Accel, *pipel
 	return r, c, err
 }
 
+// WorkerAccel is a worker's accelerator, resolved once at its start.
+type WorkerAccel struct {
+	Accel pipeline.Accel // what the worker's --accel resolved to
+	// Sessions is how many encoder sessions the worker's jobs share on the
+	// device (0: no session limit, on the CPU or with none counted).
+	Sessions int
+	// Summary is "accel cpu", or "accel A; " and the probe's summary.
+	Summary string
+}
+
+// ResolveWorkerAccel resolves a worker's accelerator a (ResolveAccel: one
+// probe, in a child), puts the probe in this process's environment
+// (EnvAccelCaps) so that its job children do not probe again, and sizes
+// the device's encoder sessions: sessions when above 0, else the probe's
+// count of H.264 sessions.
+func ResolveWorkerAccel(ctx context.Context, a pipeline.Accel, sessions int) (WorkerAccel, error) {
+	resolved, caps, err := ResolveAccel(ctx, a)
+	if err != nil {
+		return WorkerAccel{}, err
+	}
+	wa := WorkerAccel{Accel: resolved, Summary: "accel cpu"}
+	if caps != nil {
+		wa.Summary = fmt.Sprintf("accel %s; %s", resolved, caps.Summary())
+		if err := os.Setenv(EnvAccelCaps, strings.TrimPrefix(CapsEnv(caps), EnvAccelCaps+"=")); err != nil {
+			return WorkerAccel{}, err
+		}
+	}
+	if resolved != pipeline.AccelCPU {
+		wa.Sessions = caps.Sessions(resolved, "h264")
+		if sessions > 0 {
+			wa.Sessions = sessions
+		}
+	}
+	return wa, nil
+}
+
 // AccelReport is what `hlsfleet probe --accel --json` prints.
 type AccelReport struct {
 	*pipeline.Caps

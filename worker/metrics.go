@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"io"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,8 +101,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Handler serves /metrics from reg (nil: the default gatherer), /healthz
 // (200 while the process is alive) and /readyz (200 while w receives, 503
-// while it drains or before it starts).
-func Handler(w *Worker, reg *prometheus.Registry) http.Handler {
+// while it drains or before it starts). The /readyz body is "ready" or "not
+// ready" and then each of notes (the worker's accelerator), a line each.
+func Handler(w *Worker, reg *prometheus.Registry, notes ...string) http.Handler {
 	mux := http.NewServeMux()
 	var g prometheus.Gatherer = prometheus.DefaultGatherer
 	if reg != nil {
@@ -117,9 +119,12 @@ func Handler(w *Worker, reg *prometheus.Registry) http.Handler {
 		if w == nil || !w.Ready() {
 			rw.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = rw.Write([]byte("not ready\n"))
-			return
+		} else {
+			_, _ = rw.Write([]byte("ready\n"))
 		}
-		_, _ = rw.Write([]byte("ready\n"))
+		for _, n := range notes {
+			_, _ = io.WriteString(rw, n+"\n")
+		}
 	})
 	return mux
 }

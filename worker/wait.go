@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/hlsfleet/hlsfleet/job"
@@ -46,5 +47,42 @@ func WaitForStatus(ctx context.Context, j *job.Job, seen func(job.Status)) (job.
 			return job.Status{}, fmt.Errorf("waiting for job %s: %w", j.ID, ctx.Err())
 		case <-time.After(WaitPoll):
 		}
+	}
+}
+
+// StatusLine shows the statuses WaitForStatus reads, as `hlsfleet submit
+// --wait` does: "ID STATE N% (attempt K)" whenever that line changes,
+// redrawn in place on a terminal and a line each otherwise.
+type StatusLine struct {
+	out  io.Writer
+	tty  bool
+	last string
+}
+
+// NewStatusLine returns a StatusLine writing to out, a terminal when tty.
+func NewStatusLine(out io.Writer, tty bool) *StatusLine {
+	return &StatusLine{out: out, tty: tty}
+}
+
+// Show shows st unless its line is the one shown last (WaitForStatus's
+// seen).
+func (s *StatusLine) Show(st job.Status) {
+	line := fmt.Sprintf("%s %s %.0f%% (attempt %d)", st.JobID, st.State, st.Progress, st.Attempt)
+	if line == s.last {
+		return
+	}
+	if s.tty {
+		fmt.Fprintf(s.out, "\r%s   ", line)
+	} else {
+		fmt.Fprintln(s.out, line)
+	}
+	s.last = line
+}
+
+// Finish ends the terminal's line when st, the status WaitForStatus
+// returned, is published or failed.
+func (s *StatusLine) Finish(st job.Status) {
+	if s.tty && (st.State == job.StatePublished || st.State == job.StateFailed) {
+		fmt.Fprintln(s.out)
 	}
 }

@@ -75,3 +75,36 @@ func TestWaitForStatusGivesUp(t *testing.T) {
 		t.Fatalf("WaitForStatus = %+v, %v; want the deadline, wrapped", st, err)
 	}
 }
+
+// StatusLine: a line per change off a terminal; on one, redrawn in place
+// and ended once the job is done.
+func TestStatusLine(t *testing.T) {
+	sts := []job.Status{
+		{JobID: "j1", State: job.StateQueued, Attempt: 0},
+		{JobID: "j1", State: job.StateQueued, Attempt: 0},
+		{JobID: "j1", State: job.StateRunning, Progress: 42.4, Attempt: 1},
+		{JobID: "j1", State: job.StatePublished, Progress: 100, Attempt: 1},
+	}
+	var plain, term strings.Builder
+	p, tt := NewStatusLine(&plain, false), NewStatusLine(&term, true)
+	for _, st := range sts {
+		p.Show(st)
+		tt.Show(st)
+	}
+	p.Finish(sts[3])
+	tt.Finish(sts[3])
+	lines := []string{"j1 queued 0% (attempt 0)", "j1 running 42% (attempt 1)", "j1 published 100% (attempt 1)"}
+	if want := strings.Join(lines, "\n") + "\n"; plain.String() != want {
+		t.Errorf("off a terminal: %q, want %q", plain.String(), want)
+	}
+	if want := "\r" + strings.Join(lines, "   \r") + "   \n"; term.String() != want {
+		t.Errorf("on a terminal: %q, want %q", term.String(), want)
+	}
+	var running strings.Builder
+	r := NewStatusLine(&running, true)
+	r.Show(sts[2])
+	r.Finish(sts[2])
+	if strings.HasSuffix(running.String(), "\n") {
+		t.Errorf("a terminal line ended while the job runs: %q", running.String())
+	}
+}

@@ -1154,3 +1154,17 @@ func TestLiveJobsForwardedToLiveQueue(t *testing.T) {
 		t.Fatalf("second forwarded job %+v %v, want END", j, err)
 	}
 }
+
+// /readyz adds the notes after its status line, ready or not.
+func TestHandlerReadyzNotes(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Handler(nil, prometheus.NewRegistry(), "accel cpu").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Body.String() != "not ready\naccel cpu\n" {
+		t.Errorf("/readyz of no worker = %d %q, want 503 with the note", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	Handler(nil, prometheus.NewRegistry(), "accel cpu").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Body.String() != "ok\n" {
+		t.Errorf("/healthz = %q, want no note", rec.Body.String())
+	}
+}

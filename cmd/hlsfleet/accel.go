@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
-	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"time"
 
@@ -33,20 +29,11 @@ func runProbeAccel(args []string) error {
 	}
 	if !isolate.InChild() && !*noIsolate {
 		// A driver that crashes in the probe costs the child, not a line of output.
-		res, err := isolate.Run(context.Background(), isolate.Options{Args: append([]string{"probe"}, args...), ForwardSignals: true})
-		if err != nil {
-			return fmt.Errorf("probing accelerators: %w", err)
-		}
-		if res.ExitCode != 0 {
-			return &exitError{code: res.ExitCode}
-		}
-		return nil
+		return runChild(isolate.Options{Args: append([]string{"probe"}, args...)}, "probing accelerators")
 	}
 	rep := jobexec.NewAccelReport(pipeline.ProbeAccel(pipeline.ProbeOptions{SessionCap: *sessionCap}))
 	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(rep)
 	}
 	return rep.WriteText(os.Stdout)
 }
@@ -76,41 +63,16 @@ func workerAccel(ctx context.Context, f workerFlags, base *worker.ProcessRunner,
 		return nil, "", usageErr("--gpu-sessions %d: want 0 (from the probe) or more", f.gpuSessions)
 	}
 	began := time.Now()
-	resolved, caps, err := jobexec.ResolveAccel(ctx, a)
+	wa, err := jobexec.ResolveWorkerAccel(ctx, a, f.gpuSessions)
 	if err != nil {
 		return nil, "", err
 	}
-	summary := "accel cpu"
-	if caps != nil {
-		summary = fmt.Sprintf("accel %s; %s", resolved, caps.Summary())
-		if err := os.Setenv(jobexec.EnvAccelCaps, jobexec.CapsEnv(caps)[len(jobexec.EnvAccelCaps)+1:]); err != nil {
-			return nil, "", err
-		}
+	r := &worker.AccelRunner{Base: base, Accel: string(wa.Accel), Policy: policy, Logger: log}
+	if wa.Sessions > 0 {
+		r.Pool = worker.NewSessions(wa.Sessions)
 	}
-	r := &worker.AccelRunner{Base: base, Accel: string(resolved), Policy: policy, Logger: log}
-	sessions := 0
-	if resolved != pipeline.AccelCPU {
-		sessions = caps.Sessions(resolved, "h264")
-		if f.gpuSessions > 0 {
-			sessions = f.gpuSessions
-		}
-		if sessions > 0 {
-			r.Pool = worker.NewSessions(sessions)
-		}
-	}
-	log.Info("accelerator", zap.String("requested", string(a)), zap.String("accel", string(resolved)),
-		zap.Int("encoder_sessions", sessions), zap.String("when_full", string(policy)),
-		zap.String("probe", summary), zap.Duration("probe_time", time.Since(began)))
-	return r, summary, nil
-}
-
-// withAccelReadyz appends the accelerator line to the /readyz body (the
-// status code stays the worker's).
-func withAccelReadyz(h http.Handler, line string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if r.URL.Path == "/readyz" {
-			_, _ = io.WriteString(w, line+"\n")
-		}
-	})
+	log.Info("accelerator", zap.String("requested", string(a)), zap.String("accel", string(wa.Accel)),
+		zap.Int("encoder_sessions", wa.Sessions), zap.String("when_full", string(policy)),
+		zap.String("probe", wa.Summary), zap.Duration("probe_time", time.Since(began)))
+	return r, wa.Summary, nil
 }

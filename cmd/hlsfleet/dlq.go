@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/hlsfleet/hlsfleet/queue"
 )
@@ -63,7 +58,7 @@ func runDLQ(args []string) error {
 		if err != nil {
 			return dlqErr(qurl, err)
 		}
-		return printDeadLetters(os.Stdout, dls, *asJSON)
+		return queue.WriteDeadLetters(os.Stdout, dls, *asJSON)
 	}
 	var n int
 	if *all {
@@ -89,64 +84,4 @@ func dlqErr(qurl string, err error) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return err
-}
-
-// printDeadLetters writes a table (or JSON lines) of dead letters.
-func printDeadLetters(w io.Writer, dls []queue.DeadLetter, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		for _, d := range dls {
-			var at *time.Time
-			if !d.At.IsZero() {
-				at = &d.At
-			}
-			if err := enc.Encode(struct {
-				ID           string            `json:"id"`
-				Reason       string            `json:"reason"`
-				At           *time.Time        `json:"dead_lettered_at,omitempty"`
-				ReceiveCount int               `json:"receive_count"`
-				GroupID      string            `json:"group_id,omitempty"`
-				Attributes   map[string]string `json:"attributes,omitempty"`
-				Body         string            `json:"body"`
-			}{d.ID, d.Reason, at, d.ReceiveCount, d.GroupID, d.Attributes, string(d.Body)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRECEIVES\tDEAD-LETTERED\tJOB\tREASON")
-	for _, d := range dls {
-		at := "-"
-		if !d.At.IsZero() {
-			at = d.At.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", d.ID, d.ReceiveCount, at, jobSummary(d.Body), oneLine(d.Reason, 200))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "%d dead letters\n", len(dls))
-	return nil
-}
-
-// jobSummary names the job in a message body: "ID SOURCE" for a job, the
-// first bytes otherwise.
-func jobSummary(body []byte) string {
-	var j struct {
-		ID     string `json:"id"`
-		Source string `json:"source"`
-	}
-	if json.Unmarshal(body, &j) == nil && j.ID != "" {
-		return j.ID + " " + j.Source
-	}
-	return oneLine(string(body), 60)
-}
-
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n] + "..."
-	}
-	return s
 }

@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/events"
-	"github.com/hlsfleet/hlsfleet/job"
 )
 
 // envWebhookSecret holds the webhook signing secret (preferred over the
@@ -32,20 +31,8 @@ func (f *eventFlags) register(fs *flag.FlagSet, spool bool) {
 	}
 }
 
-// jobEvents is the opened --events-* sinks (an *events.Emitter under the
-// name and methods the local inbox uses); a nil *jobEvents sends nothing.
-type jobEvents events.Emitter
-
-func (e *jobEvents) emitter() *events.Emitter { return (*events.Emitter)(e) }
-
-// queued emits the "queued" event of a job just sent.
-func (e *jobEvents) queued(j *job.Job) { e.emitter().Queued(j) }
-
-// close waits up to d for pending deliveries (spooled ones survive).
-func (e *jobEvents) close(d time.Duration) { e.emitter().Close(d) }
-
 // openEvents opens the sinks of a worker's --events-* flags.
-func (f *workerFlags) openEvents() (*jobEvents, error) {
+func (f *workerFlags) openEvents() (*events.Emitter, error) {
 	qurl, err := queueURL(f.queue)
 	if err != nil {
 		return nil, err
@@ -53,9 +40,10 @@ func (f *workerFlags) openEvents() (*jobEvents, error) {
 	return f.events.open(context.Background(), newLogger(f.logLevel), qurl)
 }
 
-// open starts one sink per configured target. jobQueue is reported in the
-// SQS/SNS messages' detail.queue.
-func (f *eventFlags) open(ctx context.Context, log *zap.Logger, jobQueue string) (*jobEvents, error) {
+// open starts one sink per configured target (a nil *events.Emitter, which
+// sends nothing, when none is). jobQueue is reported in the SQS/SNS
+// messages' detail.queue.
+func (f *eventFlags) open(ctx context.Context, log *zap.Logger, jobQueue string) (*events.Emitter, error) {
 	secret := f.secret
 	if secret == "" {
 		secret = os.Getenv(envWebhookSecret)
@@ -68,7 +56,7 @@ func (f *eventFlags) open(ctx context.Context, log *zap.Logger, jobQueue string)
 	if errors.As(err, &ce) {
 		return nil, usageErr("--events-%s: %v", ce.Target, ce.Err)
 	}
-	return (*jobEvents)(e), err
+	return e, err
 }
 
 // eventsDrain is how long a stopping worker waits for pending deliveries.

@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -70,7 +69,7 @@ type workerFlags struct {
 	accel, fallbackQueue, whenFull string
 	gpuSessions                    int
 	events                         eventFlags
-	jobEvents                      *jobEvents // opened from events by runWorker/runLocal
+	jobEvents                      *evsinks.Emitter // opened from events by runWorker/runLocal
 }
 
 func (f *workerFlags) register(fs *flag.FlagSet) {
@@ -103,7 +102,7 @@ func runWorker(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer ev.close(eventsDrain)
+	defer ev.Close(eventsDrain)
 	f.jobEvents = ev
 	return serveWorker(f, nil)
 }
@@ -160,7 +159,14 @@ func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, l
 	if err != nil {
 		return err
 	}
-	addWorker(g, w, log)
+	// Its two-stage stop: the interrupt begins the drain (receiving stops,
+	// running jobs get --drain-timeout to finish, then they are canceled
+	// and released), and a second SIGINT/SIGTERM while it drains cancels
+	// the running jobs at once.
+	g.AddTwoStage("worker", w.Run, func() {
+		log.Warn("second signal: releasing running jobs now")
+		w.Stop()
+	})
 	// Stage 2: the lifecycle controller, which completes a pending
 	// lifecycle action once the worker has drained.
 	g.NextStage()
@@ -174,7 +180,7 @@ func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, l
 		if err != nil {
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		srv := &http.Server{Handler: withAccelReadyz(worker.Handler(w, reg), accelLine), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: worker.Handler(w, reg, accelLine), ReadHeaderTimeout: 10 * time.Second}
 		g.AddHTTP(rungroup.HTTPActor{Name: "metrics", Listener: ln, Server: srv})
 	}
 	log.Info("worker started", zap.String("queue", qurl))
@@ -248,39 +254,15 @@ func newFleetWorker(f workerFlags, q, liveQ queue.Queue, runner worker.Runner, r
 			return nil, err
 		}
 	}
-	f.jobEvents.emitter().Register(reg)
+	f.jobEvents.Register(reg)
 	return worker.New(worker.Config{
 		Queue: q, Rules: rules, Outputs: worker.NewStorageOutputs(),
 		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
-		Events:    evsinks.Combine(events, f.jobEvents.emitter().Sink()),
+		Events:    evsinks.Combine(events, f.jobEvents.Sink()),
 		LiveQueue: liveQ,
 	})
-}
-
-// addWorker adds w as an actor with its two-stage stop: the interrupt
-// begins the drain (receiving stops, running jobs get --drain-timeout to
-// finish, then they are canceled and released), and a second SIGINT/SIGTERM
-// while it drains cancels the running jobs at once.
-func addWorker(g *rungroup.Group, w *worker.Worker, log *zap.Logger) {
-	ctx, cancel := context.WithCancel(context.Background())
-	g.Add("worker", func() error {
-		done := make(chan struct{})
-		var second sync.WaitGroup
-		second.Add(1)
-		go func() {
-			defer second.Done()
-			rungroup.OnSecondSignal(ctx, done, func() {
-				log.Warn("second signal: releasing running jobs now")
-				w.Stop()
-			})
-		}()
-		err := w.Run(ctx)
-		close(done)
-		second.Wait()
-		return err
-	}, cancel)
 }
 
 func runSubmit(args []string) error {
@@ -365,35 +347,21 @@ func submitJob(ctx context.Context, j *job.Job, qflag string, evf eventFlags) er
 		return err
 	}
 	if _, err := queue.SendJob(ctx, q, j); err != nil {
-		ev.close(0)
+		ev.Close(0)
 		return fmt.Errorf("sending the job: %w", err)
 	}
 	fmt.Println(j.ID)
-	ev.queued(j)
-	ev.close(eventsDrain)
+	ev.Queued(j)
+	ev.Close(eventsDrain)
 	return nil
 }
 
 // waitForJob follows <output>/job.json until the job is published or
 // failed, showing each change on stderr, then prints the master's URL.
 func waitForJob(ctx context.Context, j *job.Job) error {
-	tty := isTerminal(os.Stderr)
-	last := ""
-	st, err := worker.WaitForStatus(ctx, j, func(st job.Status) {
-		line := fmt.Sprintf("%s %s %.0f%% (attempt %d)", st.JobID, st.State, st.Progress, st.Attempt)
-		if line == last {
-			return
-		}
-		if tty {
-			fmt.Fprintf(os.Stderr, "\r%s   ", line)
-		} else {
-			fmt.Fprintln(os.Stderr, line)
-		}
-		last = line
-	})
-	if tty && (st.State == job.StatePublished || st.State == job.StateFailed) {
-		fmt.Fprintln(os.Stderr)
-	}
+	show := worker.NewStatusLine(os.Stderr, isTerminal(os.Stderr))
+	st, err := worker.WaitForStatus(ctx, j, show.Show)
+	show.Finish(st)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"text/tabwriter"
 
 	"github.com/hlsfleet/hlsfleet/internal/isolate"
 	"github.com/hlsfleet/hlsfleet/ladders"
@@ -21,14 +18,7 @@ func runLadder(args []string) error {
 	}
 	switch args[0] {
 	case "list":
-		for _, n := range ladders.Names() {
-			l, err := ladders.Lookup(n)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("%-10s %d renditions, %s, %g s segments\n", n, len(l.Renditions), l.Video.Codec, l.SegmentSeconds)
-		}
-		return nil
+		return ladders.WritePresets(os.Stdout)
 	case "show":
 		return ladderShow(args[1:])
 	case "-h", "--help", "help":
@@ -51,23 +41,14 @@ func ladderShow(args []string) error {
 		return err
 	}
 	if *source == "" {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(l)
+		return printJSON(l)
 	}
 	in, err := localPath(*source)
 	if err != nil {
 		return err
 	}
 	if !isolate.InChild() {
-		res, err := isolate.Run(context.Background(), isolate.Options{Args: append([]string{"ladder", "show"}, args...), ForwardSignals: true})
-		if err != nil {
-			return fmt.Errorf("probing %s: %w", in, err)
-		}
-		if res.ExitCode != 0 {
-			return &exitError{code: res.ExitCode}
-		}
-		return nil
+		return runChild(isolate.Options{Args: append([]string{"ladder", "show"}, args...)}, "probing "+in)
 	}
 	info, err := pipeline.Probe(in, pipeline.Limits{})
 	if err != nil {
@@ -81,16 +62,9 @@ func ladderShow(args []string) error {
 		return err
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(outs)
+		return printJSON(outs)
 	}
 	fmt.Printf("source: %dx%d displayed %dx%d, rotation %d, %s fps\n", info.Video.Width, info.Video.Height,
 		info.Video.DisplayWidth, info.Video.DisplayHeight, info.Video.Rotation, info.Video.FrameRate)
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSIZE\tFPS\tCODEC\tPROFILE\tBITRATE\tMAXRATE\tBUFSIZE")
-	for _, o := range outs {
-		fmt.Fprintf(tw, "%s\t%dx%d\t%s\t%s\t%s\t%d\t%d\t%d\n", o.Name, o.Width, o.Height, o.FPS, o.Codec, o.Profile, o.BitrateBPS, o.MaxrateBPS, o.BufsizeBits)
-	}
-	return tw.Flush()
+	return ladders.WriteOutputs(os.Stdout, outs)
 }

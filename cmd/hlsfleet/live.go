@@ -56,8 +56,8 @@ func runLivePush(args []string) error {
 	if *stream == "" {
 		return usageErr("live push: --stream is required")
 	}
-	if why := checkStreamName(*stream); why != "" {
-		return usageErr("live push: --stream %q %s", *stream, why)
+	if job.CheckStreamName(*stream) != "" {
+		return usageErr("live push: --stream %q may hold only letters, digits, '-', '_' and '.', at most 64, not starting with '.' or '-'", *stream)
 	}
 	if !(*segSeconds > 0 && *segSeconds <= job.MaxSegmentSeconds) {
 		return usageErr("live push: --segment-seconds %v is not in (0, %d]", *segSeconds, job.MaxSegmentSeconds)
@@ -104,13 +104,4 @@ func runLivePush(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "hlsfleet live push: %d segments and END written to %s/live/%s/\n", n, strings.TrimRight(target, "/"), *stream)
 	return nil
-}
-
-// checkStreamName returns why name cannot be a stream name, or "".
-func checkStreamName(name string) string {
-	j := job.New("file:///x", "file:///y", job.WithLive(name, 0, false))
-	if err := j.Validate(); err != nil {
-		return "may hold only letters, digits, '-', '_' and '.', at most 64, not starting with '.' or '-'"
-	}
-	return ""
 }

@@ -70,11 +70,11 @@ func runLocal(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer ev.close(eventsDrain)
+	defer ev.Close(eventsDrain)
 	f.jobEvents = ev
 	w := inbox.New(inbox.Config{Dir: inboxDir, Sources: filepath.Join(dataDir, "sources"), Out: outDir, Ladder: *ladder,
 		LiveWindow: *liveWindow, LiveEvent: *liveEvent})
-	w.Notify(ev.queued)
+	w.Notify(ev.Queued)
 	if *httpAddr != "" {
 		d := localDashboard{addr: *httpAddr, explicit: httpSet, maxUpload: *maxUpload << 20, inbox: w, cfg: dashboard.Config{
 			Output:  "file://" + filepath.ToSlash(outDir),

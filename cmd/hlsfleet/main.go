@@ -6,12 +6,15 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/hlsfleet/hlsfleet/fault"
+	"github.com/hlsfleet/hlsfleet/internal/isolate"
 	"github.com/hlsfleet/hlsfleet/jobexec/protocol"
 )
 
@@ -92,6 +95,29 @@ func printUsage(w io.Writer) {
 type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// runChild runs this command again in a child process (internal/isolate),
+// signals forwarded, so that libav may crash there and not here: a child
+// that exits non-zero printed its own last line and its code becomes this
+// process's; one that could not run or crashed is an error under what.
+func runChild(opts isolate.Options, what string) error {
+	opts.ForwardSignals = true
+	res, err := isolate.Run(context.Background(), opts)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if res.ExitCode != 0 {
+		return &exitError{code: res.ExitCode}
+	}
+	return nil
+}
+
+// printJSON writes v to stdout as indented JSON.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
 
 // report prints the one-line error and returns the exit code for err.
 func report(err error, stderr io.Writer) int {

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/hlsfleet/hlsfleet/internal/isolate"
@@ -30,20 +27,11 @@ func runProbe(args []string) error {
 		return err
 	}
 	if !isolate.InChild() && !*noIsolate {
-		res, err := isolate.Run(context.Background(), isolate.Options{Args: append([]string{"probe"}, args...), ForwardSignals: true})
-		if err != nil {
-			return fmt.Errorf("probing %s: %w", in, err)
-		}
-		if res.ExitCode != 0 {
-			return &exitError{code: res.ExitCode}
-		}
-		return nil
+		return runChild(isolate.Options{Args: append([]string{"probe"}, args...)}, "probing "+in)
 	}
 	info, err := pipeline.Probe(in, pipeline.Limits{MaxDuration: *maxDur})
 	if err != nil {
 		return fmt.Errorf("probing %s: %w", in, err)
 	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(info)
+	return printJSON(info)
 }

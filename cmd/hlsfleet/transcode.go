@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -51,7 +50,7 @@ type transcodeFlags struct {
 func runTranscode(args []string) error {
 	fs := flag.NewFlagSet("transcode", flag.ContinueOnError)
 	var f transcodeFlags
-	fs.StringVar(&f.ladder, "ladder", "default", "ladder preset name ("+joinNames()+") or a JSON/YAML ladder file")
+	fs.StringVar(&f.ladder, "ladder", "default", "ladder preset name ("+strings.Join(ladders.Names(), ", ")+") or a JSON/YAML ladder file")
 	fs.Float64Var(&f.segSeconds, "segment-seconds", 0, "segment duration in seconds (default: the ladder's)")
 	fs.StringVar(&f.segType, "segment-type", "ts", "segment container: ts or fmp4")
 	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON summary object on stdout")
@@ -117,17 +116,6 @@ func runTranscode(args []string) error {
 	return transcodeIsolated(args, inPath, outDir, f.maxMemoryMiB<<20, env...)
 }
 
-func joinNames() string {
-	s := ""
-	for i, n := range ladders.Names() {
-		if i > 0 {
-			s += ", "
-		}
-		s += n
-	}
-	return s
-}
-
 // transcodeIsolated runs this same command in a child process and turns a
 // crash into one clear line; the staged output of a crashed child is removed.
 func transcodeIsolated(args []string, inPath, outDir string, memLimit int64, env ...string) error {
@@ -142,19 +130,8 @@ func transcodeIsolated(args []string, inPath, outDir string, memLimit int64, env
 		defer os.RemoveAll(staging)
 		env = append(env, envStaging+"="+staging)
 	}
-	res, err := isolate.Run(context.Background(), isolate.Options{
-		Args:           append([]string{"transcode"}, args...),
-		Env:            env,
-		MemoryLimit:    memLimit,
-		ForwardSignals: true,
-	})
-	if err != nil {
-		return fmt.Errorf("transcoding %s failed, nothing was published: %w", inPath, err)
-	}
-	if res.ExitCode != 0 {
-		return &exitError{code: res.ExitCode}
-	}
-	return nil
+	return runChild(isolate.Options{Args: append([]string{"transcode"}, args...), Env: env, MemoryLimit: memLimit},
+		"transcoding "+inPath+" failed, nothing was published")
 }
 
 // transcodeHere does the work in this process.
@@ -174,7 +151,7 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, accel pipeline.Acce
 	if isolate.InChild() {
 		staging = os.Getenv(envStaging)
 	}
-	prog := newProgress(os.Stderr, log)
+	prog := jobexec.NewProgressBar(os.Stderr, isTerminal(os.Stderr), log)
 	res, err := jobexec.Transcode(ctx, jobexec.TranscodeConfig{
 		Input: inPath, Output: outDir, Staging: staging,
 		Ladder:      ladder,
@@ -185,19 +162,17 @@ func transcodeHere(f transcodeFlags, ladder *ladders.Ladder, accel pipeline.Acce
 		MP4:         f.mp4,
 		Quality:     pipeline.QualityOptions{Disabled: f.noQuality, MinSSIMGain: f.qualityGate},
 		Storyboard:  pipeline.StoryboardOptions{Disabled: f.noStoryboard, Interval: f.storyInterval},
-		Progress:    prog.update,
+		Progress:    prog.Update,
 		Logger:      log,
 	})
-	prog.finish()
+	prog.Finish()
 	if err != nil {
 		return err
 	}
 	log.Info("transcode done", zap.String("master", res.Master), zap.Int("renditions", len(res.Renditions)),
 		zap.Float64("duration_seconds", res.Duration), zap.Float64("elapsed_seconds", res.Elapsed), zap.Float64("speed", res.Speed))
 	if f.jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return printJSON(res)
 	}
 	fmt.Printf("%s  (%d renditions, %.1f s of media in %.1f s, %.2fx realtime)\n", res.Master, len(res.Renditions)+len(res.Audio), res.Duration, res.Elapsed, res.Speed)
 	return nil

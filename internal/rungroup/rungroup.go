@@ -131,10 +131,33 @@ func (g *Group) AddSignals(setup context.Context) {
 	})
 }
 
-// OnSecondSignal calls force if SIGINT or SIGTERM comes once stopping
+// AddTwoStage adds the actor name with a two-stage stop (river's Stop,
+// then StopAndCancel): the interrupt cancels the context execute runs
+// under, which begins a graceful stop (a worker stops receiving and lets its
+// running jobs finish), and a SIGINT or SIGTERM that comes while execute is
+// still stopping calls force, the second stage (a worker releases its
+// running jobs at once). execute returns once it has stopped either way.
+func (g *Group) AddTwoStage(name string, execute func(ctx context.Context) error, force func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Add(name, func() error {
+		done := make(chan struct{})
+		var second sync.WaitGroup
+		second.Add(1)
+		go func() {
+			defer second.Done()
+			onSecondSignal(ctx, done, force)
+		}()
+		err := execute(ctx)
+		close(done)
+		second.Wait()
+		return err
+	}, cancel)
+}
+
+// onSecondSignal calls force if SIGINT or SIGTERM comes once stopping
 // (stopping is done) and before done is closed: the second stage of a
 // two-stage shutdown. It returns once it called force or done is closed.
-func OnSecondSignal(stopping context.Context, done <-chan struct{}, force func()) {
+func onSecondSignal(stopping context.Context, done <-chan struct{}, force func()) {
 	select {
 	case <-stopping.Done():
 	case <-done:

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,5 +222,65 @@ func TestRunGroupStopOrderMatchesLog(t *testing.T) {
 		if got := fmt.Sprint(e[0].ContextMap()["stop_order"]); got != fmt.Sprint(logged) {
 			t.Fatalf("stop_order %v, but the stops were logged as %v", got, logged)
 		}
+	}
+}
+
+// A two-stage actor stopped by another actor gets its context canceled and
+// returns; force is not called without a second signal.
+func TestRunGroupTwoStageGracefulStop(t *testing.T) {
+	log, _ := observed()
+	g := New(log)
+	forced := false
+	g.AddTwoStage("worker", func(ctx context.Context) error { <-ctx.Done(); return nil }, func() { forced = true })
+	g.Add("cause", func() error { return nil }, func() {})
+	if err := runWithin(t, g, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if forced {
+		t.Error("force was called with no second signal")
+	}
+}
+
+// A signal stops the group; a second one while the two-stage actor is still
+// stopping calls its force, after which it returns.
+func TestRunGroupTwoStageSecondSignal(t *testing.T) {
+	setup, stop := signal.NotifyContext(context.Background(), syscall.SIGINT) // keeps SIGINT caught throughout
+	defer stop()
+	log, _ := observed()
+	g := New(log)
+	g.AddSignals(setup)
+	forced := make(chan struct{})
+	var once sync.Once
+	g.AddTwoStage("worker", func(ctx context.Context) error {
+		<-ctx.Done()
+		select {
+		case <-forced:
+			return nil
+		case <-time.After(10 * time.Second):
+			return errors.New("no second stage")
+		}
+	}, func() { once.Do(func() { close(forced) }) })
+	// Signal until force is called: a signal that comes before the actor is
+	// stopping is the first stage's (or lost to the setup context). The
+	// sender ends before stop lets SIGINT kill the process again.
+	quit := make(chan struct{})
+	var sender sync.WaitGroup
+	sender.Add(1)
+	defer func() { close(quit); sender.Wait() }()
+	go func() {
+		defer sender.Done()
+		for {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+			select {
+			case <-forced:
+				return
+			case <-quit:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	if err := runWithin(t, g, 15*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

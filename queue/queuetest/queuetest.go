@@ -420,6 +420,28 @@ func testMaxReceive(t *testing.T, h Harness) {
 // consumes none; Redrive moves exactly the ones named, whole, and reports the
 // ids it did not find; RedriveAll moves the rest.
 func testDeadLetterStore(t *testing.T, h Harness) {
+	s := openDeadLetters(t, h)
+	s.deadLetterTwo()
+	s.checkListing()
+	s.redriveOne()
+	s.redriveRest()
+}
+
+// deadLetterSteps are the steps of testDeadLetterStore on one queue: a and
+// b are dead-lettered (b in group, on a FIFO queue), a third message not.
+type deadLetterSteps struct {
+	t        *testing.T
+	h        Harness
+	ctx      context.Context
+	q        queue.Queue
+	st       queue.DeadLetterStore
+	group    string
+	idA, idB string
+}
+
+// openDeadLetters opens a queue, which must be a DeadLetterStore with no
+// dead letters yet.
+func openDeadLetters(t *testing.T, h Harness) *deadLetterSteps {
 	q, ctx := open(t, h)
 	st, ok := q.(queue.DeadLetterStore)
 	if !ok {
@@ -428,16 +450,23 @@ func testDeadLetterStore(t *testing.T, h Harness) {
 	if dl, err := st.ListDeadLetters(ctx, 0); err != nil || len(dl) != 0 {
 		t.Fatalf("ListDeadLetters on a fresh queue = %+v, %v; want none", dl, err)
 	}
-	group := ""
+	s := &deadLetterSteps{t: t, h: h, ctx: ctx, q: q, st: st}
 	if h.FIFO {
-		group = "g1"
+		s.group = "g1"
 	}
-	idA := send(t, ctx, q, "dl-a", queue.SendOptions{Attributes: map[string]string{"kind": "vod"}})
-	idB := send(t, ctx, q, "dl-b", queue.SendOptions{GroupID: group, DedupID: "dl-b"})
+	return s
+}
+
+// deadLetterTwo sends a, b and c, dead-letters a and b with their reasons
+// and releases c.
+func (s *deadLetterSteps) deadLetterTwo() {
+	t, ctx, q := s.t, s.ctx, s.q
+	s.idA = send(t, ctx, q, "dl-a", queue.SendOptions{Attributes: map[string]string{"kind": "vod"}})
+	s.idB = send(t, ctx, q, "dl-b", queue.SendOptions{GroupID: s.group, DedupID: "dl-b"})
 	send(t, ctx, q, "dl-c", queue.SendOptions{})
-	reasons := map[string]string{idA: "reason a", idB: "reason b"}
+	reasons := map[string]string{s.idA: "reason a", s.idB: "reason b"}
 	for got := 0; got < 3; {
-		msgs := recv(t, ctx, q, queue.MaxBatch, 5*h.Tick, time.Minute)
+		msgs := recv(t, ctx, q, queue.MaxBatch, 5*s.h.Tick, time.Minute)
 		if len(msgs) == 0 {
 			t.Fatalf("received %d of 3 messages", got)
 		}
@@ -452,84 +481,104 @@ func testDeadLetterStore(t *testing.T, h Harness) {
 			}
 		}
 	}
+}
 
-	list := func(max int) map[string]queue.DeadLetter {
-		t.Helper()
-		dl, err := st.ListDeadLetters(ctx, max)
-		if err != nil {
-			t.Fatalf("ListDeadLetters(%d): %v", max, err)
-		}
-		out := map[string]queue.DeadLetter{}
-		for _, d := range dl {
-			if _, dup := out[d.ID]; dup {
-				t.Fatalf("ListDeadLetters(%d) lists %s twice", max, d.ID)
-			}
-			out[d.ID] = d
-		}
-		return out
+// list lists up to max dead letters by id (each listed once).
+func (s *deadLetterSteps) list(max int) map[string]queue.DeadLetter {
+	s.t.Helper()
+	dl, err := s.st.ListDeadLetters(s.ctx, max)
+	if err != nil {
+		s.t.Fatalf("ListDeadLetters(%d): %v", max, err)
 	}
+	out := map[string]queue.DeadLetter{}
+	for _, d := range dl {
+		if _, dup := out[d.ID]; dup {
+			s.t.Fatalf("ListDeadLetters(%d) lists %s twice", max, d.ID)
+		}
+		out[d.ID] = d
+	}
+	return out
+}
+
+// checkListing: a and b are listed whole with their reasons, twice (a
+// listing consumes nothing); a max of 1 lists one; Redrive of no ids moves
+// nothing.
+func (s *deadLetterSteps) checkListing() {
+	t := s.t
 	var dl map[string]queue.DeadLetter
 	for tries := 0; tries < 5 && len(dl) < 2; tries++ { // a broker may take a moment
-		dl = list(0)
+		dl = s.list(0)
 	}
 	for pass := range 2 { // listing twice shows the same two: nothing consumed
 		if pass > 0 {
-			dl = list(0)
+			dl = s.list(0)
 		}
-		a, b := dl[idA], dl[idB]
+		a, b := dl[s.idA], dl[s.idB]
 		if len(dl) != 2 || a.Reason != "reason a" || b.Reason != "reason b" {
-			t.Fatalf("pass %d: dead letters %+v, want %s and %s with their reasons", pass, dl, idA, idB)
+			t.Fatalf("pass %d: dead letters %+v, want %s and %s with their reasons", pass, dl, s.idA, s.idB)
 		}
-		if string(a.Body) != "dl-a" || string(b.Body) != "dl-b" || a.Attributes["kind"] != "vod" || b.GroupID != group {
+		if string(a.Body) != "dl-a" || string(b.Body) != "dl-b" || a.Attributes["kind"] != "vod" || b.GroupID != s.group {
 			t.Errorf("pass %d: dead letters lost body, attributes or group: %+v", pass, dl)
 		}
 	}
-	if got := list(1); len(got) != 1 {
+	if got := s.list(1); len(got) != 1 {
 		t.Errorf("ListDeadLetters(1) gave %d", len(got))
 	}
-	if n, err := st.Redrive(ctx); n != 0 || err != nil {
+	if n, err := s.st.Redrive(s.ctx); n != 0 || err != nil {
 		t.Errorf("Redrive() = %d, %v; want 0, nil", n, err)
 	}
+}
 
-	// Redrive a (and an id that names nothing): a comes back whole.
-	n, err := st.Redrive(ctx, idA, "no-such-id")
+// back receives the message body from the queue (releasing others) and
+// acknowledges it.
+func (s *deadLetterSteps) back(body string) queue.Message {
+	s.t.Helper()
+	for tries := 0; tries < 10; tries++ {
+		for _, m := range recv(s.t, s.ctx, s.q, queue.MaxBatch, 2*s.h.Tick, time.Minute) {
+			if string(m.Body) == body {
+				ack(s.t, s.ctx, s.q, m)
+				return m
+			}
+			if err := s.q.Release(s.ctx, m, 0); err != nil {
+				s.t.Fatalf("Release: %v", err)
+			}
+		}
+	}
+	s.t.Fatalf("%s did not come back to the queue", body)
+	return queue.Message{}
+}
+
+// redriveOne redrives a (and an id that names nothing): a comes back whole,
+// b stays, and a second redrive of a finds nothing.
+func (s *deadLetterSteps) redriveOne() {
+	t, ctx, st := s.t, s.ctx, s.st
+	n, err := st.Redrive(ctx, s.idA, "no-such-id")
 	if n != 1 || !errors.Is(err, queue.ErrNotFound) || !strings.Contains(fmt.Sprint(err), "no-such-id") {
 		t.Fatalf("Redrive(a, no-such-id) = %d, %v; want 1 and ErrNotFound naming no-such-id", n, err)
 	}
-	back := func(body string) queue.Message {
-		t.Helper()
-		for tries := 0; tries < 10; tries++ {
-			for _, m := range recv(t, ctx, q, queue.MaxBatch, 2*h.Tick, time.Minute) {
-				if string(m.Body) == body {
-					ack(t, ctx, q, m)
-					return m
-				}
-				if err := q.Release(ctx, m, 0); err != nil {
-					t.Fatalf("Release: %v", err)
-				}
-			}
-		}
-		t.Fatalf("%s did not come back to the queue", body)
-		return queue.Message{}
-	}
-	m := back("dl-a")
+	m := s.back("dl-a")
 	if m.Attributes["kind"] != "vod" || m.Attributes[queue.AttrReason] != "" || m.Attributes[queue.AttrOriginalID] != "" || m.ReceiveCount != 1 {
 		t.Errorf("redriven a: attributes %v, receive count %d; want kind=vod, no dead-letter attributes, count 1", m.Attributes, m.ReceiveCount)
 	}
-	if dl = list(0); len(dl) != 1 || dl[idB].Reason != "reason b" {
-		t.Fatalf("after redriving a: %+v, want only %s", dl, idB)
+	if dl := s.list(0); len(dl) != 1 || dl[s.idB].Reason != "reason b" {
+		t.Fatalf("after redriving a: %+v, want only %s", dl, s.idB)
 	}
-	if n, err := st.Redrive(ctx, idA); n != 0 || !errors.Is(err, queue.ErrNotFound) {
+	if n, err := st.Redrive(ctx, s.idA); n != 0 || !errors.Is(err, queue.ErrNotFound) {
 		t.Errorf("redriving a again = %d, %v; want 0, ErrNotFound", n, err)
 	}
+}
 
-	if n, err := st.RedriveAll(ctx); n != 1 || err != nil {
+// redriveRest: RedriveAll moves b back, in its group, and leaves no dead
+// letter.
+func (s *deadLetterSteps) redriveRest() {
+	t := s.t
+	if n, err := s.st.RedriveAll(s.ctx); n != 1 || err != nil {
 		t.Fatalf("RedriveAll = %d, %v; want 1", n, err)
 	}
-	if m := back("dl-b"); m.GroupID != group {
-		t.Errorf("redriven b in group %q, want %q", m.GroupID, group)
+	if m := s.back("dl-b"); m.GroupID != s.group {
+		t.Errorf("redriven b in group %q, want %q", m.GroupID, s.group)
 	}
-	if dl = list(0); len(dl) != 0 {
+	if dl := s.list(0); len(dl) != 0 {
 		t.Errorf("after RedriveAll: %+v", dl)
 	}
 }

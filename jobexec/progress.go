@@ -1,8 +1,8 @@
-package main
+package jobexec
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -12,11 +12,13 @@ import (
 	"github.com/hlsfleet/hlsfleet/pipeline"
 )
 
-// progress draws a bar on a terminal (percent, fps, speed, ETA) and logs a
-// plain line every 10% otherwise.
-type progress struct {
+// ProgressBar shows a transcode's progress (TranscodeConfig.Progress): on a
+// terminal a bar redrawn at most five times a second (percent, fps, speed,
+// ETA), otherwise a log line at every tenth of the way. Its methods are
+// safe for concurrent use.
+type ProgressBar struct {
 	mu        sync.Mutex
-	out       *os.File
+	out       io.Writer
 	tty       bool
 	log       *zap.Logger
 	start     time.Time
@@ -25,11 +27,14 @@ type progress struct {
 	drawn     bool
 }
 
-func newProgress(out *os.File, log *zap.Logger) *progress {
-	return &progress{out: out, tty: isTerminal(out), log: log, start: time.Now(), lastTenth: -1}
+// NewProgressBar returns a bar drawn on out when tty is true (out is a
+// terminal), else logged to log; its clock starts now.
+func NewProgressBar(out io.Writer, tty bool, log *zap.Logger) *ProgressBar {
+	return &ProgressBar{out: out, tty: tty, log: log, start: time.Now(), lastTenth: -1}
 }
 
-func (p *progress) update(pr pipeline.Progress) {
+// Update shows pr.
+func (p *ProgressBar) Update(pr pipeline.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
@@ -65,7 +70,8 @@ func (p *progress) update(pr pipeline.Progress) {
 	}
 }
 
-func (p *progress) finish() {
+// Finish ends the bar's line on a terminal once it was drawn.
+func (p *ProgressBar) Finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.tty && p.drawn {
