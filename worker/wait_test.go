@@ -46,7 +46,14 @@ func TestWaitForStatus(t *testing.T) {
 		time.Sleep(WaitPoll * 3 / 2)
 		writeStatus(t, dir, job.Status{JobID: "j1", State: job.StatePublished, Progress: 100})
 	}()
-	st, err := WaitForStatus(ctx, j, func(st job.Status) { seen = append(seen, st.JobID+" "+st.State) })
+	// seen is called on every poll that reads the job's status; the same
+	// status may be read on more than one poll (the writer's pauses are
+	// timed against the poll), so the sequence is compared without repeats.
+	st, err := WaitForStatus(ctx, j, func(st job.Status) {
+		if s := st.JobID + " " + st.State; len(seen) == 0 || seen[len(seen)-1] != s {
+			seen = append(seen, s)
+		}
+	})
 	<-done
 	if err != nil || st.State != job.StatePublished || st.JobID != "j1" {
 		t.Fatalf("WaitForStatus = %+v, %v; want j1 published", st, err)
