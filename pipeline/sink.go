@@ -40,7 +40,9 @@ type renamed struct {
 	name func(string) string
 }
 
-func (r renamed) Create(name string) (io.WriteCloser, error) { return r.sink.Create(r.objectName(name)) }
+func (r renamed) Create(name string) (io.WriteCloser, error) {
+	return r.sink.Create(r.objectName(name))
+}
 
 // objectName is the name file name is stored under; the master keeps its
 // own, the one publish point.
