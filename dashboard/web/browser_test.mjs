@@ -153,10 +153,15 @@ try {
   }
   ok('the quality report of job.json shows in the row: ' + qText);
   await page.click(`#jobs tr[data-job-id="${goodID}"] button.play`);
+  // The poster is the one job.json names (in the publishing attempt's folder).
+  const posterURL = await page.$eval('#player', (v) => v.poster);
+  if (!doc.poster || !posterURL.endsWith('/' + doc.poster)) fail(`player poster ${posterURL}, job.json names ${doc.poster}`);
+  const posterResp = await page.request.get(posterURL);
+  if (posterResp.status() !== 200) fail(`poster ${posterURL}: HTTP ${posterResp.status()}`);
   await page.waitForFunction((n) => document.querySelectorAll('#storyboard .tile').length === n, cues);
   const qRows = await page.$$eval('#quality tbody tr', (rs) => rs.length);
   if (qRows !== doc.quality.length) fail(`quality table has ${qRows} rows, want ${doc.quality.length}`);
-  ok(`the player shows the storyboard strip (${cues} tiles) and the quality table`);
+  ok(`the player shows the poster ${doc.poster}, the storyboard strip (${cues} tiles) and the quality table`);
 
   // 2d. A live stream below <out>/live/ shows with its latency and plays.
   // (A copy of the published output stands in for a live stream's files;
