@@ -58,7 +58,8 @@ type Progress struct {
 	Frames   int64   // video frames decoded
 }
 
-// Result summarises a finished presentation.
+// Result summarises a finished presentation. Its file names (playlists,
+// poster, storyboard, MP4) are the names stored (Options.ObjectName).
 type Result struct {
 	Master         string            `json:"master"`
 	Duration       float64           `json:"duration_seconds"`
