@@ -235,6 +235,15 @@ func TestScanStatusDocsAndLiveStreams(t *testing.T) {
 	for _, n := range []string{"master.m3u8", "poster.jpg", "storyboard.vtt", "720p.mp4"} {
 		_ = os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644)
 	}
+	// A fleet output: job.json names the extras in the publishing
+	// attempt's folder; a name whose object is missing is not shown.
+	fleet := filepath.Join(f.out, "movies", "m3")
+	writeStatus(t, fleet, job.Status{JobID: "j3", State: job.StatePublished, Progress: 100, UpdatedAt: now,
+		Extras: job.Extras{Poster: "k3x7q2abcd/poster.jpg", Storyboard: "k3x7q2abcd/storyboard.vtt", MP4: "k3x7q2abcd/720p.mp4"}}, nil)
+	_ = os.MkdirAll(filepath.Join(fleet, "k3x7q2abcd"), 0o755)
+	for _, n := range []string{"master.m3u8", "k3x7q2abcd/poster.jpg", "k3x7q2abcd/720p.mp4"} {
+		_ = os.WriteFile(filepath.Join(fleet, filepath.FromSlash(n)), []byte("x"), 0o644)
+	}
 	writeStatus(t, filepath.Join(f.out, "bad"), job.Status{JobID: "j2", State: job.StateFailed, Error: "input is not a media file", UpdatedAt: now}, nil)
 	// A half-written job.json and a staging folder are ignored.
 	_ = os.MkdirAll(filepath.Join(f.out, ".hlsfleet-staging-1"), 0o755)
@@ -257,16 +266,20 @@ func TestScanStatusDocsAndLiveStreams(t *testing.T) {
 
 	f.s.Scan(context.Background())
 	st := f.s.hub.state()
-	if len(st.Jobs) != 2 {
-		t.Fatalf("jobs %+v, want j1 and j2", st.Jobs)
+	if len(st.Jobs) != 3 {
+		t.Fatalf("jobs %+v, want j1, j2 and j3", st.Jobs)
 	}
 	byID := map[string]Job{}
 	for _, j := range st.Jobs {
 		byID[j.ID] = j
 	}
 	j1 := byID["j1"]
-	if j1.Path != "movies/m1" || !j1.Poster || !j1.Storyboard || len(j1.MP4) != 1 || j1.MP4[0] != "720p.mp4" || j1.Renditions != 3 {
+	if j1.Path != "movies/m1" || j1.Poster != "poster.jpg" || j1.Storyboard != "storyboard.vtt" || len(j1.MP4) != 1 || j1.MP4[0] != "720p.mp4" || j1.Renditions != 3 {
 		t.Errorf("j1 %+v", j1)
+	}
+	if j3 := byID["j3"]; j3.Path != "movies/m3" || j3.Poster != "k3x7q2abcd/poster.jpg" || j3.Storyboard != "" ||
+		len(j3.MP4) != 1 || j3.MP4[0] != "k3x7q2abcd/720p.mp4" {
+		t.Errorf("j3 %+v: want the extras job.json names that exist", j3)
 	}
 	if !bytes.Contains(j1.Quality, []byte(`"ssim":0.98`)) {
 		t.Errorf("j1 quality %s", j1.Quality)

@@ -32,10 +32,12 @@ type Job struct {
 	Speed      float64    `json:"speed,omitempty"`
 	Renditions int        `json:"renditions,omitempty"`
 	BytesOut   int64      `json:"bytes_out,omitempty"`
-	// Extras found next to the output (from the scan): the poster, the
-	// storyboard, progressive MP4 files and job.json's quality report.
-	Poster     bool            `json:"poster,omitempty"`
-	Storyboard bool            `json:"storyboard,omitempty"`
+	// Extras of the output (from the scan), as names relative to Path (in
+	// a fleet output, inside the publishing attempt's folder): the
+	// poster, the storyboard index, progressive MP4 files, and job.json's
+	// quality report.
+	Poster     string          `json:"poster,omitempty"`
+	Storyboard string          `json:"storyboard,omitempty"`
 	MP4        []string        `json:"mp4,omitempty"`
 	Quality    json.RawMessage `json:"quality,omitempty"`
 }

@@ -1,11 +1,13 @@
 package dashboard
 
 import (
+	"encoding/json"
 	"html/template"
 	"io/fs"
 	"mime"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -70,14 +72,37 @@ func NewPlayerHandler(dir string) http.Handler {
 			d.Current = masters[0]
 		}
 		if d.Current != "" {
-			poster := filepath.ToSlash(filepath.Join(filepath.Dir(d.Current), job.PosterName))
-			if _, err := os.Stat(filepath.Join(dir, poster)); err == nil {
-				d.Poster = poster
-			}
+			d.Poster = posterOf(dir, d.Current)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = playerPage.Execute(w, d)
 	})
+}
+
+// posterOf is the poster of the presentation whose master is master
+// (slash-separated, relative to dir), or "": the one the job.json beside the
+// master names (a fleet output keeps it in the publishing attempt's
+// folder), else poster.jpg beside the master; the file must exist inside
+// the presentation's folder.
+func posterOf(dir, master string) string {
+	base := path.Dir(master)
+	var names []string
+	if data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(path.Join(base, job.StatusName)))); err == nil {
+		var st job.Status
+		if json.Unmarshal(data, &st) == nil && st.Poster != "" {
+			names = append(names, st.Poster)
+		}
+	}
+	for _, n := range append(names, job.PosterName) {
+		p := path.Join(base, n)
+		if path.IsAbs(n) || base != "." && !strings.HasPrefix(p, base+"/") || p == ".." || strings.HasPrefix(p, "../") || hiddenKey(p) {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p))); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
 }
 
 // findMasters lists every published master.m3u8 below dir, slash-separated.

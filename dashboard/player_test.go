@@ -18,6 +18,11 @@ func TestPlayerHandler(t *testing.T) {
 	for name, body := range map[string]string{
 		"b/master.m3u8":                     "#EXTM3U\n",
 		"b/poster.jpg":                      "jpeg",
+		"c/master.m3u8":                     "#EXTM3U\n",
+		"c/job.json":                        `{"job_id": "j", "poster": "k3x7q2abcd/poster.jpg"}`,
+		"c/k3x7q2abcd/poster.jpg":           "jpeg",
+		"d/master.m3u8":                     "#EXTM3U\n",
+		"d/job.json":                        `{"job_id": "j", "poster": "../b/poster.jpg"}`,
 		"a/master.m3u8":                     "#EXTM3U\n",
 		"a/720p/seg_0.ts":                   "ts",
 		".hlsfleet-staging-x/c/master.m3u8": "#EXTM3U\n",
@@ -31,8 +36,8 @@ func TestPlayerHandler(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := strings.Join(findMasters(dir), ","); got != "a/master.m3u8,b/master.m3u8" {
-		t.Fatalf("findMasters = %s, want a/master.m3u8,b/master.m3u8", got)
+	if got := strings.Join(findMasters(dir), ","); got != "a/master.m3u8,b/master.m3u8,c/master.m3u8,d/master.m3u8" {
+		t.Fatalf("findMasters = %s, want a, b, c and d", got)
 	}
 	h := NewPlayerHandler(dir)
 	get := func(target string) *httptest.ResponseRecorder {
@@ -46,6 +51,10 @@ func TestPlayerHandler(t *testing.T) {
 	}{
 		{"/", "a/master.m3u8", ""},
 		{"/?play=b/master.m3u8", "b/master.m3u8", `poster="/b/poster.jpg"`},
+		// a fleet output: job.json names the poster in the attempt's folder
+		{"/?play=c/master.m3u8", "c/master.m3u8", `poster="/c/k3x7q2abcd/poster.jpg"`},
+		// a name that leaves the presentation's folder is not followed
+		{"/?play=d/master.m3u8", "d/master.m3u8", ""},
 		{"/?play=../etc/master.m3u8", "", ""},
 	} {
 		rec := get(tc.target)

@@ -17,9 +17,10 @@ import (
 
 // docCache remembers the last parsed version of one job.json.
 type docCache struct {
-	etag string
-	job  Job
-	ok   bool
+	etag   string
+	job    Job
+	extras job.Extras
+	ok     bool
 }
 
 // LivePrefix is the key prefix of live streams below the output root
@@ -87,37 +88,24 @@ func deadView(d queue.DeadLetter) DeadLetter {
 // scanJobs reads every job.json below the root that changed since the last
 // scan and notes each output's extras.
 func (s *Server) scanJobs(ctx context.Context, objs []storage.Attrs) {
-	type extras struct {
-		poster, storyboard, master bool
-		mp4                        []string
-	}
-	dirs := map[string]*extras{}
+	keys := map[string]bool{}
+	mp4s := map[string][]string{} // progressive MP4 files directly in a folder
 	var docs []storage.Attrs
 	for _, o := range objs {
 		if strings.HasPrefix(o.Key, LivePrefix) || hiddenKey(o.Key) {
 			continue
 		}
+		keys[o.Key] = true
 		dir, name := path.Split(o.Key)
 		dir = strings.TrimSuffix(dir, "/")
 		if dir == "" {
 			continue
 		}
-		e := dirs[dir]
-		if e == nil {
-			e = &extras{}
-			dirs[dir] = e
-		}
 		switch {
 		case name == job.StatusName:
 			docs = append(docs, o)
-		case name == job.MasterName:
-			e.master = true
-		case name == job.PosterName:
-			e.poster = true
-		case name == "storyboard.vtt":
-			e.storyboard = true
 		case strings.HasSuffix(name, ".mp4") && name != "init.mp4":
-			e.mp4 = append(e.mp4, name)
+			mp4s[dir] = append(mp4s[dir], name)
 		}
 	}
 	seen := map[string]bool{}
@@ -128,7 +116,7 @@ func (s *Server) scanJobs(ctx context.Context, objs []storage.Attrs) {
 			c = docCache{etag: o.ETag}
 			data, err := s.out.ReadAll(ctx, o.Key)
 			if err == nil {
-				c.job, c.ok = parseStatusDoc(data)
+				c.job, c.extras, c.ok = parseStatusDoc(data)
 			}
 			if err != nil && ctx.Err() != nil {
 				return
@@ -139,11 +127,9 @@ func (s *Server) scanJobs(ctx context.Context, objs []storage.Attrs) {
 			continue
 		}
 		v := c.job
-		dir := strings.TrimSuffix(path.Dir(o.Key), "/")
+		dir := path.Dir(o.Key)
 		v.Path = dir
-		if e := dirs[dir]; e != nil {
-			v.Poster, v.Storyboard, v.MP4 = e.poster, e.storyboard, e.mp4
-		}
+		v.Poster, v.Storyboard, v.MP4 = outputExtras(dir, c.extras, keys, mp4s[dir])
 		s.hub.update(v, true)
 	}
 	for k := range s.docs {
@@ -153,12 +139,44 @@ func (s *Server) scanJobs(ctx context.Context, objs []storage.Attrs) {
 	}
 }
 
+// outputExtras finds the extras of the output in dir, as names relative
+// to it: those its job.json gives when the objects exist (a fleet output
+// keeps them in the publishing attempt's folder, "<attempt>/poster.jpg"),
+// else the fixed names beside job.json (outputs of older builds), plus any
+// progressive MP4 there.
+func outputExtras(dir string, ex job.Extras, keys map[string]bool, mp4s []string) (poster, storyboard string, mp4 []string) {
+	pick := func(names ...string) string {
+		for _, n := range names {
+			if n != "" && keys[dir+"/"+n] {
+				return n
+			}
+		}
+		return ""
+	}
+	poster = pick(ex.Poster, job.PosterName)
+	storyboard = pick(ex.Storyboard, storyboardName)
+	if n := pick(ex.MP4); n != "" {
+		mp4 = append(mp4, n)
+	}
+	for _, n := range mp4s {
+		if n != ex.MP4 {
+			mp4 = append(mp4, n)
+		}
+	}
+	return poster, storyboard, mp4
+}
+
+// storyboardName is the storyboard index's fixed name in outputs of older
+// builds (pipeline.StoryboardName; the dashboard links no libav).
+const storyboardName = "storyboard.vtt"
+
 // parseStatusDoc reads a job.json: the worker's Status, plus the "quality"
-// report when a build that writes one put it there.
-func parseStatusDoc(data []byte) (Job, bool) {
+// report when a build that writes one put it there, and the names of the
+// extras.
+func parseStatusDoc(data []byte) (Job, job.Extras, bool) {
 	var st job.Status
 	if err := json.Unmarshal(data, &st); err != nil || st.JobID == "" {
-		return Job{}, false
+		return Job{}, job.Extras{}, false
 	}
 	v := fromStatus(st)
 	var extra struct {
@@ -167,7 +185,7 @@ func parseStatusDoc(data []byte) (Job, bool) {
 	if json.Unmarshal(data, &extra) == nil && len(extra.Quality) > 0 && string(extra.Quality) != "null" {
 		v.Quality = extra.Quality
 	}
-	return v, true
+	return v, st.Extras, true
 }
 
 // scanStreams lists <root>/live/<stream>/master.m3u8 and each stream's

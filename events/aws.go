@@ -153,7 +153,7 @@ func outputGroups(out string, st job.Status) []OutputGroupDetail {
 			continue
 		}
 		g.OutputDetails = append(g.OutputDetails, OutputDetail{
-			OutputFilePaths: []string{base + q.Rendition + "/index.m3u8"},
+			OutputFilePaths: []string{base + playlistOf(st, q.Rendition)},
 			DurationInMs:    int64(math.Round(st.Duration * 1000)),
 			VideoDetails:    &VideoDetails{WidthInPx: q.Width, HeightInPx: q.Height},
 		})
@@ -165,6 +165,19 @@ func outputGroups(out string, st job.Status) []OutputGroupDetail {
 		}}})
 	}
 	return groups
+}
+
+// playlistOf is the media playlist of rendition as job.json names it (a
+// fleet output keeps it in the publishing attempt's folder,
+// "720p/<attempt>/index.m3u8"); a status without playlists gets the fixed
+// name "720p/index.m3u8".
+func playlistOf(st job.Status, rendition string) string {
+	for _, p := range st.Playlists {
+		if strings.HasPrefix(p, rendition+"/") {
+			return p
+		}
+	}
+	return rendition + "/index.m3u8"
 }
 
 func firstNonEmpty(s ...string) string {

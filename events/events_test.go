@@ -323,11 +323,13 @@ func publishedEvent() job.StateChange {
 	e := ev(job.EventPublished, "job-1", 100)
 	e.Job.Attributes = map[string]string{"customer": "acme"}
 	e.Status.Duration = 12.5
-	e.Status.Extras = job.Extras{MP4: "720p.mp4", Quality: []job.Quality{
-		{Rendition: "720p", Width: 1280, Height: 720, SSIM: 0.98, PSNR: 41, Frames: 12},
-		{Rendition: "480p", Width: 854, Height: 480, SSIM: 0.95, PSNR: 37, Frames: 12, Dropped: true},
-		{Rendition: "360p", Width: 640, Height: 360, SSIM: 0.93, PSNR: 35, Frames: 12},
-	}}
+	// A fleet output's files sit in the publishing attempt's folder.
+	e.Status.Extras = job.Extras{MP4: "k3x7q2abcd/720p.mp4",
+		Playlists: []string{"720p/k3x7q2abcd/index.m3u8", "360p/k3x7q2abcd/index.m3u8"}, Quality: []job.Quality{
+			{Rendition: "720p", Width: 1280, Height: 720, SSIM: 0.98, PSNR: 41, Frames: 12},
+			{Rendition: "480p", Width: 854, Height: 480, SSIM: 0.95, PSNR: 37, Frames: 12, Dropped: true},
+			{Rendition: "360p", Width: 640, Height: 360, SSIM: 0.93, PSNR: 35, Frames: 12},
+		}}
 	return e
 }
 
@@ -347,11 +349,11 @@ func checkStateChange(t *testing.T, body []byte) {
 		t.Fatalf("output groups %+v", d.OutputGroupDetails)
 	}
 	od := d.OutputGroupDetails[0].OutputDetails
-	if len(od) != 2 || od[0].OutputFilePaths[0] != "s3://out/job-1/720p/index.m3u8" || od[0].DurationInMs != 12500 ||
-		od[1].VideoDetails.HeightInPx != 360 {
+	if len(od) != 2 || od[0].OutputFilePaths[0] != "s3://out/job-1/720p/k3x7q2abcd/index.m3u8" || od[0].DurationInMs != 12500 ||
+		od[1].VideoDetails.HeightInPx != 360 || od[1].OutputFilePaths[0] != "s3://out/job-1/360p/k3x7q2abcd/index.m3u8" {
 		t.Errorf("output details (the dropped 480p must be absent) %+v", od)
 	}
-	if d.OutputGroupDetails[1].OutputDetails[0].OutputFilePaths[0] != "s3://out/job-1/720p.mp4" {
+	if d.OutputGroupDetails[1].OutputDetails[0].OutputFilePaths[0] != "s3://out/job-1/k3x7q2abcd/720p.mp4" {
 		t.Errorf("mp4 group %+v", d.OutputGroupDetails[1])
 	}
 	// The raw JSON uses MediaConvert's key names.

@@ -12,7 +12,8 @@ const (
 	// means the output is whole.
 	MasterName = "master.m3u8"
 	// PosterName is the poster image written with every presentation that
-	// has video.
+	// has video (in a fleet output, inside the attempt's folder: see
+	// Extras.Poster).
 	PosterName = "poster.jpg"
 	// StatusName is the per-job status document next to the master playlist.
 	StatusName = "job.json"
@@ -55,17 +56,23 @@ type Status struct {
 	Extras
 }
 
-// Extras are what a published output has besides its playlists: the
-// quality report and the names (relative to the output) of the poster,
-// storyboard index and progressive MP4. Status and the worker's outcome
+// Extras are what a published output has besides its master: the quality
+// report and the names (relative to the output) of the media playlists,
+// the poster, the storyboard index and the progressive MP4. A fleet output
+// keeps each attempt's files in a folder of its own (jobexec/attempt), so
+// these are the published attempt's names; read them here (or follow the
+// master) rather than guessing fixed ones. Status and the worker's outcome
 // embed it, so the fields sit at the top level of job.json:
 //
 //	"quality": [{"rendition": "720p", "width": 1280, "height": 720,
 //	             "ssim": 0.97, "psnr_db": 38.2, "frames": 12,
 //	             "ssim_gain": 0.012, "dropped": false}],
-//	"poster": "poster.jpg", "storyboard": "storyboard.vtt", "mp4": "720p.mp4"
+//	"playlists": ["720p/k3x7q2abcd/index.m3u8", "360p/k3x7q2abcd/index.m3u8"],
+//	"poster": "k3x7q2abcd/poster.jpg", "storyboard": "k3x7q2abcd/storyboard.vtt",
+//	"mp4": "k3x7q2abcd/720p.mp4"
 type Extras struct {
 	Quality    []Quality `json:"quality,omitempty"`
+	Playlists  []string  `json:"playlists,omitempty"`
 	Poster     string    `json:"poster,omitempty"`
 	Storyboard string    `json:"storyboard,omitempty"`
 	MP4        string    `json:"mp4,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/pipeline"
@@ -15,22 +16,42 @@ import (
 // job's output URL. Segments stream to storage as they are made; the master
 // playlist is created only if absent, so of two workers racing on one job
 // exactly one publishes (the other's Close fails with storage.ErrExists).
-// Nothing is deleted on failure: segments without a master are invisible,
-// and deleting them could remove what a racing worker is about to publish.
+// The sink records the names it created (Written) so that a run that
+// cannot publish can delete them: a VOD job's attempt writes under names
+// of its own (jobexec/attempt), so they are nobody else's.
 type StorageSink struct {
 	Ctx    context.Context
 	Bucket *storage.Bucket
 	// Replace makes the master an ordinary write that replaces an older
 	// one (the transcode command's semantics) instead of a create-if-absent.
 	Replace bool
+
+	mu          sync.Mutex
+	written     []string
+	masterTried bool
 }
 
 // Create implements pipeline.Sink.
 func (s *StorageSink) Create(name string) (io.WriteCloser, error) {
+	s.mu.Lock()
+	if name == job.MasterName {
+		s.masterTried = true
+	} else {
+		s.written = append(s.written, name)
+	}
+	s.mu.Unlock()
 	return s.Bucket.NewWriter(s.Ctx, name, storage.WriterOptions{
 		ContentType: storage.ContentType(name),
 		IfNoneMatch: name == job.MasterName && !s.Replace,
 	})
+}
+
+// Written returns the names Create was called with, the master's
+// excepted, and whether the master's create was tried.
+func (s *StorageSink) Written() (names []string, masterTried bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.written...), s.masterTried
 }
 
 // Remove implements pipeline.Remover (the quality gate's dropped rungs,

@@ -8,14 +8,16 @@ import (
 	"testing"
 
 	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/jobexec/attempt"
 	"github.com/hlsfleet/hlsfleet/ladders"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/storage"
 )
 
-// TestStorageSinkQualityGate: on storage, the segments of a rung the gate
-// drops are deleted once the master is published, and the master and
-// job.json-facing result agree on what is left.
+// TestStorageSinkQualityGate: on storage, with attempt-scoped names, the
+// segments of a rung the gate drops are deleted once the master is
+// published, and the master and job.json-facing result agree on what is
+// left.
 func TestStorageSinkQualityGate(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg is not on PATH: the test makes its source with it")
@@ -38,8 +40,9 @@ func TestStorageSinkQualityGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	att := attempt.NewID()
 	res, err := pipeline.Transcode(ctx, pipeline.Options{Input: src, Ladder: l, Cores: 2,
-		Storyboard: pipeline.StoryboardOptions{Disabled: true}}, &StorageSink{Ctx: ctx, Bucket: b})
+		Storyboard: pipeline.StoryboardOptions{Disabled: true}, ObjectName: attempt.ObjectName(att)}, &StorageSink{Ctx: ctx, Bucket: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +60,7 @@ func TestStorageSinkQualityGate(t *testing.T) {
 			t.Errorf("%s of the dropped rung is still stored", o.Key)
 		}
 	}
-	if !strings.Contains(strings.Join(names, " "), "180p/index.m3u8") || !strings.Contains(strings.Join(names, " "), job.MasterName) {
+	if !strings.Contains(strings.Join(names, " "), "180p/"+att+"/index.m3u8") || !strings.Contains(strings.Join(names, " "), job.MasterName) {
 		t.Errorf("stored %v: want the master and the 180p rung", names)
 	}
 }

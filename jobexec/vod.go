@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/jobexec/attempt"
 	"github.com/hlsfleet/hlsfleet/jobexec/protocol"
 	"github.com/hlsfleet/hlsfleet/ladders"
 	"github.com/hlsfleet/hlsfleet/pipeline"
@@ -15,8 +16,10 @@ import (
 )
 
 // execVOD transcodes a VOD job from its source into its output, the master
-// playlist last as the conditional publish point. An output someone else
-// already published is a done event with Published false.
+// playlist last as the conditional publish point. Each run is an attempt
+// with names of its own (jobexec/attempt), so that a master, once created,
+// reaches only bytes its own attempt wrote. An output someone else already
+// published is a done event with Published false.
 func execVOD(ctx context.Context, cfg Config, j *job.Job, progress func(pipeline.Progress)) (protocol.Event, error) {
 	done := protocol.Event{Event: protocol.EventDone}
 	log := cfg.Logger
@@ -31,6 +34,7 @@ func execVOD(ctx context.Context, cfg Config, j *job.Job, progress func(pipeline
 	defer out.Close()
 	if ok, err := out.Exists(ctx, job.MasterName); err == nil && ok {
 		log.Info("already published", zap.String("output", j.Output))
+		done.AttemptID = tidy(ctx, out, log)
 		return done, nil
 	}
 	src, err := OpenSource(ctx, j.Source)
@@ -42,35 +46,105 @@ func execVOD(ctx context.Context, cfg Config, j *job.Job, progress func(pipeline
 	if accel == "" {
 		accel = pipeline.AccelCPU
 	}
+	att := attempt.NewID()
+	log = log.With(zap.String("attempt", att))
 	opt := pipeline.Options{
 		Input: src.Path, Reader: src.Reader, InputSize: src.Size,
 		Ladder: ladder, SegmentType: pipeline.SegmentType(j.SegmentType),
 		Progress: progress, Logger: log,
 		Accel: accel, GPUSessions: cfg.GPUSessions, Caps: cfg.Caps,
+		ObjectName: attempt.ObjectName(att),
 	}
-	res, err := pipeline.Transcode(ctx, opt, &StorageSink{Ctx: ctx, Bucket: out})
-	if errors.Is(err, storage.ErrExists) {
-		log.Info("another worker published first", zap.String("output", j.Output))
-		return done, nil
-	}
+	sink := &StorageSink{Ctx: ctx, Bucket: out}
+	res, err := pipeline.Transcode(ctx, opt, sink)
 	if err != nil {
+		if ev, ok := settle(ctx, out, sink, att, log); ok {
+			return ev, nil
+		}
 		if errors.Is(err, pipeline.ErrInput) {
 			err = fmt.Errorf("%w: %w", job.ErrPermanent, err)
 		}
 		return done, err
 	}
-	done.Published = true
+	done.Published, done.AttemptID = true, att
 	done.Duration, done.Speed, done.Renditions = res.Duration, res.Speed, len(res.Renditions)+len(res.Audio)
 	for _, r := range append(res.Renditions, res.Audio...) {
 		done.BytesOut += r.Bytes
 	}
 	done.Extras = extrasOf(res)
+	tidy(ctx, out, log)
 	return done, nil
+}
+
+// settle deletes what a run that did not publish wrote, when nothing can
+// reach it: the run never tried the master's create, or another attempt's
+// master is there. If the output turns out published (by another attempt,
+// or by this one when its create was answered with an error after taking
+// effect, a retried request), it returns the done event to report in
+// place of the error. When the master's create was tried and no master is
+// readable, the run's objects stay (a create that failed on our side may
+// still have taken effect); the attempt that publishes deletes them.
+func settle(ctx context.Context, out *storage.Bucket, sink *StorageSink, att string, log *zap.Logger) (protocol.Event, bool) {
+	done := protocol.Event{Event: protocol.EventDone}
+	names, tried := sink.Written()
+	if !tried {
+		removeOwn(ctx, out, names, log)
+		return done, false
+	}
+	master, err := out.ReadAll(ctx, job.MasterName)
+	if err != nil {
+		log.Info("not published; this attempt's objects are left for the attempt that publishes", zap.Error(err))
+		return done, false
+	}
+	done.AttemptID = attempt.PublishedBy(master)
+	if done.AttemptID == att {
+		log.Warn("the master's create reported an error, but the master is this attempt's")
+		done.Published = true
+		tidy(ctx, out, log)
+		return done, true
+	}
+	log.Info("another attempt published first", zap.String("published_by", done.AttemptID))
+	removeOwn(ctx, out, names, log)
+	tidy(ctx, out, log)
+	return done, true
+}
+
+// removeOwn deletes the objects this attempt wrote; a failure (or a run
+// already cancelled) leaves them to the next attempt's cleanup.
+func removeOwn(ctx context.Context, out *storage.Bucket, names []string, log *zap.Logger) {
+	if len(names) == 0 {
+		return
+	}
+	if ctx.Err() != nil {
+		log.Info("cancelled: this attempt's objects are left for the next attempt's cleanup", zap.Int("objects", len(names)))
+		return
+	}
+	if err := attempt.Delete(ctx, out, names); err != nil {
+		log.Warn("deleting this attempt's objects", zap.Int("objects", len(names)), zap.Error(err))
+		return
+	}
+	log.Info("deleted this attempt's objects", zap.Int("objects", len(names)))
+}
+
+// tidy deletes what other attempts left in a published output and returns
+// the attempt that published it. A failure is only logged: leftovers are
+// unreachable, and the next run's tidy tries again.
+func tidy(ctx context.Context, out *storage.Bucket, log *zap.Logger) string {
+	by, n, err := attempt.Clean(ctx, out)
+	if err != nil {
+		log.Warn("deleting other attempts' objects", zap.Error(err))
+	} else if n > 0 {
+		log.Info("deleted other attempts' objects", zap.Int("objects", n), zap.String("published_by", by))
+	}
+	return by
 }
 
 // extrasOf is what job.json reports of a result besides the playlists.
 func extrasOf(res *pipeline.Result) job.Extras {
 	e := job.Extras{Quality: res.Quality, Poster: res.Poster}
+	for _, r := range append(res.Renditions, res.Audio...) {
+		e.Playlists = append(e.Playlists, r.Playlist)
+	}
 	if res.Storyboard != nil {
 		e.Storyboard = res.Storyboard.VTT
 	}

@@ -30,8 +30,9 @@
 //     segment whose continuity counters tscc.go carries on, or as
 //     fragmented MP4, one muxer per rung.
 //  7. Sinks (sink.go): every file leaves through a [Sink] as soon as it is
-//     made; [DirSink] stages into a directory and commits with the master
-//     last.
+//     made, under the name Options.ObjectName gives it (the fleet's
+//     attempt folders; the master keeps its name); [DirSink] stages into a
+//     directory and commits with the master last.
 //  8. Publish (publish.go): the media playlists (modelled by pipeline/hls),
 //     the extras, the poster (poster.go) and master.m3u8 last: its presence
 //     means the presentation is whole.

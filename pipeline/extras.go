@@ -215,6 +215,14 @@ func (t *transcode) finishExtras(res *Result) error {
 		if err != nil {
 			return err
 		}
+		if sb != nil {
+			sb.VTT = t.objectName(sb.VTT)
+			sprites := make([]string, len(sb.Sprites))
+			for i, n := range sb.Sprites {
+				sprites[i] = t.objectName(n)
+			}
+			sb.Sprites = sprites
+		}
 		res.Storyboard = sb
 	}
 	if t.mp4 != nil {
@@ -222,6 +230,7 @@ func (t *transcode) finishExtras(res *Result) error {
 		if err != nil {
 			return err
 		}
+		m.Name = t.objectName(m.Name)
 		res.MP4 = m
 	}
 	return nil

@@ -11,7 +11,8 @@ import (
 )
 
 // publish writes the media playlists, the extras, the poster and then the
-// master.
+// master. The names in the Result and the master's URIs are the names
+// stored (Options.ObjectName).
 func (t *transcode) publish() (*Result, error) {
 	res := &Result{
 		Master: MasterName, SegmentType: t.opt.SegmentType, SegmentSeconds: t.opt.Ladder.SegmentSeconds,
@@ -58,7 +59,7 @@ func (t *transcode) publish() (*Result, error) {
 		if err := writeFile(t.sink, PosterName, t.posterBytes); err != nil {
 			return nil, err
 		}
-		res.Poster = PosterName
+		res.Poster = t.objectName(PosterName)
 	}
 	if err := writeFile(t.sink, MasterName, master.Encode()); err != nil {
 		return nil, err
@@ -149,7 +150,7 @@ func (t *transcode) writePlaylist(s *segmenter, codecs []string) (RenditionResul
 		return RenditionResult{}, err
 	}
 	peak, avg := s.bandwidth()
-	rr := RenditionResult{Name: s.dir, Playlist: name, Codecs: codecs, Bandwidth: peak, AverageBandwidth: avg, Segments: len(pl.Segments), Bytes: s.initSize}
+	rr := RenditionResult{Name: s.dir, Playlist: t.objectName(name), Codecs: codecs, Bandwidth: peak, AverageBandwidth: avg, Segments: len(pl.Segments), Bytes: s.initSize}
 	for i, seg := range pl.Segments {
 		rr.Bytes += s.sizes[i]
 		rr.Duration += seg.Duration

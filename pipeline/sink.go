@@ -22,6 +22,52 @@ type Sink interface {
 // MasterName is the publish point of every presentation.
 const MasterName = job.MasterName
 
+// renamingSink is sink with every name but the master's mapped by name
+// (Options.ObjectName); it removes through sink when sink is a Remover.
+func renamingSink(sink Sink, name func(string) string) Sink {
+	if name == nil {
+		return sink
+	}
+	rs := renamed{sink: sink, name: name}
+	if r, ok := sink.(Remover); ok {
+		return renamedRemover{rs, r}
+	}
+	return rs
+}
+
+type renamed struct {
+	sink Sink
+	name func(string) string
+}
+
+func (r renamed) Create(name string) (io.WriteCloser, error) {
+	return r.sink.Create(r.objectName(name))
+}
+
+// objectName is the name file name is stored under; the master keeps its
+// own, the one publish point.
+func (r renamed) objectName(name string) string {
+	if name == MasterName {
+		return name
+	}
+	return r.name(name)
+}
+
+type renamedRemover struct {
+	renamed
+	r Remover
+}
+
+func (r renamedRemover) Remove(name string) error { return r.r.Remove(r.objectName(name)) }
+
+// objectName is the name the transcode's sink stores file name under.
+func (t *transcode) objectName(name string) string {
+	if r, ok := t.sink.(interface{ objectName(string) string }); ok {
+		return r.objectName(name)
+	}
+	return name
+}
+
 // DirSink writes a presentation into a local directory without ever showing
 // a half-written one: files go to a staging directory beside the target and
 // Commit moves them into place, master.m3u8 last. Abort removes the staging

@@ -41,6 +41,14 @@ type Options struct {
 	Storyboard StoryboardOptions
 	Quality    QualityOptions
 	MP4        string // rendition name ("720p") or height ("720") for a progressive MP4; "" = none
+	// ObjectName, when set, maps the name of every file the pipeline
+	// creates or removes through the sink, except master.m3u8, to the name
+	// it is stored under ("720p/seg_00001.ts" -> "720p/<attempt>/seg_00001.ts"
+	// in the fleet); the master's URIs and the Result's names follow it.
+	// It must keep the files of one folder together in one folder: media
+	// playlists and the storyboard refer to their files by relative URIs.
+	// nil keeps every name as it is.
+	ObjectName func(name string) string
 }
 
 // Progress reports how far a transcode is.
@@ -50,7 +58,8 @@ type Progress struct {
 	Frames   int64   // video frames decoded
 }
 
-// Result summarises a finished presentation.
+// Result summarises a finished presentation. Its file names (playlists,
+// poster, storyboard, MP4) are the names stored (Options.ObjectName).
 type Result struct {
 	Master         string            `json:"master"`
 	Duration       float64           `json:"duration_seconds"`
@@ -132,7 +141,7 @@ func Transcode(ctx context.Context, opt Options, sink Sink) (*Result, error) {
 	}
 	defer in.close()
 
-	t := &transcode{opt: opt, in: in, sink: sink, log: opt.Logger}
+	t := &transcode{opt: opt, in: in, sink: renamingSink(sink, opt.ObjectName), log: opt.Logger}
 	defer t.free()
 	if err := t.plan(); err != nil {
 		return nil, err

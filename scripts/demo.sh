@@ -21,12 +21,14 @@ fleet=$!
 trap 'kill -TERM $fleet 2>/dev/null || true; wait $fleet 2>/dev/null || true' EXIT
 echo "demo: bin/hlsfleet submit --queue local://$out/fleet/queue --wait $src $out/sample"
 bin/hlsfleet submit --queue "local://$out/fleet/queue" --wait --timeout 10m "$src" "$out/sample" >/dev/null
+# The poster sits in the publishing attempt's folder; job.json names it.
+poster=$(sed -n 's/.*"poster": *"\([^"]*\)".*/\1/p' "$out/sample/job.json")
 cat <<MSG
 
 demo: done.
   master playlist: $out/sample/master.m3u8
   job status:      $out/sample/job.json
-  poster:          $out/sample/poster.jpg
+  poster:          $out/sample/${poster:-poster.jpg}
   watch it:        bin/hlsfleet serve $out   then open http://127.0.0.1:8080/
                    (Chromium and Safari play HLS natively)
   the fleet:       bin/hlsfleet local --data $out/fleet   (drop files into $out/fleet/inbox)

@@ -45,7 +45,7 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 	if err != nil {
 		return nil, err
 	}
-	return &Outcome{Published: ev.Published, Duration: ev.Duration, Speed: ev.Speed, Renditions: ev.Renditions,
+	return &Outcome{Published: ev.Published, AttemptID: ev.AttemptID, Duration: ev.Duration, Speed: ev.Speed, Renditions: ev.Renditions,
 		BytesOut: ev.BytesOut, Extras: ev.Extras,
 		LiveLatency: ev.LiveLatency, LiveRealtimeFactor: ev.LiveRealtimeFactor, LiveSkipped: ev.LiveSkipped}, nil
 }

@@ -63,7 +63,11 @@ type Progress struct {
 type Outcome struct {
 	// Published is false when someone else had already published the
 	// output (the conditional create of the master playlist lost).
-	Published  bool
+	Published bool
+	// AttemptID is the attempt whose master the output has: this run's
+	// when Published, else the one that published first ("" when not
+	// known).
+	AttemptID  string
 	Duration   float64 // media duration in seconds
 	Speed      float64 // x realtime
 	Renditions int

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hlsfleet/hlsfleet/events"
 	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/jobexec/attempt"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 )
 
@@ -102,7 +104,9 @@ func TestLocalWebhookEvents(t *testing.T) {
 		last = p.Status.Progress
 	}
 	pub := got[len(got)-1]
-	if pub.Status.State != job.StatePublished || len(pub.Status.Quality) == 0 || pub.Status.Storyboard != pipeline.StoryboardName {
+	// The storyboard sits in the publishing attempt's folder.
+	if pub.Status.State != job.StatePublished || len(pub.Status.Quality) == 0 ||
+		path.Base(pub.Status.Storyboard) != pipeline.StoryboardName || attempt.Of(pub.Status.Storyboard) == "" {
 		t.Errorf("published event's status lacks the extras: %+v", pub.Status)
 	}
 	for _, p := range got {

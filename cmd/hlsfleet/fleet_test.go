@@ -17,8 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hlsfleet/hlsfleet/internal/hlscheck"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/jobexec/attempt"
 	"github.com/hlsfleet/hlsfleet/jobexec/protocol"
 	"github.com/hlsfleet/hlsfleet/pipeline"
 	"github.com/hlsfleet/hlsfleet/pipeline/hls"
@@ -200,7 +202,6 @@ func checkPublished(t *testing.T, ctx context.Context, e fleetEnv, jobs []*job.J
 				}
 			}
 		}
-		b.Close()
 		st, ok := readStatus(ctx, e, j)
 		if !ok || st.State != job.StatePublished || st.JobID != j.ID {
 			t.Errorf("job %d: status %+v, want published", i, st)
@@ -214,9 +215,25 @@ func checkPublished(t *testing.T, ctx context.Context, e fleetEnv, jobs []*job.J
 				t.Errorf("job %d: quality %+v out of range", i, q)
 			}
 		}
-		if st.Storyboard != pipeline.StoryboardName || st.Poster != job.PosterName {
-			t.Errorf("job %d: job.json names storyboard %q and poster %q", i, st.Storyboard, st.Poster)
+		// The extras sit in the folder of the attempt the master reaches.
+		by := attempt.PublishedBy(data)
+		if by == "" || st.Storyboard != by+"/"+pipeline.StoryboardName || st.Poster != by+"/"+job.PosterName {
+			t.Errorf("job %d: job.json names storyboard %q and poster %q; the master is attempt %q's", i, st.Storyboard, st.Poster, by)
 		}
+		for _, n := range []string{st.Storyboard, st.Poster} {
+			if ok, _ := b.Exists(ctx, n); n != "" && !ok {
+				t.Errorf("job %d: job.json names %s, which is missing", i, n)
+			}
+		}
+		// Attempts that lost or died left nothing behind.
+		if objs, err := b.List(ctx, ""); err == nil {
+			for _, o := range objs {
+				if a := attempt.Of(o.Key); a != "" && a != by {
+					t.Errorf("job %d: %s of attempt %s is left beside the published attempt %s", i, o.Key, a, by)
+				}
+			}
+		}
+		b.Close()
 	}
 	if st, ok := readStatus(ctx, e, jobs[5]); !ok || st.State != job.StateFailed || st.Attempt != 1 {
 		t.Errorf("garbage job: status %+v, want failed after one attempt", st)
@@ -503,7 +520,9 @@ func TestCLITranscodeS3(t *testing.T) {
 }
 
 // Two workers racing on one job publish exactly one master: the second
-// master write is a create-if-absent that loses.
+// master write is a create-if-absent that loses. Each run wrote under its
+// own attempt folder; the master reaches the winner's only, both runs name
+// the winner, the loser's files are gone, and the output is correct HLS.
 func TestJobExecRacePublishesOnce(t *testing.T) {
 	clip := needClip(t)
 	out := filepath.Join(t.TempDir(), "out")
@@ -533,7 +552,7 @@ func TestJobExecRacePublishesOnce(t *testing.T) {
 			results <- result{code, stdout.String()}
 		}()
 	}
-	published := 0
+	published, attempts := 0, map[string]bool{}
 	for range 2 {
 		r := <-results
 		if r.code != 0 {
@@ -552,12 +571,34 @@ func TestJobExecRacePublishesOnce(t *testing.T) {
 		if done.Published {
 			published++
 		}
+		attempts[done.AttemptID] = true
 	}
 	if published != 1 {
 		t.Fatalf("%d of 2 racing runs say they published, want exactly 1", published)
 	}
-	if _, err := os.Stat(filepath.Join(out, job.MasterName)); err != nil {
+	master, err := os.ReadFile(filepath.Join(out, job.MasterName))
+	if err != nil {
 		t.Fatalf("no master after the race: %v", err)
+	}
+	by := attempt.PublishedBy(master)
+	if by == "" || len(attempts) != 1 || !attempts[by] {
+		t.Errorf("the runs name attempts %v; the master is attempt %q's", attempts, by)
+	}
+	err = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(out, p)
+		if a := attempt.Of(filepath.ToSlash(rel)); a != "" && a != by {
+			t.Errorf("%s of the losing attempt is left", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hlscheck.Check(out, hlscheck.Options{ExpectAudio: true, ExpectVideo: true}); err != nil {
+		t.Errorf("hlscheck:\n%v", err)
 	}
 }
 

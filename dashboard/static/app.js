@@ -25,8 +25,11 @@ function fmtBytes(n) {
   return n.toFixed(i ? 1 : 0) + ' ' + u[i];
 }
 function fmtTime(t) { return t ? new Date(t).toLocaleString() : ''; }
+// mediaURL is the URL of name (slash-separated, relative to the output) in
+// the output at path.
 function mediaURL(path, name) {
-  return '/media/' + path.split('/').map(encodeURIComponent).join('/') + '/' + name;
+  const enc = (p) => p.split('/').map(encodeURIComponent).join('/');
+  return '/media/' + enc(path) + '/' + enc(name);
 }
 function jobName(j) {
   if (j.path) return j.path;
@@ -185,7 +188,9 @@ async function play(title, path, j) {
   if (hls) { hls.destroy(); hls = null; }
   v.removeAttribute('src');
   v.dataset.engine = '';
-  v.poster = j && j.poster ? mediaURL(path, 'poster.jpg') : '';
+  // Extras are named by job.json (a fleet output keeps them in the
+  // publishing attempt's folder).
+  v.poster = j && j.poster ? mediaURL(path, j.poster) : '';
   status.textContent = '';
   status.className = '';
   const url = mediaURL(path, 'master.m3u8');
@@ -216,9 +221,12 @@ async function play(title, path, j) {
   dl.replaceChildren();
   if (j && j.mp4 && j.mp4.length) {
     dl.append('Download: ');
-    for (const m of j.mp4) dl.append(el('a', { href: mediaURL(path, m), download: m }, m), ' ');
+    for (const m of j.mp4) {
+      const base = m.split('/').pop();
+      dl.append(el('a', { href: mediaURL(path, m), download: base }, base), ' ');
+    }
   }
-  renderStoryboard(j && j.storyboard ? path : null);
+  renderStoryboard(j && j.storyboard ? mediaURL(path, j.storyboard) : null);
 }
 
 $('#player') && $('#player').addEventListener('error', () => {
@@ -230,17 +238,17 @@ $('#player') && $('#player').addEventListener('error', () => {
 });
 
 // renderStoryboard shows up to 12 evenly spaced storyboard tiles; a click seeks.
-async function renderStoryboard(path) {
+async function renderStoryboard(vtt) {
   const box = $('#storyboard');
   box.replaceChildren();
-  if (!path) return;
+  if (!vtt) return;
   let text;
   try {
-    const r = await fetch(mediaURL(path, 'storyboard.vtt'));
+    const r = await fetch(vtt);
     if (!r.ok) return;
     text = await r.text();
   } catch { return; }
-  const base = new URL(mediaURL(path, 'storyboard.vtt'), location.href);
+  const base = new URL(vtt, location.href);
   const cues = [];
   const ts = (s) => s.split(':').reduce((a, p) => a * 60 + parseFloat(p), 0);
   for (const block of text.split(/\r?\n\r?\n/)) {

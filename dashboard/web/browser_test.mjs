@@ -7,7 +7,7 @@
 //   CHROMIUM       the browser (default /usr/bin/chromium)
 // Prints "ok - ..." per check; exits 1 with the reason on the first failure.
 import { chromium } from 'playwright-core';
-import { readFileSync, copyFileSync, writeFileSync, cpSync, rmSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, copyFileSync, writeFileSync, cpSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 const base = process.env.HLSFLEET_URL;
@@ -133,8 +133,8 @@ try {
     console.log('skip - hls.js is not embedded in this build; only native HLS was checked');
   }
 
-  // 2c. The extras the transcode wrote next to the output (quality report in
-  // job.json, storyboard.vtt and its sprites) show up: the quality figures in
+  // 2c. The extras the transcode wrote into the output (quality report in
+  // job.json, the storyboard and its sprites) show up: the quality figures in
   // the row, the storyboard strip and the quality table under the player.
   const goodPath = info.jobs.find((j) => j.id === goodID).path;
   const outDir = join(data, 'out', goodPath);
@@ -142,8 +142,10 @@ try {
   if (!Array.isArray(doc.quality) || doc.quality.length === 0) fail('job.json has no quality report');
   const minSSIM = Math.min(...doc.quality.map((r) => r.ssim)).toFixed(3);
   const minPSNR = Math.min(...doc.quality.map((r) => r.psnr_db)).toFixed(1);
-  const cues = readFileSync(join(outDir, 'storyboard.vtt'), 'utf8').split('\n').filter((l) => l.includes('#xywh=')).length;
-  if (cues === 0) fail('storyboard.vtt has no cues');
+  // job.json names the storyboard (in the publishing attempt's folder).
+  if (!doc.storyboard) fail('job.json names no storyboard');
+  const cues = readFileSync(join(outDir, doc.storyboard), 'utf8').split('\n').filter((l) => l.includes('#xywh=')).length;
+  if (cues === 0) fail(`${doc.storyboard} has no cues`);
   const q = await page.waitForSelector(`#jobs tr[data-job-id="${goodID}"] .quality`, { timeout: 20000 });
   const qText = await q.textContent();
   if (!qText.includes(`SSIM ≥ ${minSSIM}`) || !qText.includes(`PSNR ≥ ${minPSNR} dB`)) {
@@ -151,19 +153,27 @@ try {
   }
   ok('the quality report of job.json shows in the row: ' + qText);
   await page.click(`#jobs tr[data-job-id="${goodID}"] button.play`);
+  // The poster is the one job.json names (in the publishing attempt's folder).
+  const posterURL = await page.$eval('#player', (v) => v.poster);
+  if (!doc.poster || !posterURL.endsWith('/' + doc.poster)) fail(`player poster ${posterURL}, job.json names ${doc.poster}`);
+  const posterResp = await page.request.get(posterURL);
+  if (posterResp.status() !== 200) fail(`poster ${posterURL}: HTTP ${posterResp.status()}`);
   await page.waitForFunction((n) => document.querySelectorAll('#storyboard .tile').length === n, cues);
   const qRows = await page.$$eval('#quality tbody tr', (rs) => rs.length);
   if (qRows !== doc.quality.length) fail(`quality table has ${qRows} rows, want ${doc.quality.length}`);
-  ok(`the player shows the storyboard strip (${cues} tiles) and the quality table`);
+  ok(`the player shows the poster ${doc.poster}, the storyboard strip (${cues} tiles) and the quality table`);
 
   // 2d. A live stream below <out>/live/ shows with its latency and plays.
   // (A copy of the published output stands in for a live stream's files;
   // the segments' write times are what the latency is measured from.)
   cpSync(outDir, join(data, 'out', 'live', 'cam1'), { recursive: true });
   rmSync(join(data, 'out', 'live', 'cam1', 'job.json'));
-  for (const d of readdirSync(join(data, 'out', 'live', 'cam1'))) { // not ended: no ENDLIST
-    const pl = join(data, 'out', 'live', 'cam1', d, 'index.m3u8');
-    if (existsSync(pl)) writeFileSync(pl, readFileSync(pl, 'utf8').replace(/#EXT-X-(ENDLIST|PLAYLIST-TYPE:VOD)\r?\n?/g, ''));
+  // Not ended: no ENDLIST in the media playlists job.json lists (in the
+  // publishing attempt's folders).
+  if (!Array.isArray(doc.playlists) || doc.playlists.length === 0) fail('job.json lists no playlists');
+  for (const p of doc.playlists) {
+    const pl = join(data, 'out', 'live', 'cam1', p);
+    writeFileSync(pl, readFileSync(pl, 'utf8').replace(/#EXT-X-(ENDLIST|PLAYLIST-TYPE:VOD)\r?\n?/g, ''));
   }
   const lat = await page.waitForSelector('#live-box:not([hidden]) #streams tr[data-stream="cam1"] .latency', { timeout: 20000 });
   const latText = (await lat.textContent()).trim();

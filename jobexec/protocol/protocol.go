@@ -67,9 +67,13 @@ type Event struct {
 	Speed        float64 `json:"speed,omitempty"`
 	MediaSeconds float64 `json:"media_seconds,omitempty"`
 	Published    bool    `json:"published,omitempty"`
-	Duration     float64 `json:"duration_seconds,omitempty"`
-	Renditions   int     `json:"renditions,omitempty"`
-	BytesOut     int64   `json:"bytes_out,omitempty"`
+	// AttemptID is the attempt whose master the output has (VOD jobs):
+	// this run's when Published, else the one that published first (""
+	// when not known, or the output has no master).
+	AttemptID  string  `json:"attempt_id,omitempty"`
+	Duration   float64 `json:"duration_seconds,omitempty"`
+	Renditions int     `json:"renditions,omitempty"`
+	BytesOut   int64   `json:"bytes_out,omitempty"`
 	job.Extras
 	// Live-segment jobs: seconds from the source object's time to every
 	// rendition playlist updated, wall seconds per media second of the
