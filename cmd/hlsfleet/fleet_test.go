@@ -358,8 +358,11 @@ func TestFleetSQSAndS3(t *testing.T) {
 	// A fresh worker joins, as an ASG would replace the instance.
 	startHLSFleet(t, nil, args...)
 	// Released, not expired: another worker started it again before its
-	// lease could have run out (how soon depends on the queue's backlog).
-	waitFor(t, lease, "the SIGTERMed worker's job to be published by another worker", func() bool {
+	// lease could have run out (how soon depends on the queue's backlog;
+	// asserted below from its StartedAt). Publishing then takes a transcode,
+	// which on a loaded 2-core machine can itself outlast the lease: the
+	// wait allows for that, the restart check does not.
+	waitFor(t, lease+2*time.Minute, "the SIGTERMed worker's job to be published by another worker", func() bool {
 		st, ok := readStatus(ctx, e, termJob)
 		return ok && st.State == job.StatePublished
 	})
