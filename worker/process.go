@@ -46,6 +46,6 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 		return nil, err
 	}
 	return &Outcome{Published: ev.Published, Duration: ev.Duration, Speed: ev.Speed, Renditions: ev.Renditions,
-		BytesOut: ev.BytesOut, Extras: ev.Extras,
+		BytesOut: ev.BytesOut, Extras: ev.Extras, AttemptID: ev.AttemptID,
 		LiveLatency: ev.LiveLatency, LiveRealtimeFactor: ev.LiveRealtimeFactor, LiveSkipped: ev.LiveSkipped}, nil
 }

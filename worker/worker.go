@@ -69,6 +69,9 @@ type Outcome struct {
 	Renditions int
 	BytesOut   int64
 	job.Extras
+	// AttemptID names the run that produced the outcome (the job process's
+	// done event): the objects it wrote carry it. "" when not known.
+	AttemptID string
 	// Live-segment jobs (see ExecEvent): latency from the source object to
 	// the playlists updated, transcode wall seconds per media second, and
 	// segments skipped by this job's playlist update.
