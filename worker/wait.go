@@ -14,11 +14,15 @@ import (
 const WaitPoll = 300 * time.Millisecond
 
 // WaitForStatus follows j's status document (<output>/job.json) until the
-// job is published or failed, and returns that last status. Every status
-// of j read on the way (including the last) goes to seen, which may be nil;
-// a job.json that is missing, unreadable or another job's is polled again.
-// A failed job is also an error wrapping job.ErrPermanent, with its reason;
-// ctx ending is an error wrapping ctx.Err().
+// output is published or j failed, and returns that last status. A document
+// that says published ends the wait whichever job it names: the output is
+// published, and a duplicate submission (j is acknowledged without work)
+// would otherwise wait for ever; Publisher tells which job published it.
+// Every status read on the way that is j's, or published (including the
+// last), goes to seen, which may be nil; a job.json that is missing,
+// unreadable or another job's unpublished one is polled again. A failed
+// job is also an error wrapping job.ErrPermanent, with its reason; ctx
+// ending is an error wrapping ctx.Err().
 func WaitForStatus(ctx context.Context, j *job.Job, seen func(job.Status)) (job.Status, error) {
 	b, err := storage.Open(ctx, j.Output)
 	if err != nil {
@@ -27,18 +31,16 @@ func WaitForStatus(ctx context.Context, j *job.Job, seen func(job.Status)) (job.
 	defer b.Close()
 	for {
 		data, err := b.ReadAll(ctx, job.StatusName)
-		if err == nil {
-			var st job.Status
-			if json.Unmarshal(data, &st) == nil && st.JobID == j.ID {
-				if seen != nil {
-					seen(st)
-				}
-				switch st.State {
-				case job.StatePublished:
-					return st, nil
-				case job.StateFailed:
-					return st, fmt.Errorf("%w: job %s failed: %s", job.ErrPermanent, j.ID, st.Error)
-				}
+		var st job.Status
+		if err == nil && json.Unmarshal(data, &st) == nil && (st.JobID == j.ID || st.State == job.StatePublished) {
+			if seen != nil {
+				seen(st)
+			}
+			switch st.State {
+			case job.StatePublished:
+				return st, nil
+			case job.StateFailed:
+				return st, fmt.Errorf("%w: job %s failed: %s", job.ErrPermanent, j.ID, st.Error)
 			}
 		}
 		select {
@@ -47,4 +49,14 @@ func WaitForStatus(ctx context.Context, j *job.Job, seen func(job.Status)) (job.
 		case <-time.After(WaitPoll):
 		}
 	}
+}
+
+// Publisher says which job published the output of a published status
+// document: its PublishedBy, or, for a document repaired by a later
+// delivery that could not tell, "" (unknown).
+func Publisher(st job.Status) string {
+	if st.State != job.StatePublished {
+		return ""
+	}
+	return st.PublishedBy
 }
