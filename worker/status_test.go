@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
@@ -34,7 +37,13 @@ func outputOf(t *testing.T, j *job.Job) *storage.Bucket {
 // readJobJSON reads j's job.json; ok false when there is none.
 func readJobJSON(t *testing.T, j *job.Job) (job.Status, bool) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(strings.TrimPrefix(j.Output, "file://"), job.StatusName))
+	var data []byte
+	var err error
+	if strings.HasPrefix(j.Output, "file://") {
+		data, err = os.ReadFile(filepath.Join(strings.TrimPrefix(j.Output, "file://"), job.StatusName))
+	} else {
+		data, err = outputOf(t, j).ReadAll(context.Background(), job.StatusName)
+	}
 	if err != nil {
 		return job.Status{}, false
 	}
@@ -59,11 +68,44 @@ func writeMaster(ctx context.Context, j *job.Job, body string) error {
 const attemptMaster = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\natt-7f3a/720p/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=1\natt-7f3a/360p/index.m3u8\n"
 
 // TestStatusIsForwardOnly: job.json is written by compare-and-swap, and a
-// document that says published is never replaced, except by itself.
+// document that says published is never replaced, except by itself; on
+// file storage, and on the S3 peer when it runs.
 func TestStatusIsForwardOnly(t *testing.T) {
+	t.Run("file", func(t *testing.T) { statusIsForwardOnly(t, func() *job.Job { return newJob(t) }) })
+	t.Run("s3", func(t *testing.T) {
+		bucket := s3PeerBucket(t)
+		n := 0
+		statusIsForwardOnly(t, func() *job.Job {
+			n++
+			return job.New("s3://"+bucket+"/in.mp4", fmt.Sprintf("s3://%s/out%d", bucket, n))
+		})
+	})
+}
+
+// s3PeerBucket creates a bucket on the S3 peer (AWS_ENDPOINT_URL_S3), or
+// skips the test when none runs.
+func s3PeerBucket(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("AWS_ENDPOINT_URL_S3") == "" {
+		t.Skip("S3 peer not running: scripts/peers/s3.sh start")
+	}
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	name := fmt.Sprintf("hlsfleet-worker-%d", time.Now().UnixNano())
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &name}); err != nil {
+		t.Fatalf("creating bucket: %v", err)
+	}
+	return name
+}
+
+func statusIsForwardOnly(t *testing.T, newJob func() *job.Job) {
 	ctx := context.Background()
 	out := StorageOutputs{}
-	j := newJob(t)
+	j := newJob()
 	running := job.Status{JobID: j.ID, State: job.StateRunning, Attempt: 1, Worker: "a"}
 	if err := out.WriteStatus(ctx, j, running); err != nil {
 		t.Fatal(err)
@@ -92,7 +134,7 @@ func TestStatusIsForwardOnly(t *testing.T) {
 	}
 	// Many writers at once: every write lands or is dropped, none is lost
 	// to a torn read-modify-write, and published stays.
-	j2 := newJob(t)
+	j2 := newJob()
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
