@@ -15,8 +15,16 @@
 // (the input is at fault) dead-letters the message at once with the reason
 // and the input's fingerprint; ErrCrashed (the job process died) and every
 // other error release the message with a jittered exponential backoff
-// (Backoff), and the queue's redrive policy dead-letters a message that keeps
-// failing.
+// (Backoff), and a message that keeps failing is dead-lettered on the
+// queue's last receive with the last error (Config.MaxReceive; else by the
+// queue's redrive policy). An infrastructure fault (storage or the queue
+// unavailable, fault.Infra) is waited out with the message held (keep.go),
+// so an outage costs time, not receives.
+//
+// job.json only moves forward: it is written by compare-and-swap and never
+// replaced once it says published (StorageOutputs.WriteStatus); a delivery
+// that finds the output published repairs a stale document and sends the
+// published event the dead publisher never sent (status.go).
 //
 // # Shutdown
 //
