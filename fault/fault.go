@@ -44,10 +44,17 @@ const (
 	// LeaseLost: the message was delivered to someone else meanwhile; it is
 	// neither acknowledged nor released.
 	LeaseLost
+	// Infra: the infrastructure failed, not the job: storage or the queue
+	// was unreachable, throttled the request or timed out (not a 4xx that
+	// says the request itself is wrong). Retrying later will help, so it
+	// costs time, never the job: the worker keeps the message and backs off
+	// for up to minutes before it gives up on the receive.
+	Infra
 )
 
 // String is the class's name as job.json's "reason" and the dead-letter
-// reason carry it. Input is "permanent", its name since the first release.
+// reason carry it. Input is "permanent", its name since the first release;
+// ParseClass reads it back.
 func (c Class) String() string {
 	switch c {
 	case Input:
@@ -58,8 +65,21 @@ func (c Class) String() string {
 		return "shutdown"
 	case LeaseLost:
 		return "lease-lost"
+	case Infra:
+		return "infrastructure"
 	}
 	return "transient"
+}
+
+// ParseClass returns the class whose String is name; an unknown name is
+// Transient.
+func ParseClass(name string) Class {
+	for c := Transient; c <= Infra; c++ {
+		if c.String() == name {
+			return c
+		}
+	}
+	return Transient
 }
 
 // classer is implemented by every error that carries a class.

@@ -13,6 +13,7 @@ var (
 	errInput   = fault.New(fault.Input, "input is at fault")
 	errCorrupt = fault.Under(errInput, "input is corrupt")
 	errCrash   = fault.New(fault.Crashed, "child crashed")
+	errDown    = fault.New(fault.Infra, "storage unavailable")
 )
 
 func TestOf(t *testing.T) {
@@ -32,6 +33,8 @@ func TestOf(t *testing.T) {
 		{"Errorf", fault.Errorf(fault.LeaseLost, "lease %d", 3), fault.LeaseLost},
 		{"outermost wins", fault.As(fault.Crashed, fmt.Errorf("x: %w", errInput)), fault.Crashed},
 		{"As nil", fault.As(fault.Input, nil), fault.Transient},
+		{"infra", fmt.Errorf("stat: %w", errDown), fault.Infra},
+		{"infra under crash", fault.As(fault.Crashed, fmt.Errorf("x: %w", errDown)), fault.Crashed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := fault.Of(tc.err); got != tc.want {
@@ -64,10 +67,17 @@ func TestSentinelsKeepErrorsIs(t *testing.T) {
 func TestClassNames(t *testing.T) {
 	// job.json "reason" values since the first release.
 	want := map[fault.Class]string{fault.Transient: "transient", fault.Input: "permanent",
-		fault.Crashed: "crashed", fault.Shutdown: "shutdown", fault.LeaseLost: "lease-lost"}
+		fault.Crashed: "crashed", fault.Shutdown: "shutdown", fault.LeaseLost: "lease-lost",
+		fault.Infra: "infrastructure"}
 	for c, n := range want {
 		if c.String() != n {
 			t.Errorf("%d: %q, want %q", c, c.String(), n)
 		}
+		if fault.ParseClass(n) != c {
+			t.Errorf("ParseClass(%q) = %d, want %d", n, fault.ParseClass(n), c)
+		}
+	}
+	if fault.ParseClass("no such class") != fault.Transient {
+		t.Error("an unknown name must parse as Transient")
 	}
 }

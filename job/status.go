@@ -20,13 +20,25 @@ const (
 )
 
 // Job states in Status.State.
+//
+// The states move forward only, and published is final: a status document
+// that says published is never replaced (MayReplace), whichever job or
+// attempt writes next, so a losing or late attempt's progress or failure
+// cannot hide a published output. The other states follow each other as
+// attempts come and go (queued → running → retrying → running → failed,
+// and a redriven dead letter runs again).
 const (
 	StateQueued    = "queued"    // waiting for a worker (released by a worker's shutdown)
 	StateRunning   = "running"   // a worker is running it
-	StatePublished = "published" // the output is whole: master.m3u8 exists
+	StatePublished = "published" // the output is whole: master.m3u8 exists; final
 	StateFailed    = "failed"    // permanent failure; the message is in the dead-letter queue
 	StateRetrying  = "retrying"  // the last attempt failed; it will be tried again
 )
+
+// MayReplace reports whether next may replace cur as an output's status
+// document: anything may replace a document that does not say published,
+// nothing replaces one that does.
+func MayReplace(cur, next Status) bool { return cur.State != StatePublished }
 
 // Status is a job's status document (<output>/job.json), kept current while
 // the job runs.
@@ -41,13 +53,27 @@ type Status struct {
 	StartedAt  time.Time  `json:"started_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	// Error is the last attempt's error (failed, retrying).
+	// Error is the last attempt's error (failed, retrying): while storage
+	// or the queue is out, the last infrastructure error.
 	Error string `json:"error,omitempty"`
 	// Reason is the error's class (fault.Class's name): "permanent",
-	// "crashed", "transient", "shutdown".
+	// "crashed", "transient", "shutdown", "infrastructure".
 	Reason string `json:"reason,omitempty"`
 	// RetryAt is when a retrying job becomes visible again.
 	RetryAt *time.Time `json:"retry_at,omitempty"`
+	// PublishedBy is the job whose attempt published the output (its
+	// conditional create of the master won): this document's job, or
+	// another job of the same output (a duplicate submission). "" when a
+	// later delivery found the output published under a stale document and
+	// could not tell (see RepairedBy).
+	PublishedBy string `json:"published_by_job,omitempty"`
+	// AttemptID names the attempt that published the output (the objects
+	// it wrote carry it); "" when not known.
+	AttemptID string `json:"attempt_id,omitempty"`
+	// RepairedBy says who found the output published while this document
+	// said otherwise (its publisher died between the master and the status
+	// write) and corrected it: "WORKER (job ID, attempt N)".
+	RepairedBy string `json:"repaired_by,omitempty"`
 	// Outcome fields of a published job.
 	Duration   float64 `json:"duration_seconds,omitempty"`
 	Speed      float64 `json:"speed,omitempty"`

@@ -65,6 +65,7 @@ func Main(cfg Config, stdin io.Reader, stdout io.Writer) error {
 	done, err := Exec(ctx, cfg, j, func(p pipeline.Progress) { w.Progress(p.Seconds, p.Duration) })
 	if err != nil {
 		cfg.Logger.Warn("job failed", zap.Error(err))
+		_ = w.Fail(err) // the class, for the parent (an infrastructure fault exits 1 too)
 		return fmt.Errorf("job %s: %w", j.ID, err)
 	}
 	return w.Write(done)

@@ -154,6 +154,10 @@ func OpenLocal(dir string, o Options) (*Local, error) {
 // Dir is the queue's directory.
 func (q *Local) Dir() string { return q.dir }
 
+// MaxReceive implements ReceiveLimited: Options.MaxReceive (its default
+// when 0; 0 when it is negative, which means no limit).
+func (q *Local) MaxReceive(context.Context) (int, error) { return max(q.maxReceive, 0), nil }
+
 func (q *Local) closed() bool {
 	select {
 	case <-q.done:

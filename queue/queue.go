@@ -25,6 +25,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hlsfleet/hlsfleet/fault"
 )
 
 // Limits shared by the drivers.
@@ -56,6 +58,11 @@ var (
 	// ErrInvalid: the arguments break a documented limit (batch size, body
 	// size, empty body, option not supported by this queue).
 	ErrInvalid = errors.New("queue: invalid request")
+	// ErrUnavailable: the queue service could not serve the request now (it
+	// was unreachable, throttled the request, failed on its side or timed
+	// out). Of class fault.Infra: retrying later can succeed. The service's
+	// own error stays in the chain.
+	ErrUnavailable = fault.New(fault.Infra, "queue: unavailable")
 )
 
 // Message is one delivery of a message.
@@ -159,6 +166,18 @@ type Queue interface {
 	// Close ends pending Receives with ErrClosed and makes every later call
 	// return ErrClosed. It is safe to call more than once.
 	Close() error
+}
+
+// ReceiveLimited is implemented by queues that move a message to their dead
+// letters once it has been received a number of times: the local driver
+// (Options.MaxReceive) and SQS (the queue's RedrivePolicy). A worker that
+// knows the number can dead-letter a message itself on its last allowed
+// receive, with the reason it keeps failing, instead of leaving the queue to
+// move it with ReasonMaxReceives alone.
+type ReceiveLimited interface {
+	// MaxReceive returns how many receives a message gets; 0 when the
+	// queue sets no limit.
+	MaxReceive(ctx context.Context) (int, error)
 }
 
 // Options configure Open.

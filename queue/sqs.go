@@ -167,8 +167,9 @@ func (q *SQS) check() error {
 	return nil
 }
 
-// wrap turns SDK errors into ours: receipt errors become ErrLeaseLost, and
-// errors after Close become ErrClosed.
+// wrap turns SDK errors into ours: receipt errors become ErrLeaseLost, an
+// unreachable, throttling or failing service ErrUnavailable, and errors
+// after Close ErrClosed.
 func (q *SQS) wrap(op string, err error) error {
 	if err == nil {
 		return nil
@@ -191,6 +192,9 @@ func (q *SQS) wrap(op string, err error) error {
 			(code == "InvalidParameterValue" && strings.Contains(ae.ErrorMessage(), "ReceiptHandle")) {
 			return fmt.Errorf("queue: sqs %s: %w (%v)", op, ErrLeaseLost, err)
 		}
+	}
+	if awsconf.Unavailable(err) {
+		return fmt.Errorf("queue: sqs %s %s: %w: %w", op, q.url, ErrUnavailable, err)
 	}
 	return fmt.Errorf("queue: sqs %s %s: %w", op, q.url, err)
 }
@@ -421,6 +425,9 @@ func (q *SQS) DeadLetter(ctx context.Context, m Message, reason string) error {
 		in.MessageDeduplicationId = aws.String("dl-" + m.ID)
 	}
 	if _, err := q.client.SendMessage(ctx, in); err != nil {
+		if awsconf.Unavailable(err) {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 		return fmt.Errorf("queue: sqs dead-letter to %s: %w", q.dlq, err)
 	}
 	return q.Ack(ctx, m)

@@ -12,3 +12,8 @@ func S3ClientOf(b *Bucket) *s3.Client {
 	}
 	return nil
 }
+
+// NewS3BucketForTest returns a Bucket on the s3 driver over client.
+func NewS3BucketForTest(client *s3.Client, bucket, prefix string) *Bucket {
+	return NewBucket(newS3DriverWithClient(client, bucket, prefix))
+}

@@ -144,7 +144,8 @@ func isNotExist(err error) bool {
 }
 
 // mapErr turns "missing" SDK errors into ErrNotExist (keeping the SDK error
-// in the chain) and "not implemented" into ErrNotSupported.
+// in the chain), "not implemented" into ErrNotSupported, and an unreachable,
+// throttling or failing service into ErrUnavailable.
 func mapErr(err error) error {
 	switch {
 	case err == nil:
@@ -153,6 +154,15 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrNotExist, err)
 	case httpStatus(err) == 501 || errorCode(err) == "NotImplemented":
 		return fmt.Errorf("%w: %w", ErrNotSupported, err)
+	}
+	return unavailable(err)
+}
+
+// unavailable wraps err with ErrUnavailable when it says the service could
+// not serve the request now (awsconf.Unavailable).
+func unavailable(err error) error {
+	if awsconf.Unavailable(err) && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
 }
@@ -213,6 +223,16 @@ func (d *s3Driver) NewRangeReader(ctx context.Context, key string, offset, lengt
 type s3Reader struct {
 	io.ReadCloser
 	attrs Attrs
+}
+
+// Read reads the response body; a connection cut while reading it is
+// ErrUnavailable.
+func (r *s3Reader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = unavailable(err)
+	}
+	return n, err
 }
 
 func (r *s3Reader) Attrs() Attrs { return r.attrs }
@@ -334,7 +354,7 @@ func (w *s3Writer) mapWriteErr(err error) error {
 			return fmt.Errorf("%w: %w", ErrExists, err)
 		}
 	}
-	return err
+	return unavailable(err)
 }
 
 func (d *s3Driver) List(ctx context.Context, prefix string) ([]Attrs, error) {

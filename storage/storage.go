@@ -29,6 +29,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/hlsfleet/hlsfleet/fault"
 )
 
 // Errors reported by drivers and by Bucket. Test for them with errors.Is:
@@ -52,6 +54,12 @@ var (
 	ErrNotSupported = errors.New("not supported by this storage backend")
 	// ErrClosed means a Writer was used after Close or Abort.
 	ErrClosed = errors.New("writer already closed")
+	// ErrUnavailable means the backend could not serve the request now: it
+	// was unreachable, throttled the request, failed on its side (5xx) or
+	// timed out. It is of class fault.Infra: retrying later can succeed,
+	// and the job is not at fault. The backend's own error stays in the
+	// chain.
+	ErrUnavailable = fault.New(fault.Infra, "storage unavailable")
 )
 
 // Attrs describes one stored object.

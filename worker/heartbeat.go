@@ -21,8 +21,23 @@ type lease struct {
 	cancel context.CancelCauseFunc
 	log    *zap.Logger
 
-	mu   sync.Mutex
-	lost bool
+	mu    sync.Mutex
+	lost  bool
+	until time.Time // when the lease runs out, as far as this worker knows
+}
+
+// extended records that the lease now runs until t.
+func (l *lease) extended(t time.Time) {
+	l.mu.Lock()
+	l.until = t
+	l.mu.Unlock()
+}
+
+// expiry returns when the lease runs out, as far as this worker knows.
+func (l *lease) expiry() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.until
 }
 
 // errLeaseLost is the cancel cause of a job whose lease was lost.
@@ -93,10 +108,12 @@ func (h *heartbeat) run(ctx context.Context) {
 					continue // canceled by shutdown; its job releases it soon
 				}
 				ectx, cancel := context.WithTimeout(ctx, min(max(h.interval, 2*time.Second), 30*time.Second))
+				asked := time.Now()
 				err := h.q.Extend(ectx, l.msg, h.visibility)
 				cancel()
 				switch {
 				case err == nil:
+					l.extended(asked.Add(h.visibility))
 					h.metrics.LeaseExtensions.WithLabelValues("ok").Inc()
 				case errors.Is(err, queue.ErrLeaseLost):
 					h.metrics.LeaseExtensions.WithLabelValues("lost").Inc()

@@ -29,6 +29,10 @@ type Metrics struct {
 	ReceiveLatency  prometheus.Histogram   // hlsfleet_receive_latency_seconds: message SentAt → received
 	OutputBytes     prometheus.Counter     // hlsfleet_output_bytes_total
 
+	// Status documents and outages.
+	StatusWrites *prometheus.CounterVec // hlsfleet_status_writes_total{result=dropped|repaired}
+	InfraWaits   prometheus.Counter     // hlsfleet_infra_waits_total: in-process waits on storage or queue outages
+
 	// Live segments.
 	LiveLatency        prometheus.Histogram // hlsfleet_live_segment_latency_seconds: source object time → every rendition playlist updated
 	LiveRealtimeFactor prometheus.Histogram // hlsfleet_live_segment_realtime_factor: transcode wall seconds per media second
@@ -71,6 +75,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hlsfleet_output_bytes_total",
 			Help: "Bytes of HLS output published by this worker.",
 		}),
+		StatusWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hlsfleet_status_writes_total",
+			Help: "Unusual job.json writes, by result: dropped (it already said published), repaired (a published output's stale document corrected).",
+		}, []string{"result"}),
+		InfraWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hlsfleet_infra_waits_total",
+			Help: "Waits on an unavailable storage or queue with the message held (no receive spent).",
+		}),
 		LiveLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "hlsfleet_live_segment_latency_seconds",
 			Help:    "Per live segment, from the source object's time to every rendition playlist updated.",
@@ -92,9 +104,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.LeaseExtensions.WithLabelValues("ok")
 	m.LeaseExtensions.WithLabelValues("lost")
+	m.StatusWrites.WithLabelValues("dropped")
+	m.StatusWrites.WithLabelValues("repaired")
 	if reg != nil {
 		reg.MustRegister(m.Jobs, m.Duration, m.RealtimeFactor, m.InFlight, m.LeaseExtensions,
-			m.ReceiveLatency, m.OutputBytes, m.LiveLatency, m.LiveRealtimeFactor, m.LiveSkipped)
+			m.ReceiveLatency, m.OutputBytes, m.StatusWrites, m.InfraWaits,
+			m.LiveLatency, m.LiveRealtimeFactor, m.LiveSkipped)
 	}
 	return m
 }

@@ -3,10 +3,15 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/hlsfleet/hlsfleet/job"
+	"github.com/hlsfleet/hlsfleet/jobexec/attempt"
 	"github.com/hlsfleet/hlsfleet/storage"
 )
 
@@ -125,18 +130,159 @@ func (o StorageOutputs) Published(ctx context.Context, j *job.Job) (bool, error)
 	return b.Exists(ctx, job.MasterName)
 }
 
-// WriteStatus replaces <output>/job.json.
+// ErrStatusFinal is WriteStatus's answer when job.json already says
+// published and the write would replace it: published is final
+// (job.MayReplace), so the write is dropped. A publisher that gets it knows
+// that another attempt or a repair came first, and sends no published
+// event of its own.
+var ErrStatusFinal = errors.New("job.json already says published; the status write was dropped")
+
+// WriteStatus writes s as <output>/job.json by compare-and-swap over the
+// document there: it reads the document and its ETag, and writes with
+// If-Match (If-None-Match when there is none), reading again when another
+// write came between. A document that says published is never replaced:
+// the write returns ErrStatusFinal, or nil when that document is s itself
+// (an earlier try of this write landed).
 func (o StorageOutputs) WriteStatus(ctx context.Context, j *job.Job, s job.Status) error {
 	b, done, err := o.output(ctx, j)
 	if err != nil {
 		return err
 	}
 	defer done()
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
+	return swapStatus(ctx, b, func(cur *job.Status) (*job.Status, error) {
+		switch {
+		case cur == nil || job.MayReplace(*cur, s):
+			return &s, nil
+		case samePublish(*cur, s):
+			return nil, nil
+		}
+		return nil, ErrStatusFinal
+	})
+}
+
+// samePublish reports whether cur is the published document s.
+func samePublish(cur, s job.Status) bool {
+	return s.State == job.StatePublished && cur.JobID == s.JobID && cur.Attempt == s.Attempt &&
+		cur.Worker == s.Worker && cur.AttemptID == s.AttemptID && cur.PublishedBy == s.PublishedBy
+}
+
+// swapAttempts bounds swapStatus's read-modify-write rounds.
+const swapAttempts = 32
+
+// swapStatus is one compare-and-swap of job.json in b: next gets the
+// document there (nil when there is none or it does not parse) and returns
+// the one to write, or nil to write nothing (and its error, returned as
+// is). A write that loses to another (ErrPrecondition, ErrExists) reads
+// again, after a short random pause, up to swapAttempts times.
+func swapStatus(ctx context.Context, b *storage.Bucket, next func(cur *job.Status) (*job.Status, error)) error {
+	for range swapAttempts {
+		data, attrs, err := b.ReadAllAttrs(ctx, job.StatusName)
+		exists := err == nil
+		if err != nil && !errors.Is(err, storage.ErrNotExist) {
+			return err
+		}
+		var cur *job.Status
+		if exists {
+			var st job.Status
+			if json.Unmarshal(data, &st) == nil {
+				cur = &st
+			}
+		}
+		s, err := next(cur)
+		if s == nil || err != nil {
+			return err
+		}
+		out, err := json.MarshalIndent(s, "", "  ")
+		if err != nil {
+			return err
+		}
+		opts := storage.WriterOptions{ContentType: "application/json", IfNoneMatch: !exists}
+		if exists {
+			opts.IfMatch = attrs.ETag
+		}
+		err = b.WriteAll(ctx, job.StatusName, out, opts)
+		if !errors.Is(err, storage.ErrPrecondition) && !errors.Is(err, storage.ErrExists) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond * time.Duration(1+rand.IntN(20))):
+		}
 	}
-	return b.WriteAll(ctx, job.StatusName, data, storage.WriterOptions{ContentType: "application/json"})
+	return fmt.Errorf("writing %s: %d writes in a row lost to others", job.StatusName, swapAttempts)
+}
+
+// RepairStatus implements StatusRepairer: when the master exists and
+// job.json does not say published, it writes the published document (the
+// stale one's job, source, attempt and start; FinishedAt the master's
+// time; the publishing attempt from the master's object names when they
+// carry one; RepairedBy from by) by compare-and-swap. It also deletes
+// other attempts' leftovers in the output (attempt.Clean).
+func (o StorageOutputs) RepairStatus(ctx context.Context, j *job.Job, by job.Status) (job.Status, bool, error) {
+	b, done, err := o.output(ctx, j)
+	if err != nil {
+		return job.Status{}, false, err
+	}
+	defer done()
+	master, ma, err := b.ReadAllAttrs(ctx, job.MasterName)
+	if errors.Is(err, storage.ErrNotExist) {
+		return job.Status{}, false, nil
+	}
+	if err != nil {
+		return job.Status{}, false, err
+	}
+	// A redelivery of a published output is where a dead or losing
+	// attempt's leftovers are found: clean them (best effort; what stays is
+	// cleaned by the next run of the output).
+	_, _, _ = attempt.Clean(ctx, b)
+	var wrote *job.Status
+	err = swapStatus(ctx, b, func(cur *job.Status) (*job.Status, error) {
+		wrote = nil
+		if cur != nil && cur.State == job.StatePublished {
+			return nil, nil
+		}
+		st := repairedStatus(cur, j, by, master, ma.ModTime)
+		wrote = &st
+		return wrote, nil
+	})
+	if err != nil || wrote == nil {
+		return job.Status{}, false, err
+	}
+	return *wrote, true, nil
+}
+
+// repairedStatus is the published document that replaces cur (nil: none)
+// for an output whose master (written at at) exists.
+func repairedStatus(cur *job.Status, j *job.Job, by job.Status, master []byte, at time.Time) job.Status {
+	st := job.Status{JobID: j.ID, Source: j.Source, Output: j.Output, Attempt: by.Attempt, Worker: by.Worker, StartedAt: at}
+	if cur != nil {
+		st = *cur
+	}
+	uris := masterURIs(master)
+	st.State, st.Progress, st.Error, st.Reason, st.RetryAt = job.StatePublished, 100, "", "", nil
+	st.AttemptID = attempt.PublishedBy(master)
+	st.PublishedBy = ""
+	if cur != nil && cur.AttemptID != "" && cur.AttemptID == st.AttemptID {
+		st.PublishedBy = cur.JobID
+	}
+	if st.Renditions == 0 {
+		st.Renditions = len(uris)
+	}
+	st.FinishedAt, st.UpdatedAt = &at, by.UpdatedAt
+	st.RepairedBy = fmt.Sprintf("%s (job %s, attempt %d)", by.Worker, by.JobID, by.Attempt)
+	return st
+}
+
+// masterURIs returns the URI lines of a master playlist (its variants).
+func masterURIs(master []byte) []string {
+	var uris []string
+	for _, line := range strings.Split(string(master), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			uris = append(uris, line)
+		}
+	}
+	return uris
 }
 
 // Fingerprint identifies the input a dead letter was about: its URL, size

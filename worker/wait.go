@@ -15,11 +15,15 @@ import (
 const WaitPoll = 300 * time.Millisecond
 
 // WaitForStatus follows j's status document (<output>/job.json) until the
-// job is published or failed, and returns that last status. Every status
-// of j read on the way (including the last) goes to seen, which may be nil;
-// a job.json that is missing, unreadable or another job's is polled again.
-// A failed job is also an error wrapping job.ErrPermanent, with its reason;
-// ctx ending is an error wrapping ctx.Err().
+// output is published or j failed, and returns that last status. A document
+// that says published ends the wait whichever job it names: the output is
+// published, and a duplicate submission (j is acknowledged without work)
+// would otherwise wait for ever; Publisher tells which job published it.
+// Every status read on the way that is j's, or published (including the
+// last), goes to seen, which may be nil; a job.json that is missing,
+// unreadable or another job's unpublished one is polled again. A failed
+// job is also an error wrapping job.ErrPermanent, with its reason; ctx
+// ending is an error wrapping ctx.Err().
 func WaitForStatus(ctx context.Context, j *job.Job, seen func(job.Status)) (job.Status, error) {
 	b, err := storage.Open(ctx, j.Output)
 	if err != nil {
@@ -28,18 +32,16 @@ func WaitForStatus(ctx context.Context, j *job.Job, seen func(job.Status)) (job.
 	defer b.Close()
 	for {
 		data, err := b.ReadAll(ctx, job.StatusName)
-		if err == nil {
-			var st job.Status
-			if json.Unmarshal(data, &st) == nil && st.JobID == j.ID {
-				if seen != nil {
-					seen(st)
-				}
-				switch st.State {
-				case job.StatePublished:
-					return st, nil
-				case job.StateFailed:
-					return st, fmt.Errorf("%w: job %s failed: %s", job.ErrPermanent, j.ID, st.Error)
-				}
+		var st job.Status
+		if err == nil && json.Unmarshal(data, &st) == nil && (st.JobID == j.ID || st.State == job.StatePublished) {
+			if seen != nil {
+				seen(st)
+			}
+			switch st.State {
+			case job.StatePublished:
+				return st, nil
+			case job.StateFailed:
+				return st, fmt.Errorf("%w: job %s failed: %s", job.ErrPermanent, j.ID, st.Error)
 			}
 		}
 		select {
@@ -51,7 +53,8 @@ func WaitForStatus(ctx context.Context, j *job.Job, seen func(job.Status)) (job.
 }
 
 // StatusLine shows the statuses WaitForStatus reads, as `hlsfleet submit
-// --wait` does: "ID STATE N% (attempt K)" whenever that line changes,
+// --wait` does: "ID STATE N% (attempt K)" (and "by job X" once published)
+// whenever that line changes,
 // redrawn in place on a terminal and a line each otherwise.
 type StatusLine struct {
 	out  io.Writer
@@ -68,6 +71,9 @@ func NewStatusLine(out io.Writer, tty bool) *StatusLine {
 // seen).
 func (s *StatusLine) Show(st job.Status) {
 	line := fmt.Sprintf("%s %s %.0f%% (attempt %d)", st.JobID, st.State, st.Progress, st.Attempt)
+	if by := Publisher(st); by != "" {
+		line += " by job " + by
+	}
 	if line == s.last {
 		return
 	}
@@ -85,4 +91,14 @@ func (s *StatusLine) Finish(st job.Status) {
 	if s.tty && (st.State == job.StatePublished || st.State == job.StateFailed) {
 		fmt.Fprintln(s.out)
 	}
+}
+
+// Publisher says which job published the output of a published status
+// document: its PublishedBy, or, for a document repaired by a later
+// delivery that could not tell, "" (unknown).
+func Publisher(st job.Status) string {
+	if st.State != job.StatePublished {
+		return ""
+	}
+	return st.PublishedBy
 }

@@ -28,8 +28,9 @@ func writeStatus(t *testing.T, dir string, st job.Status) {
 	}
 }
 
-// TestWaitForStatus: another job's status and a missing job.json are
-// polled past; the job's own statuses are seen until it is published.
+// TestWaitForStatus: another job's unpublished status and a missing
+// job.json are polled past; the job's own statuses are seen until it is
+// published.
 func TestWaitForStatus(t *testing.T) {
 	dir := t.TempDir()
 	j := &job.Job{ID: "j1", Output: "file://" + filepath.ToSlash(dir)}
@@ -40,11 +41,11 @@ func TestWaitForStatus(t *testing.T) {
 	go func() {
 		defer close(done)
 		time.Sleep(WaitPoll / 2)
-		writeStatus(t, dir, job.Status{JobID: "other", State: job.StatePublished})
+		writeStatus(t, dir, job.Status{JobID: "other", State: job.StateRunning})
 		time.Sleep(WaitPoll * 3 / 2)
 		writeStatus(t, dir, job.Status{JobID: "j1", State: job.StateRunning, Progress: 40})
 		time.Sleep(WaitPoll * 3 / 2)
-		writeStatus(t, dir, job.Status{JobID: "j1", State: job.StatePublished, Progress: 100})
+		writeStatus(t, dir, job.Status{JobID: "j1", State: job.StatePublished, Progress: 100, PublishedBy: "j1"})
 	}()
 	// seen is called on every poll that reads the job's status; the same
 	// status may be read on more than one poll (the writer's pauses are
@@ -60,6 +61,36 @@ func TestWaitForStatus(t *testing.T) {
 	}
 	if got := strings.Join(seen, ", "); got != "j1 running, j1 published" {
 		t.Errorf("seen %q, want %q", got, "j1 running, j1 published")
+	}
+	if p := Publisher(st); p != "j1" {
+		t.Errorf("Publisher = %q, want j1", p)
+	}
+}
+
+// TestWaitForStatusPublishedByAnother: a duplicate submission of an output
+// that another job published (and that the worker acknowledges without
+// work) returns at once, and says which job published it; another job's
+// failure does not end the wait.
+func TestWaitForStatusPublishedByAnother(t *testing.T) {
+	dir := t.TempDir()
+	j := &job.Job{ID: "dup", Output: "file://" + filepath.ToSlash(dir)}
+	writeStatus(t, dir, job.Status{JobID: "first", State: job.StatePublished, PublishedBy: "first", AttemptID: "a1"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := WaitForStatus(ctx, j, nil)
+	if err != nil || st.State != job.StatePublished || Publisher(st) != "first" || st.AttemptID != "a1" {
+		t.Fatalf("WaitForStatus = %+v, %v; want published by job first", st, err)
+	}
+	// Repaired by a later delivery that could not tell the publisher.
+	writeStatus(t, dir, job.Status{JobID: "first", State: job.StatePublished, RepairedBy: "w (job dup, attempt 2)"})
+	if st, err := WaitForStatus(ctx, j, nil); err != nil || Publisher(st) != "" || st.RepairedBy == "" {
+		t.Fatalf("WaitForStatus = %+v, %v; want published, publisher unknown", st, err)
+	}
+	writeStatus(t, dir, job.Status{JobID: "first", State: job.StateFailed, Error: "not media"})
+	short, cancel2 := context.WithTimeout(context.Background(), WaitPoll*2)
+	defer cancel2()
+	if _, err := WaitForStatus(short, j, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("another job's failure ended the wait: %v", err)
 	}
 }
 

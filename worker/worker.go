@@ -15,8 +15,16 @@
 // (the input is at fault) dead-letters the message at once with the reason
 // and the input's fingerprint; ErrCrashed (the job process died) and every
 // other error release the message with a jittered exponential backoff
-// (Backoff), and the queue's redrive policy dead-letters a message that keeps
-// failing.
+// (Backoff), and a message that keeps failing is dead-lettered on the
+// queue's last receive with the last error (Config.MaxReceive; else by the
+// queue's redrive policy). An infrastructure fault (storage or the queue
+// unavailable, fault.Infra) is waited out with the message held (keep.go),
+// so an outage costs time, not receives.
+//
+// job.json only moves forward: it is written by compare-and-swap and never
+// replaced once it says published (StorageOutputs.WriteStatus); a delivery
+// that finds the output published repairs a stale document and sends the
+// published event the dead publisher never sent (status.go).
 //
 // # Shutdown
 //
@@ -124,6 +132,19 @@ type Config struct {
 	// Backoff gives the release delay after a failed attempt (the
 	// message's receive count); nil means DefaultBackoff.
 	Backoff func(attempt int) time.Duration
+	// InfraBackoff gives the n-th wait (1 on the first) of a delivery on an
+	// infrastructure fault (storage or the queue unavailable), with the
+	// message held and its lease extended; nil means DefaultInfraBackoff.
+	InfraBackoff func(n int) time.Duration
+	// InfraHold is the most one delivery waits on infrastructure faults
+	// before it releases the message (with the next wait's delay); 0 means
+	// DefaultInfraHold, negative never waits in the delivery.
+	InfraHold time.Duration
+	// MaxReceive is the queue's max receive count (queue.ReceiveLimited;
+	// 0: not known). On that receive the worker dead-letters a message it
+	// would retry, with "gave up after N attempts: <last error>" as the
+	// reason, instead of leaving the queue to move it with no reason.
+	MaxReceive int
 	// WorkerID names this worker in logs and status; default host-pid.
 	WorkerID string
 	Logger   *zap.Logger // nil: no logs
@@ -163,6 +184,7 @@ type Worker struct {
 	visibility time.Duration
 	drain      time.Duration
 	backoff    func(int) time.Duration
+	policy     RetryPolicy
 	id         string
 	log        *zap.Logger
 	m          *Metrics
@@ -200,6 +222,8 @@ func New(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("worker: Visibility %v is negative", cfg.Visibility)
 	case cfg.DrainTimeout < 0:
 		return nil, fmt.Errorf("worker: DrainTimeout %v is negative", cfg.DrainTimeout)
+	case cfg.MaxReceive < 0:
+		return nil, fmt.Errorf("worker: MaxReceive %d is negative", cfg.MaxReceive)
 	}
 	rules := cfg.Rules
 	if rules == nil {
@@ -235,6 +259,13 @@ func New(cfg Config) (*Worker, error) {
 	}
 	if w.backoff == nil {
 		w.backoff = DefaultBackoff
+	}
+	w.policy = RetryPolicy{Backoff: w.backoff, InfraBackoff: cfg.InfraBackoff, InfraHold: cfg.InfraHold, MaxReceive: cfg.MaxReceive}
+	if w.policy.InfraBackoff == nil {
+		w.policy.InfraBackoff = DefaultInfraBackoff
+	}
+	if w.policy.InfraHold == 0 {
+		w.policy.InfraHold = DefaultInfraHold
 	}
 	if w.id == "" {
 		host, _ := os.Hostname()
@@ -395,7 +426,7 @@ func (w *Worker) receiveLoop(ctx, jobsCtx context.Context, handlers *sync.WaitGr
 		if ctx.Err() != nil {
 			// Stopping: give back what arrived with the stop.
 			for _, m := range msgs {
-				w.finish(w.msgLog(m), "release", func(c context.Context) error { return w.q.Release(c, m, 0) })
+				w.finish(w.msgLog(m), "release", time.Time{}, func(c context.Context) error { return w.q.Release(c, m, 0) })
 				<-w.slots
 			}
 			return
@@ -429,29 +460,44 @@ func (w *Worker) msgLog(m queue.Message) *zap.Logger {
 }
 
 // finish runs a queue call that ends a message (ack, release, dead-letter),
-// retrying transient failures a few times; ErrLeaseLost is final. It reports
-// whether the call succeeded.
-func (w *Worker) finish(log *zap.Logger, what string, call func(context.Context) error) bool {
+// retrying failures a few times; ErrLeaseLost is final. While the queue is
+// unavailable (fault.Infra) it goes on trying, with growing pauses, as long
+// as the message's lease (until, zero: unknown) outlives the next try by
+// leaseMargin and the worker is not forced to stop: an SQS outage as the
+// job ends then costs time, not another receive. It reports whether the
+// call succeeded.
+func (w *Worker) finish(log *zap.Logger, what string, until time.Time, call func(context.Context) error) bool {
 	delay := 250 * time.Millisecond
 	for try := 1; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		err := call(ctx)
 		cancel()
+		outage := fault.Is(err, fault.Infra) && time.Now().Add(delay+leaseMargin).Before(until)
 		switch {
 		case err == nil:
 			return true
 		case errors.Is(err, queue.ErrLeaseLost):
 			log.Warn(what+" failed: lease lost; the message belongs to another delivery now", zap.Error(err))
 			return false
-		case try == 4:
+		case try >= 4 && !outage:
 			log.Error(what+" failed; the message becomes visible again when its lease runs out", zap.Error(err))
 			return false
 		}
-		log.Warn(what+" failed; retrying", zap.Error(err), zap.Int("try", try))
-		time.Sleep(delay)
-		delay *= 2
+		log.Warn(what+" failed; retrying", zap.Error(err), zap.Int("try", try), zap.Bool("queue_unavailable", outage))
+		select {
+		case <-time.After(delay):
+		case <-w.forceCh:
+			if try >= 4 {
+				log.Error(what+" failed; forced stop: the message becomes visible again when its lease runs out", zap.Error(err))
+				return false
+			}
+		}
+		delay = min(2*delay, 10*time.Second)
 	}
 }
+
+// leaseMargin is how long before a lease runs out finish stops trying.
+const leaseMargin = 5 * time.Second
 
 // handle works on one message: parse it and run its jobs in sequence
 // (process), decide what the message's fate is (Decide), then carry it out
@@ -470,11 +516,11 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 
 	lctx, cancel := context.WithCancelCause(jobsCtx)
 	defer cancel(nil)
-	l := &lease{msg: m, ctx: lctx, cancel: cancel, log: log}
+	l := &lease{msg: m, ctx: lctx, cancel: cancel, log: log, until: time.Now().Add(w.visibility)}
 	w.hb.register(l)
 	v, failed := w.process(l, m, log)
 	w.hb.deregister(l)
-	w.apply(log, m, v, failed)
+	w.apply(log, m, l.expiry(), v, failed)
 }
 
 // process parses message m and runs its jobs under lease l, and returns
@@ -483,7 +529,7 @@ func (w *Worker) handle(jobsCtx context.Context, m queue.Message) {
 func (w *Worker) process(l *lease, m queue.Message, log *zap.Logger) (Verdict, []failedJob) {
 	jobs, err := job.ParseMessage(m.Body, w.rules)
 	if err != nil {
-		v := Decide(err, m.ReceiveCount, w.backoff)
+		v := w.decide(err, Attempt{Receive: m.ReceiveCount})
 		switch v.Action {
 		case ActAck:
 			log.Info("message ignored: it asks for no work", zap.String("reason", err.Error()))
@@ -496,12 +542,18 @@ func (w *Worker) process(l *lease, m queue.Message, log *zap.Logger) (Verdict, [
 	}
 	log.Info("message received", zap.Int("jobs", len(jobs)))
 	if w.liveQ != nil {
-		if jobs, err = w.forwardLive(l.ctx, jobs, log); err != nil {
+		var rest []*job.Job
+		v, err := w.keep(l, m, log, func() error {
+			var err error
+			rest, err = w.forwardLive(l.ctx, jobs, log)
+			return err
+		}, nil)
+		if err != nil {
 			log.Warn("forwarding live-segment jobs failed; releasing the message", zap.Error(err))
 			w.m.Jobs.WithLabelValues(OutcomeRetried).Inc()
-			return Decide(err, m.ReceiveCount, w.backoff), nil
+			return v, nil
 		}
-		if len(jobs) == 0 {
+		if jobs = rest; len(jobs) == 0 {
 			log.Info("the message's live-segment jobs were forwarded")
 			return Verdict{Action: ActAck}, nil
 		}
@@ -509,8 +561,7 @@ func (w *Worker) process(l *lease, m queue.Message, log *zap.Logger) (Verdict, [
 	var dead *Verdict
 	var failed []failedJob
 	for _, j := range jobs {
-		err := w.runJob(l, m, j, log.With(zap.String("job_id", j.ID)))
-		switch v := Decide(err, m.ReceiveCount, w.backoff); v.Action {
+		switch v := w.runJob(l, m, j, log.With(zap.String("job_id", j.ID))); v.Action {
 		case ActAck:
 		case ActDeadLetter:
 			if dead == nil {
@@ -529,18 +580,20 @@ func (w *Worker) process(l *lease, m queue.Message, log *zap.Logger) (Verdict, [
 
 // apply carries out verdict v on message m: the one place a message is
 // acknowledged, released or dead-lettered after its work.
-func (w *Worker) apply(log *zap.Logger, m queue.Message, v Verdict, failed []failedJob) {
+func (w *Worker) apply(log *zap.Logger, m queue.Message, until time.Time, v Verdict, failed []failedJob) {
 	switch v.Action {
 	case ActAck:
-		if w.finish(log, "ack", func(c context.Context) error { return w.q.Ack(c, m) }) {
+		if w.finish(log, "ack", until, func(c context.Context) error { return w.q.Ack(c, m) }) {
 			log.Info("message acknowledged")
 		}
 	case ActRetry:
-		w.release(log, m, v.Delay)
+		w.release(log, m, until, v.Delay)
 	case ActRelease:
-		w.release(log, m, 0)
+		w.release(log, m, until, 0)
+	case ActWait: // keep waits; a wait interrupted ends in another verdict
+		w.release(log, m, until, v.Delay)
 	case ActDeadLetter:
-		if !w.deadLetter(log, m, v.Reason) {
+		if !w.deadLetter(log, m, until, v.Reason) {
 			return
 		}
 		if len(failed) == 0 { // the message itself is at fault
@@ -583,8 +636,8 @@ type failedJob struct {
 
 // deadLetter moves m to the dead-letter queue with reason and reports
 // whether it did.
-func (w *Worker) deadLetter(log *zap.Logger, m queue.Message, reason string) bool {
-	if w.finish(log, "dead-letter", func(c context.Context) error { return w.q.DeadLetter(c, m, reason) }) {
+func (w *Worker) deadLetter(log *zap.Logger, m queue.Message, until time.Time, reason string) bool {
+	if w.finish(log, "dead-letter", until, func(c context.Context) error { return w.q.DeadLetter(c, m, reason) }) {
 		w.m.Jobs.WithLabelValues(OutcomeDeadLettered).Inc()
 		log.Warn("message dead-lettered", zap.String("reason", reason))
 		return true
@@ -593,45 +646,58 @@ func (w *Worker) deadLetter(log *zap.Logger, m queue.Message, reason string) boo
 }
 
 // release makes m visible again after delay.
-func (w *Worker) release(log *zap.Logger, m queue.Message, delay time.Duration) {
-	if w.finish(log, "release", func(c context.Context) error { return w.q.Release(c, m, delay) }) {
+func (w *Worker) release(log *zap.Logger, m queue.Message, until time.Time, delay time.Duration) {
+	if w.finish(log, "release", until, func(c context.Context) error { return w.q.Release(c, m, delay) }) {
 		log.Info("message released", zap.Duration("delay", delay))
 	}
 }
 
-// runJob runs one job of message m under lease l and returns what went
-// wrong (nil: published, or someone else published it), for Decide. A
-// permanent failure's error carries the input's fingerprint.
-func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) error {
-	ctx := l.ctx
+// runJob runs job j of message m under lease l and returns the verdict
+// (ActAck: published, or someone else published it). A try that fails on
+// an infrastructure fault is repeated in this delivery after a wait
+// (Worker.keep); every failed try is recorded (status, event, metrics).
+func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) Verdict {
 	rj := w.track(l, j)
 	defer w.untrack(l)
 	if h, ok := w.out.(OutputHolder); ok {
 		defer h.Hold(j)()
 	}
+	base := job.Status{JobID: j.ID, Attempt: m.ReceiveCount, Worker: w.id, Source: j.Source, Output: j.Output}
+	st := base
+	v, _ := w.keep(l, m, log, func() error {
+		var err error
+		st, err = w.tryJob(l, m, j, rj, base, log)
+		return err
+	}, func(err error, v Verdict) { w.recordFailure(l, j, st, err, v, log) })
+	return v
+}
+
+// tryJob is one try of job j: the check for a published output (then
+// acknowledged without work, its stale status repaired), then the runner.
+// It returns the status the try reached and what went wrong (nil:
+// published, or someone else published it), a permanent failure's error
+// with the input's fingerprint.
+func (w *Worker) tryJob(l *lease, m queue.Message, j *job.Job, rj *running, st job.Status, log *zap.Logger) (job.Status, error) {
+	ctx := l.ctx
 	if ctx.Err() != nil {
-		return w.interrupted(l, log)
+		return st, w.interrupted(l, log)
 	}
 	published, err := w.out.Published(ctx, j)
 	if err != nil {
 		if ctx.Err() != nil {
-			return w.interrupted(l, log)
+			return st, w.interrupted(l, log)
 		}
-		log.Warn("checking for a published output failed; releasing", zap.Error(err))
-		w.m.Jobs.WithLabelValues(OutcomeRetried).Inc()
-		return fmt.Errorf("checking for a published output: %w", err)
+		log.Warn("checking for a published output failed", zap.Error(err))
+		return st, fmt.Errorf("checking for a published output: %w", err)
 	}
 	if published {
 		log.Info("output already published: acknowledging without work", zap.String("output", j.Output))
 		w.m.Jobs.WithLabelValues(OutcomeDuplicate).Inc()
-		return nil
+		return st, w.repairStatus(ctx, m, j, log)
 	}
 
 	start := w.now()
-	st := job.Status{
-		JobID: j.ID, State: job.StateRunning, Attempt: m.ReceiveCount, Worker: w.id,
-		Source: j.Source, Output: j.Output, StartedAt: start, UpdatedAt: start,
-	}
+	st.State, st.StartedAt, st.UpdatedAt = job.StateRunning, start, start
 	w.writeStatus(ctx, j, st, log)
 	w.emit(job.EventStarted, j, st, "")
 	log.Info("job started", zap.String("source", j.Source), zap.String("output", j.Output))
@@ -643,18 +709,18 @@ func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) 
 	}
 	st.UpdatedAt = w.now()
 	if err != nil {
-		return w.jobFailed(l, m, j, st, err, log)
+		return st, w.runFailed(l, j, err, log)
 	}
-	w.jobDone(ctx, j, st, out, start, log)
+	w.jobDone(l, m, j, st, out, start, log)
 	if l.isLost() {
-		return errLeaseLost
+		return st, errLeaseLost
 	}
-	return nil
+	return st, nil
 }
 
-// jobDone records a successful run: published here (status, event,
-// metrics), or published by someone else meanwhile.
-func (w *Worker) jobDone(ctx context.Context, j *job.Job, st job.Status, out *Outcome, start time.Time, log *zap.Logger) {
+// jobDone records a successful run: published here (metrics, then the
+// status and the event), or published by someone else meanwhile.
+func (w *Worker) jobDone(l *lease, m queue.Message, j *job.Job, st job.Status, out *Outcome, start time.Time, log *zap.Logger) {
 	w.observeLive(j, out)
 	if !out.Published {
 		log.Info("output published by someone else meanwhile: acknowledging")
@@ -670,8 +736,7 @@ func (w *Worker) jobDone(ctx context.Context, j *job.Job, st job.Status, out *Ou
 	st.State, st.Progress, st.FinishedAt = job.StatePublished, 100, &end
 	st.Duration, st.Speed, st.Renditions, st.BytesOut = out.Duration, speed, out.Renditions, out.BytesOut
 	st.Extras = out.Extras
-	w.writeStatus(ctx, j, st, log)
-	w.emit(job.EventPublished, j, st, "")
+	st.PublishedBy, st.AttemptID = j.ID, out.AttemptID
 	w.m.Jobs.WithLabelValues(OutcomePublished).Inc()
 	w.m.Duration.Observe(max(wall, 0))
 	if speed > 0 {
@@ -679,52 +744,70 @@ func (w *Worker) jobDone(ctx context.Context, j *job.Job, st job.Status, out *Ou
 	}
 	w.m.OutputBytes.Add(float64(max(out.BytesOut, 0)))
 	log.Info("job published", zap.Float64("wall_seconds", wall), zap.Float64("media_seconds", out.Duration),
-		zap.Float64("speed", speed), zap.Int("renditions", out.Renditions), zap.Int64("bytes_out", out.BytesOut))
+		zap.Float64("speed", speed), zap.Int("renditions", out.Renditions), zap.Int64("bytes_out", out.BytesOut),
+		zap.String("attempt_id", out.AttemptID))
+	w.publishStatus(l, m, j, st, log)
 }
 
-// jobFailed records a failed run (status, event, metrics) and returns the
-// error Decide takes: the shutdown or lost lease that interrupted it, the
-// input's fault with its fingerprint, or the crash or transient error.
-func (w *Worker) jobFailed(l *lease, m queue.Message, j *job.Job, st job.Status, err error, log *zap.Logger) error {
-	ctx, end := l.ctx, st.UpdatedAt
-	if ctx.Err() != nil {
-		ierr := w.interrupted(l, log)
-		if fault.Is(ierr, fault.Shutdown) {
-			st.State, st.Reason, st.Error = job.StateQueued, fault.Shutdown.String(), errShutdown.Error()
-			w.writeStatus(ctx, j, st, log)
-			w.emit(job.EventReleased, j, st, st.Error)
-		}
-		return ierr
+// runFailed classifies a failed run for Decide: the shutdown or lost lease
+// that interrupted it, the input's fault with its fingerprint, or the
+// crash, infrastructure or transient error as it is.
+func (w *Worker) runFailed(l *lease, j *job.Job, err error, log *zap.Logger) error {
+	if l.ctx.Err() != nil {
+		return w.interrupted(l, log)
 	}
-	st.Error = err.Error()
-	switch fault.Of(err) {
+	if fault.Of(err) != fault.Input {
+		return err
+	}
+	fp := w.out.Fingerprint(context.WithoutCancel(l.ctx), j)
+	if fp == "" {
+		fp = "unknown"
+	}
+	log.Warn("job failed: the input is at fault; not retrying", zap.Error(err), zap.String("fingerprint", fp))
+	return fmt.Errorf("%w fingerprint=%s", err, fp)
+}
+
+// recordFailure records a failed try of j, whose status had reached st, as
+// verdict v says: released by a shutdown (queued), failed for good, or
+// retrying (in this delivery after a wait, or after a release); a lost
+// lease records nothing (the message belongs to another delivery).
+func (w *Worker) recordFailure(l *lease, j *job.Job, st job.Status, err error, v Verdict, log *zap.Logger) {
+	now := w.now()
+	st.UpdatedAt, st.Error, st.Reason = now, err.Error(), v.Class.String()
+	switch v.Action {
+	case ActLeave, ActAck:
+		return
+	case ActRelease:
+		st.State, st.Error = job.StateQueued, errShutdown.Error()
+		w.writeStatus(l.ctx, j, st, log)
+		w.emit(job.EventReleased, j, st, st.Error)
+		return
+	case ActDeadLetter:
+		st.State, st.Error, st.FinishedAt = job.StateFailed, v.Reason, &now
+		w.writeStatus(l.ctx, j, st, log)
+		w.emit(job.EventFailed, j, st, st.Error)
+		if v.Class != fault.Input {
+			log.Warn("job failed on the queue's last receive: dead-lettering it with the last error", zap.String("reason", v.Reason))
+		}
+	default: // ActRetry, ActWait
+		retryAt := now.Add(v.Delay)
+		st.State, st.RetryAt = job.StateRetrying, &retryAt
+		w.writeStatus(l.ctx, j, st, log)
+		w.emit(job.EventRetrying, j, st, st.Error)
+		log.Warn("job failed; it will be retried", zap.Error(err), zap.String("class", st.Reason),
+			zap.Stringer("action", v.Action), zap.Duration("delay", v.Delay))
+	}
+	switch v.Class {
 	case fault.Input:
 		if j.Kind == job.KindLiveSegment && j.Live != nil && !j.Live.End {
 			w.m.LiveSkipped.Inc() // the job process recorded it skipped in the playlists
 		}
-		fp := w.out.Fingerprint(context.WithoutCancel(ctx), j)
-		if fp == "" {
-			fp = "unknown"
-		}
-		st.State, st.Reason, st.FinishedAt = job.StateFailed, fault.Input.String(), &end
-		w.writeStatus(ctx, j, st, log)
-		w.emit(job.EventFailed, j, st, err.Error())
 		w.m.Jobs.WithLabelValues(OutcomeFailed).Inc()
-		log.Warn("job failed: the input is at fault; not retrying", zap.Error(err), zap.String("fingerprint", fp))
-		return fmt.Errorf("%w fingerprint=%s", err, fp)
 	case fault.Crashed:
-		st.Reason = fault.Crashed.String()
 		w.m.Jobs.WithLabelValues(OutcomeCrashed).Inc()
 	default:
-		st.Reason = fault.Transient.String()
 		w.m.Jobs.WithLabelValues(OutcomeRetried).Inc()
 	}
-	retryAt := end.Add(w.backoff(m.ReceiveCount))
-	st.State, st.RetryAt = job.StateRetrying, &retryAt
-	w.writeStatus(ctx, j, st, log)
-	w.emit(job.EventRetrying, j, st, err.Error())
-	log.Warn("job failed; it will be retried", zap.Error(err), zap.String("class", st.Reason))
-	return err
 }
 
 // observeLive records a live-segment job's metrics.
@@ -752,15 +835,6 @@ func (w *Worker) interrupted(l *lease, log *zap.Logger) error {
 	}
 	log.Warn("job canceled by shutdown; releasing it for another worker")
 	return errShutdown
-}
-
-// writeStatus writes st, logging a failure (a status document is advisory).
-func (w *Worker) writeStatus(ctx context.Context, j *job.Job, st job.Status, log *zap.Logger) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
-	defer cancel()
-	if err := w.out.WriteStatus(ctx, j, st); err != nil {
-		log.Warn("writing the job status failed", zap.String("state", st.State), zap.Error(err))
-	}
 }
 
 // progressTracker turns Runner progress into logs (every 10%) and status

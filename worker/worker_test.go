@@ -981,7 +981,13 @@ func TestStorageOutputsHeldForTheJob(t *testing.T) {
 	if h := held(j); h != nil {
 		t.Errorf("a released hold (released twice) left %+v", h)
 	}
-	if err := out.WriteStatus(context.Background(), j, job.Status{JobID: j.ID, State: job.StateFailed}); err != nil {
+	// (j's job.json says published, which is final: the write is read
+	// against it and dropped; a fresh job's output takes one.)
+	if err := out.WriteStatus(context.Background(), j, job.Status{JobID: j.ID, State: job.StateFailed}); !errors.Is(err, ErrStatusFinal) {
+		t.Fatalf("a failed status over a published one: %v, want ErrStatusFinal", err)
+	}
+	j2 := newJob(t)
+	if err := out.WriteStatus(context.Background(), j2, job.Status{JobID: j2.ID, State: job.StateFailed}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -259,10 +259,32 @@ func newFleetWorker(f workerFlags, q, liveQ queue.Queue, runner worker.Runner, r
 		Queue: q, Rules: rules, Outputs: worker.NewStorageOutputs(),
 		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
-		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
+		MaxReceive: maxReceive(q, log),
+		WorkerID:   fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
 		Events:    evsinks.Combine(events, f.jobEvents.Sink()),
 		LiveQueue: liveQ,
 	})
+}
+
+// maxReceive is q's max receive count (queue.ReceiveLimited: the local
+// queue's option, the SQS queue's RedrivePolicy), so that the worker
+// dead-letters a message on its last receive with the reason it kept
+// failing; 0 (the queue moves it, reason "max receives exceeded") when q
+// does not tell (a --fallback-queue pair) or could not be asked.
+func maxReceive(q queue.Queue, log *zap.Logger) int {
+	rl, ok := q.(queue.ReceiveLimited)
+	if !ok {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := rl.MaxReceive(ctx)
+	if err != nil {
+		log.Warn("reading the queue's max receive count failed; the queue dead-letters messages that keep failing without the reason", zap.Error(err))
+		return 0
+	}
+	log.Info("queue max receive count", zap.Int("max_receive", n))
+	return n
 }
 
 func runSubmit(args []string) error {
@@ -364,6 +386,14 @@ func waitForJob(ctx context.Context, j *job.Job) error {
 	show.Finish(st)
 	if err != nil {
 		return err
+	}
+	if st.JobID != j.ID || (st.PublishedBy != "" && st.PublishedBy != j.ID) {
+		// A duplicate submission: the output was published by another job.
+		if by := worker.Publisher(st); by != "" {
+			fmt.Fprintf(os.Stderr, "%s: the output is published by job %s\n", j.ID, by)
+		} else {
+			fmt.Fprintf(os.Stderr, "%s: the output is published (by an earlier job, not recorded which)\n", j.ID)
+		}
 	}
 	fmt.Println(strings.TrimSuffix(j.Output, "/") + "/master.m3u8")
 	return nil

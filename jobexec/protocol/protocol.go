@@ -57,12 +57,16 @@ func ExitCode(err error) int {
 const (
 	EventProgress = "progress"
 	EventDone     = "done"
+	// EventFailed is the last line of a child that fails: the error's
+	// class, which the exit code alone cannot carry (an infrastructure
+	// fault exits 1 like any other).
+	EventFailed = "failed"
 )
 
 // Event is one line the job child writes on stdout: progress while it runs,
-// then one "done".
+// then one "done", or one "failed" before a non-zero exit.
 type Event struct {
-	Event        string  `json:"event"` // EventProgress or EventDone
+	Event        string  `json:"event"` // EventProgress, EventDone or EventFailed
 	Percent      float64 `json:"percent,omitempty"`
 	Speed        float64 `json:"speed,omitempty"`
 	MediaSeconds float64 `json:"media_seconds,omitempty"`
@@ -81,6 +85,9 @@ type Event struct {
 	LiveLatency        float64 `json:"live_latency_seconds,omitempty"`
 	LiveRealtimeFactor float64 `json:"live_realtime_factor,omitempty"`
 	LiveSkipped        int     `json:"live_skipped,omitempty"`
+	// Class (fault.Class's name) and Error are a failed event's.
+	Class string `json:"class,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // progressEvery throttles the child's progress events.
@@ -105,6 +112,11 @@ func (e *Writer) Write(ev Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.enc.Encode(ev)
+}
+
+// Fail writes the failed event of err: its class and text.
+func (e *Writer) Fail(err error) error {
+	return e.Write(Event{Event: EventFailed, Class: fault.Of(err).String(), Error: err.Error()})
 }
 
 // Progress writes a progress event for seconds of media done out of
@@ -141,10 +153,11 @@ type Child struct {
 
 // RunJob runs a job child with body on its stdin: each progress event goes
 // to progress (may be nil), and the done event is returned. The error is
-// Wait's.
+// Wait's, of class fault.Infra when the child exited 1 after a failed
+// event of that class (storage or a queue was unavailable to it).
 func (c Child) RunJob(ctx context.Context, body []byte, progress func(Event)) (*Event, error) {
 	pr, pw := io.Pipe()
-	var done *Event
+	var done, failed *Event
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -162,6 +175,8 @@ func (c Child) RunJob(ctx context.Context, body []byte, progress func(Event)) (*
 				}
 			case EventDone:
 				done = &ev
+			case EventFailed:
+				failed = &ev
 			}
 		}
 		_, _ = io.Copy(io.Discard, pr)
@@ -172,6 +187,10 @@ func (c Child) RunJob(ctx context.Context, body []byte, progress func(Event)) (*
 	pw.Close()
 	wg.Wait()
 	if err != nil {
+		if failed != nil && ctx.Err() == nil && fault.Of(err) == fault.Transient &&
+			fault.ParseClass(failed.Class) == fault.Infra {
+			err = fault.As(fault.Infra, err)
+		}
 		return nil, err
 	}
 	if done == nil {

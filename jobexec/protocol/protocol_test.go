@@ -43,16 +43,23 @@ func TestMain(m *testing.M) {
 		err = fmt.Errorf("job x: %w: at byte 9", errBadInput)
 	case "transient":
 		err = errors.New("storage unreachable")
+	case "infra":
+		err = fmt.Errorf("writing 720p/seg_00001.ts: %w", errDown)
 	case "silent":
 	case "crash":
 		_ = syscall.Kill(os.Getpid(), syscall.SIGSEGV)
 		time.Sleep(time.Second)
 	}
 	if err != nil {
+		if role != "transient" { // a child without the failed event is an older one
+			_ = w.Fail(err)
+		}
 		fmt.Fprintf(os.Stderr, "some log line\nhlsfleet: %v\n", err)
 	}
 	os.Exit(protocol.ExitCode(err))
 }
+
+var errDown = fault.New(fault.Infra, "storage unavailable")
 
 var errChildCrashed = fault.New(fault.Crashed, "test child crashed")
 
@@ -105,6 +112,16 @@ func TestRoundTrip(t *testing.T) {
 	_, err = child("transient").RunJob(ctx, nil, nil)
 	if fault.Of(err) != fault.Transient || !strings.Contains(err.Error(), "test process failed (exit 1): storage unreachable") {
 		t.Errorf("transient came back as %v (class %v)", err, fault.Of(err))
+	}
+
+	// An infrastructure fault exits 1 like any other; the failed event
+	// carries its class across.
+	_, err = child("infra").RunJob(ctx, nil, nil)
+	if fault.Of(err) != fault.Infra || !strings.Contains(err.Error(), "(exit 1): writing 720p/seg_00001.ts: storage unavailable") {
+		t.Errorf("infrastructure fault came back as %v (class %v)", err, fault.Of(err))
+	}
+	if code := protocol.ExitCode(errDown); code != protocol.ExitOther {
+		t.Errorf("ExitCode(infrastructure) = %d, want %d", code, protocol.ExitOther)
 	}
 
 	_, err = child("crash").RunJob(ctx, nil, nil)
