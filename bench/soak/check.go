@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -55,11 +56,11 @@ type Finding struct {
 // GarbageTally is what became of the garbage submissions of one kind.
 type GarbageTally struct {
 	Sent      int
-	Once      int      // dead-lettered exactly once: as it should be
-	Never     int      // not in the dead-letter queue
-	More      int      // dead-lettered more than once
-	Published int      // its output has a master (!)
-	Reasons   []string // the dead letters' reasons, distinct, sorted
+	Once      int            // dead-lettered exactly once: as it should be
+	Never     int            // not in the dead-letter queue
+	More      int            // dead-lettered more than once
+	Published int            // its output has a master (!)
+	Reasons   map[string]int // the dead letters' reasons, normalised (reasonShape), and how many had each
 }
 
 // Verdict is the soak's judgement of every output and dead letter.
@@ -78,6 +79,10 @@ type Verdict struct {
 	Stale []Finding
 	// Unjudged: outputs that could not be read.
 	Unjudged []Finding
+
+	// PublishWaits are, per published good output whose job.json says
+	// when, the time from its first submission to finished_at.
+	PublishWaits []time.Duration
 
 	Garbage            map[Kind]*GarbageTally
 	DeadLetters        int // in the dead-letter queue at the end
@@ -123,7 +128,12 @@ func Classify(subs []Submission, obs map[string]Observed, dls []queue.DeadLetter
 		}
 	}
 	for _, out := range sortedKeys(outputs) {
-		v.judgeOutput(out, subs[outputs[out][0]].Kind, obs, deadOutputs[out])
+		first := subs[outputs[out][0]]
+		v.judgeOutput(out, first.Kind, obs, deadOutputs[out])
+		if st, err := status(obs[out]); err == nil && first.Kind.Good() && !first.At.IsZero() &&
+			st.State == job.StatePublished && st.FinishedAt != nil {
+			v.PublishWaits = append(v.PublishWaits, st.FinishedAt.Sub(first.At))
+		}
 	}
 	return v
 }
@@ -131,7 +141,7 @@ func Classify(subs []Submission, obs map[string]Observed, dls []queue.DeadLetter
 func (v *Verdict) garbage(k Kind) *GarbageTally {
 	t := v.Garbage[k]
 	if t == nil {
-		t = &GarbageTally{}
+		t = &GarbageTally{Reasons: map[string]int{}}
 		v.Garbage[k] = t
 	}
 	return t
@@ -162,11 +172,7 @@ func (v *Verdict) judgeDeadLetters(subs []Submission, byBody map[string][]int, d
 			continue
 		}
 		garbageDead[idx[0]] = append(garbageDead[idx[0]], dl.Reason)
-		t := v.garbage(s.Kind)
-		if r := oneLine(dl.Reason); !slices.Contains(t.Reasons, r) {
-			t.Reasons = append(t.Reasons, r)
-			sort.Strings(t.Reasons)
-		}
+		v.garbage(s.Kind).Reasons[reasonShape(dl.Reason)]++
 	}
 	return deadOutputs, garbageDead
 }
@@ -398,11 +404,33 @@ func resolve(dir, uri string) (key, why string) {
 	return key, ""
 }
 
-// oneLine shortens s to one line of at most 200 characters.
+// reasonNoise is what differs between dead letters of one shape: job ids,
+// bucket names, the soak's numbered keys, ETags, request ids.
+var reasonNoise = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`etag=\\?"?[0-9a-f]+\\?"?`), "etag=<etag>"},
+	{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<id>"},
+	{regexp.MustCompile(`s3://[a-z0-9.-]+/`), "s3://<bucket>/"},
+	{regexp.MustCompile(`-[0-9]{3}\.mp4`), "-NNN.mp4"},
+	{regexp.MustCompile(`RequestID: [^,]*, HostID: [^,]*`), "RequestID: <id>, HostID: <id>"},
+}
+
+// reasonShape is a dead letter's reason with what differs between
+// messages of one kind replaced by placeholders, so equal shapes group.
+func reasonShape(reason string) string {
+	for _, n := range reasonNoise {
+		reason = n.re.ReplaceAllString(reason, n.with)
+	}
+	return oneLine(reason)
+}
+
+// oneLine shortens s to one line of at most 400 characters.
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 200 {
-		s = s[:197] + "..."
+	if len(s) > 400 {
+		s = s[:397] + "..."
 	}
 	return s
 }

@@ -76,9 +76,15 @@ func TestClassifyWholeOutput(t *testing.T) {
 	subs = append(subs, dup)
 	o := published(t)
 	o.AtPublish = o.Objects
+	fin := t0.Add(30 * time.Second)
+	setStatus(t, &o, job.Status{State: job.StatePublished, FinishedAt: &fin})
+	subs[0].At, subs[1].At = t0, t0.Add(time.Second)
 	v := Classify(subs, map[string]Observed{"s3://b/out/job-000/": o}, nil, nil)
 	if v.Failed() || v.Outputs != 1 || v.GoodOutputs != 1 || v.Published != 1 {
 		t.Errorf("a whole output with a truthful status: %+v", v)
+	}
+	if len(v.PublishWaits) != 1 || v.PublishWaits[0] != 30*time.Second {
+		t.Errorf("publish waits %v, want [30s] (from the first submission)", v.PublishWaits)
 	}
 }
 
@@ -241,8 +247,8 @@ func TestClassifyGarbage(t *testing.T) {
 		t.Errorf("garbage-missing %+v: want never dead-lettered", g)
 	}
 	if g := v.Garbage[KindGarbageBody]; g == nil || g.Sent != 2 || g.More != 1 || g.Never != 1 ||
-		len(g.Reasons) != 1 || g.Reasons[0] != "invalid job: not JSON" {
-		t.Errorf("garbage-body %+v: want one twice, one never, one distinct reason", g)
+		len(g.Reasons) != 1 || g.Reasons["invalid job: not JSON"] != 2 {
+		t.Errorf("garbage-body %+v: want one twice, one never, one reason twice", g)
 	}
 	if v.UnknownDeadLetters != 1 || v.DeadLetters != 4 {
 		t.Errorf("dead letters %d, unknown %d", v.DeadLetters, v.UnknownDeadLetters)
@@ -252,6 +258,25 @@ func TestClassifyGarbage(t *testing.T) {
 	v = Classify([]Submission{media}, map[string]Observed{media.Output: o}, nil, nil)
 	if g := v.Garbage[KindGarbageMedia]; g == nil || g.Published != 1 || len(v.Torn)+len(v.Stale) != 0 {
 		t.Errorf("published garbage: %+v, torn %v", g, v.Torn)
+	}
+}
+
+func TestReasonShape(t *testing.T) {
+	a := `permanent error: job 84fb190f7eda43757c85c7b2ea5176f6: input is not a media file: cannot open as media: ` +
+		`Invalid data found when processing input fingerprint=s3://soak-1796685039604246908/src/garbage-019.mp4 size=65536 etag="228701985eae349674b0447624394201"`
+	b := strings.NewReplacer("84fb190f7eda43757c85c7b2ea5176f6", "c08078e2b15b586f81d2d26a09093fbf", "garbage-019", "garbage-011",
+		"soak-1796685039604246908", "soak-1", "2287", "9999").Replace(a)
+	if reasonShape(a) != reasonShape(b) {
+		t.Errorf("two garbage dead letters of one kind differ in shape:\n%s\n%s", reasonShape(a), reasonShape(b))
+	}
+	want := "permanent error: job <id>: input is not a media file: cannot open as media: Invalid data found when processing input " +
+		"fingerprint=s3://<bucket>/src/garbage-NNN.mp4 size=65536 etag=<etag>"
+	if got := reasonShape(a); got != want {
+		t.Errorf("reasonShape:\n got %s\nwant %s", got, want)
+	}
+	c := `storage: stat "src/missing-020.mp4": NotFound: RequestID: G3ESG1BY1MNERA8F, HostID: 9yMkSHi/xBw+aI/4T8E=, NotFound: )`
+	if got := reasonShape(c); got != `storage: stat "src/missing-NNN.mp4": NotFound: RequestID: <id>, HostID: <id>, NotFound: )` {
+		t.Errorf("reasonShape: %s", got)
 	}
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -89,6 +91,12 @@ func writeReport(w io.Writer, st *runStats, v *Verdict) {
 	}
 	fmt.Fprintf(w, "\noutputs: %d (%d of good work), %d published; hlscheck validated %d\n",
 		v.Outputs, v.GoodOutputs, v.Published, st.HLSChecked)
+	if n := len(v.PublishWaits); n > 0 {
+		ws := slices.Clone(v.PublishWaits)
+		slices.Sort(ws)
+		fmt.Fprintf(w, "first submission → published (job.json finished_at): p50 %s, p90 %s, max %s\n",
+			ws[n/2].Round(100*time.Millisecond), ws[n*9/10].Round(100*time.Millisecond), ws[n-1].Round(100*time.Millisecond))
+	}
 	fmt.Fprintf(w, "receives: %d of %d messages (most for one message: %d); dead letters: %d (%d of no submission)\n",
 		st.Receives, st.Messages, st.MostReceives, v.DeadLetters, v.UnknownDeadLetters)
 	writeGarbage(w, v)
@@ -127,8 +135,10 @@ func writeGarbage(w io.Writer, v *Verdict) {
 		}
 		fmt.Fprintf(w, "%s: %d sent, %d dead-lettered once, %d never, %d more than once, %d published\n",
 			k, t.Sent, t.Once, t.Never, t.More, t.Published)
-		for _, r := range t.Reasons {
-			fmt.Fprintf(w, "    reason: %s\n", r)
+		reasons := sortedKeys(t.Reasons)
+		sort.SliceStable(reasons, func(i, j int) bool { return t.Reasons[reasons[i]] > t.Reasons[reasons[j]] })
+		for _, r := range reasons {
+			fmt.Fprintf(w, "    %d× %s\n", t.Reasons[r], r)
 		}
 	}
 }

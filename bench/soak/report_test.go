@@ -26,8 +26,9 @@ func TestWriteReport(t *testing.T) {
 	st.addReceives(map[string]int{"a": 1, "b": 3})
 	st.Settled, st.Dir = true, "/tmp/soak-x"
 	v := &Verdict{Outputs: 5, GoodOutputs: 4, Published: 3, DeadLetters: 2,
-		WrongDLQ: []Finding{{"s3://b/out/job-001/", "dead-lettered: max receives exceeded"}},
-		Garbage:  map[Kind]*GarbageTally{KindGarbageBody: {Sent: 1, Once: 1, Reasons: []string{"invalid job"}}}}
+		PublishWaits: []time.Duration{3 * time.Second, 40 * time.Second, 5 * time.Second},
+		WrongDLQ:     []Finding{{"s3://b/out/job-001/", "dead-lettered: max receives exceeded"}},
+		Garbage:      map[Kind]*GarbageTally{KindGarbageBody: {Sent: 1, Once: 1, Reasons: map[string]int{"invalid job": 1}}}}
 	var b bytes.Buffer
 	writeReport(&b, st, v)
 	out := b.String()
@@ -38,9 +39,10 @@ func TestWriteReport(t *testing.T) {
 		"exit status 1 30s after SIGTERM",
 		"signal: segmentation fault",
 		"submissions: 6 (job 5, garbage-body 1)",
+		"first submission → published (job.json finished_at): p50 5s, p90 40s, max 40s",
 		"receives: 4 of 2 messages (most for one message: 3)",
 		"garbage-body: 1 sent, 1 dead-lettered once",
-		"reason: invalid job",
+		"    1× invalid job\n",
 		"lost                   0\n",
 		"wrongly dead-lettered  1\n    s3://b/out/job-001/: dead-lettered: max receives exceeded",
 		"stale status           0\n",
