@@ -95,10 +95,9 @@ func (v *Verdict) Failed() bool {
 }
 
 // Classify judges a soak's outputs (obs, by output URL) and dead letters
-// against what was submitted. receives are the receives the workers' logs
-// show per message id (nil: unknown). It reads nothing: the caller gathered
-// obs.
-func Classify(subs []Submission, obs map[string]Observed, dls []queue.DeadLetter, receives map[string]int) *Verdict {
+// against what was submitted. logs are what the workers' logs tell per
+// message id (nil: nothing). It reads nothing: the caller gathered obs.
+func Classify(subs []Submission, obs map[string]Observed, dls []queue.DeadLetter, logs map[string]MessageLog) *Verdict {
 	v := &Verdict{Garbage: map[Kind]*GarbageTally{}, DeadLetters: len(dls)}
 	byBody := map[string][]int{}
 	outputs := map[string][]int{}
@@ -111,7 +110,7 @@ func Classify(subs []Submission, obs map[string]Observed, dls []queue.DeadLetter
 			outputs[s.Output] = append(outputs[s.Output], i)
 		}
 	}
-	deadOutputs, garbageDead := v.judgeDeadLetters(subs, byBody, dls, receives)
+	deadOutputs, garbageDead := v.judgeDeadLetters(subs, byBody, dls, logs)
 	for i, s := range subs {
 		if !s.Sent || s.Kind.Good() {
 			continue
@@ -151,7 +150,7 @@ func (v *Verdict) garbage(k Kind) *GarbageTally {
 // body: good work's are wrongly dead-lettered (returned by output), garbage
 // ones are tallied (returned by submission).
 func (v *Verdict) judgeDeadLetters(subs []Submission, byBody map[string][]int, dls []queue.DeadLetter,
-	receives map[string]int) (map[string]bool, map[int][]string) {
+	logs map[string]MessageLog) (map[string]bool, map[int][]string) {
 	deadOutputs := map[string]bool{}
 	garbageDead := map[int][]string{}
 	for _, dl := range dls {
@@ -163,12 +162,13 @@ func (v *Verdict) judgeDeadLetters(subs []Submission, byBody map[string][]int, d
 		s := subs[idx[0]]
 		if s.Kind.Good() {
 			deadOutputs[s.Output] = true
-			after := "after receives the logs do not show"
-			if n := receives[dl.ID]; n > 0 {
-				after = fmt.Sprintf("after %d receive(s)", n)
+			l := logs[dl.ID]
+			what := fmt.Sprintf("%s #%d (job %s) dead-lettered after %d receive(s) in the logs: %s",
+				s.Kind, s.N, s.JobID, l.Receives, oneLine(dl.Reason))
+			if l.LastError != "" {
+				what += "; the last worker error: " + l.LastError
 			}
-			v.WrongDLQ = append(v.WrongDLQ, Finding{s.Output, fmt.Sprintf("%s #%d (job %s) dead-lettered %s: %s",
-				s.Kind, s.N, s.JobID, after, oneLine(dl.Reason))})
+			v.WrongDLQ = append(v.WrongDLQ, Finding{s.Output, what})
 			continue
 		}
 		garbageDead[idx[0]] = append(garbageDead[idx[0]], dl.Reason)
@@ -412,7 +412,7 @@ var reasonNoise = []struct {
 }{
 	{regexp.MustCompile(`etag=\\?"?[0-9a-f]+\\?"?`), "etag=<etag>"},
 	{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<id>"},
-	{regexp.MustCompile(`s3://[a-z0-9.-]+/`), "s3://<bucket>/"},
+	{regexp.MustCompile(`s3://[a-z0-9][a-z0-9.-]*`), "s3://<bucket>"},
 	{regexp.MustCompile(`-[0-9]{3}\.mp4`), "-NNN.mp4"},
 	{regexp.MustCompile(`RequestID: [^,]*, HostID: [^,]*`), "RequestID: <id>, HostID: <id>"},
 }

@@ -206,13 +206,14 @@ func TestClassifyLostAndDeadLetters(t *testing.T) {
 		dead.Output: unpublished(t, job.Status{State: job.StateRetrying, Attempt: 3}),
 	}
 	dls := []queue.DeadLetter{{Message: queue.Message{ID: "m1", Body: dead.Body}, Reason: queue.ReasonMaxReceives}}
-	v := Classify(subs, obs, dls, map[string]int{"m1": 3})
+	v := Classify(subs, obs, dls, map[string]MessageLog{"m1": {Receives: 3, LastError: "checking failed: S3 down"}})
 	if len(v.Lost) != 1 || v.Lost[0].Output != lost.Output ||
 		!strings.Contains(v.Lost[0].What, "job.json says retrying (attempt 3, transient: S3 down)") {
 		t.Errorf("lost %+v; want %s, retrying", v.Lost, lost.Output)
 	}
 	if len(v.WrongDLQ) != 1 || v.WrongDLQ[0].Output != dead.Output ||
-		!strings.Contains(v.WrongDLQ[0].What, "dead-lettered after 3 receive(s): max receives exceeded") {
+		!strings.Contains(v.WrongDLQ[0].What, "dead-lettered after 3 receive(s) in the logs: max receives exceeded; "+
+			"the last worker error: checking failed: S3 down") {
 		t.Errorf("wrongly dead-lettered %+v; want %s once, after 3 receives", v.WrongDLQ, dead.Output)
 	}
 	if v.Outputs != 2 || v.Published != 0 || len(v.Unjudged) != 0 {

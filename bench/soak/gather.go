@@ -123,21 +123,31 @@ func deadLetters(ctx context.Context, q queue.Queue) ([]queue.DeadLetter, error)
 	return ds.ListDeadLetters(ctx, 0)
 }
 
-// receiveCounts reads the workers' JSON log lines: every line about a
-// message carries its id and receive count ("message_id", "attempt"), so
-// the highest count seen per id is how often it was received (a receive a
-// worker died before logging is missed).
-func receiveCounts(logs []string) (map[string]int, error) {
-	counts := map[string]int{}
-	for _, path := range logs {
-		if err := scanLog(path, counts); err != nil {
-			return counts, err
-		}
-	}
-	return counts, nil
+// MessageLog is what the workers' logs tell of one message.
+type MessageLog struct {
+	// Receives is the highest receive count a line about it carries: how
+	// often it was received (a receive a worker died before logging is
+	// missed).
+	Receives int
+	// LastError is the latest warning or error about it: what went wrong
+	// ("checking for a published output failed; releasing: storage: ...").
+	LastError string
+	lastAt    string // the LastError line's ts (ISO 8601, so it sorts)
 }
 
-func scanLog(path string, counts map[string]int) error {
+// messageLogs reads the workers' JSON log lines: every line about a message
+// carries its id and receive count ("message_id", "attempt").
+func messageLogs(logs []string) (map[string]MessageLog, error) {
+	msgs := map[string]MessageLog{}
+	for _, path := range logs {
+		if err := scanLog(path, msgs); err != nil {
+			return msgs, err
+		}
+	}
+	return msgs, nil
+}
+
+func scanLog(path string, msgs map[string]MessageLog) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -153,10 +163,20 @@ func scanLog(path string, counts map[string]int) error {
 		var l struct {
 			ID      string  `json:"message_id"`
 			Attempt float64 `json:"attempt"`
+			Level   string  `json:"level"`
+			TS      string  `json:"ts"`
+			Msg     string  `json:"msg"`
+			Error   string  `json:"error"`
 		}
-		if json.Unmarshal(line, &l) == nil && l.ID != "" && int(l.Attempt) > counts[l.ID] {
-			counts[l.ID] = int(l.Attempt)
+		if json.Unmarshal(line, &l) != nil || l.ID == "" {
+			continue
 		}
+		m := msgs[l.ID]
+		m.Receives = max(m.Receives, int(l.Attempt))
+		if (l.Level == "warn" || l.Level == "error") && l.Error != "" && l.TS >= m.lastAt {
+			m.LastError, m.lastAt = oneLine(l.Msg+": "+l.Error), l.TS
+		}
+		msgs[l.ID] = m
 	}
 	return sc.Err()
 }

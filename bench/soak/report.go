@@ -62,11 +62,11 @@ func (st *runStats) addExits(exits []exitRecord, drain time.Duration) {
 }
 
 // addReceives sums the receive counts per message.
-func (st *runStats) addReceives(counts map[string]int) {
-	st.Messages = len(counts)
-	for _, n := range counts {
-		st.Receives += n
-		st.MostReceives = max(st.MostReceives, n)
+func (st *runStats) addReceives(msgs map[string]MessageLog) {
+	st.Messages = len(msgs)
+	for _, m := range msgs {
+		st.Receives += m.Receives
+		st.MostReceives = max(st.MostReceives, m.Receives)
 	}
 }
 

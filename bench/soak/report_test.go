@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestWriteReport(t *testing.T) {
 		{Slot: 2, Status: "signal: segmentation fault", Code: -1},
 		{Slot: 0, Final: true}, {Slot: 1, Final: true}, {Slot: 2, Final: true},
 	}, 10*time.Second)
-	st.addReceives(map[string]int{"a": 1, "b": 3})
+	st.addReceives(map[string]MessageLog{"a": {Receives: 1}, "b": {Receives: 3}})
 	st.Settled, st.Dir = true, "/tmp/soak-x"
 	v := &Verdict{Outputs: 5, GoodOutputs: 4, Published: 3, DeadLetters: 2,
 		PublishWaits: []time.Duration{3 * time.Second, 40 * time.Second, 5 * time.Second},
@@ -59,22 +60,32 @@ func TestWriteReport(t *testing.T) {
 	}
 }
 
-func TestReceiveCounts(t *testing.T) {
+func TestMessageLogs(t *testing.T) {
 	dir := t.TempDir()
 	logs := []string{filepath.Join(dir, "w0-1.log"), filepath.Join(dir, "w1-1.log")}
-	os.WriteFile(logs[0], []byte(`{"level":"info","msg":"worker started"}
-{"level":"info","msg":"message received","message_id":"m1","attempt":1}
-{"level":"info","msg":"progress","attempt_id":"abc"}
-not json "message_id"
-{"level":"info","msg":"message received","message_id":"m2","attempt":1}
-`), 0o644)
-	os.WriteFile(logs[1], []byte(`{"level":"warn","msg":"message dead-lettered","message_id":"m1","attempt":3}
-`), 0o644)
-	got, err := receiveCounts(logs)
-	if err != nil || len(got) != 2 || got["m1"] != 3 || got["m2"] != 1 {
-		t.Errorf("receiveCounts: %v, %v; want m1 3, m2 1", got, err)
+	write := func(path, text string) {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := receiveCounts([]string{filepath.Join(dir, "none.log")}); err == nil {
+	write(logs[0], `{"level":"info","msg":"worker started"}
+{"level":"info","ts":"2026-01-01T00:00:01Z","msg":"message received","message_id":"m1","attempt":1}
+{"level":"warn","ts":"2026-01-01T00:00:09Z","msg":"checking for a published output failed; releasing","message_id":"m1","attempt":3,"error":"S3 down"}
+{"level":"warn","ts":"2026-01-01T00:00:02Z","msg":"job failed","job_id":"j","error":"not about a message"}
+not json "message_id"
+{"level":"info","ts":"2026-01-01T00:00:03Z","msg":"message received","message_id":"m2","attempt":1}
+`)
+	write(logs[1], `{"level":"warn","ts":"2026-01-01T00:00:05Z","msg":"job failed; it will be retried","message_id":"m1","attempt":2,"error":"older"}
+`)
+	got, err := messageLogs(logs)
+	want := map[string]MessageLog{
+		"m1": {Receives: 3, LastError: "checking for a published output failed; releasing: S3 down", lastAt: "2026-01-01T00:00:09Z"},
+		"m2": {Receives: 1},
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("messageLogs: %+v, %v\nwant %+v", got, err, want)
+	}
+	if _, err := messageLogs([]string{filepath.Join(dir, "none.log")}); err == nil {
 		t.Error("a missing log is not an error")
 	}
 }

@@ -309,11 +309,11 @@ func (s *soak) judge(ctx context.Context) (*Verdict, error) {
 	subs := s.sub.submissions()
 	exits, logs := s.fleet.report()
 	s.stats.addExits(exits, s.o.drain)
-	receives, err := receiveCounts(logs)
+	msgs, err := messageLogs(logs)
 	if err != nil {
 		return nil, fmt.Errorf("reading the worker logs: %w", err)
 	}
-	s.stats.addReceives(receives)
+	s.stats.addReceives(msgs)
 	dls, err := deadLetters(ctx, s.q)
 	if err != nil {
 		return nil, fmt.Errorf("listing dead letters: %w", err)
@@ -325,5 +325,5 @@ func (s *soak) judge(ctx context.Context) (*Verdict, error) {
 	}
 	s.stats.Proxy = s.proxy.Stats()
 	s.stats.Dir = s.dir
-	return Classify(subs, obs, dls, receives), nil
+	return Classify(subs, obs, dls, msgs), nil
 }
