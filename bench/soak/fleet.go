@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -153,45 +156,107 @@ func (f *fleet) record(p *wproc) {
 }
 
 // pick returns the running, not stopped worker in slot i or, when it has
-// none, in the next slot that has one; nil when no worker runs.
-func (f *fleet) pick(i int) *wproc {
+// none, in the next slot that has one (with busy, only one running a job);
+// nil when there is none.
+func (f *fleet) pick(i int, busy bool) *wproc {
+	var groups map[int]bool
+	if busy {
+		groups = busyGroups()
+	}
 	for k := range f.slots {
 		s := f.slots[(i+k)%len(f.slots)]
-		if s.p != nil && !s.stopped && s.p.cause == "" {
+		if s.p != nil && !s.stopped && s.p.cause == "" && (!busy || groups[s.p.cmd.Process.Pid]) {
 			return s.p
 		}
 	}
 	return nil
 }
 
-// inject hits the worker of slot i (or the next one running) with fault k:
-// SIGKILL, SIGTERM, or SIGSTOP of its process group with a SIGCONT after
-// d. It returns the process's slot and pid, or an error when no worker can
-// take it.
-func (f *fleet) inject(k FaultKind, i int, d time.Duration) (slot, pid int, err error) {
+// busyGroups returns the process groups that hold a process other than
+// their leader: a worker's group holds its job-exec child while it runs a
+// job.
+func busyGroups() map[int]bool {
+	groups := map[int]bool{}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return groups
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces and ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 3 {
+			continue
+		}
+		if pgrp, err := strconv.Atoi(f[2]); err == nil && pgrp != pid {
+			groups[pgrp] = true
+		}
+	}
+	return groups
+}
+
+// busy reports whether any worker runs a job now.
+func (f *fleet) busy() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p := f.pick(i)
-	if p == nil || f.stopping {
-		return 0, 0, errors.New("no running worker to hit")
+	return f.pick(0, true) != nil
+}
+
+// inject hits a worker with fault k: SIGKILL, SIGTERM, or SIGSTOP of its
+// process group with a SIGCONT after d. It waits up to wait for a worker
+// that runs a job (from slot i on), then takes any running worker. It
+// returns the process's slot and pid and whether it ran a job, or an error
+// when no worker can take the fault.
+func (f *fleet) inject(k FaultKind, i int, d, wait time.Duration) (slot, pid int, busy bool, err error) {
+	deadline := time.Now().Add(wait)
+	for {
+		f.mu.Lock()
+		p := f.pick(i, true)
+		busy = p != nil
+		if p == nil && !time.Now().Before(deadline) {
+			p = f.pick(i, false)
+		}
+		if p != nil || f.stopping || !time.Now().Before(deadline) {
+			defer f.mu.Unlock()
+			if p == nil || f.stopping {
+				return 0, 0, false, errors.New("no running worker to hit")
+			}
+			return p.slot, p.cmd.Process.Pid, busy, f.hit(p, k, d)
+		}
+		f.mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
 	}
-	pid = p.cmd.Process.Pid
+}
+
+// hit signals p with fault k; f.mu is held.
+func (f *fleet) hit(p *wproc, k FaultKind, d time.Duration) error {
 	switch k {
 	case FaultKill:
 		p.cause = FaultKill
-		err = p.cmd.Process.Signal(syscall.SIGKILL)
+		return p.cmd.Process.Signal(syscall.SIGKILL)
 	case FaultTerm:
 		p.cause, p.termAt = FaultTerm, time.Now()
-		err = p.cmd.Process.Signal(syscall.SIGTERM)
+		return p.cmd.Process.Signal(syscall.SIGTERM)
 	case FaultStop:
-		if err = syscall.Kill(-pid, syscall.SIGSTOP); err == nil {
-			f.slots[p.slot].stopped = true
-			time.AfterFunc(d, func() { f.resume(p) })
+		if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+			return err
 		}
-	default:
-		err = fmt.Errorf("fault %s is not a worker's", k)
+		f.slots[p.slot].stopped = true
+		time.AfterFunc(d, func() { f.resume(p) })
+		return nil
 	}
-	return p.slot, pid, err
+	return fmt.Errorf("fault %s is not a worker's", k)
 }
 
 // resume sends SIGCONT to p's group if p is still stopped.

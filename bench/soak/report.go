@@ -20,6 +20,7 @@ type runStats struct {
 	MaxReceive          int
 	Faults              map[FaultKind]int
 	FaultsSkipped       int
+	FaultsBusy          int // faults injected while a job ran (on the worker hit; on any worker for an outage)
 	Submitted           map[Kind]int
 	SendFailed          int
 	Restarts            int      // worker processes started after the first ones
@@ -77,7 +78,7 @@ const maxFindings = 20
 func writeReport(w io.Writer, st *runStats, v *Verdict) {
 	fmt.Fprintf(w, "\nhlsfleet soak: %s of chaos, seed %d; %d workers (--visibility %s, --drain-timeout %s), dead letter after %d receives\n",
 		st.Chaos, st.Seed, st.Workers, st.Visibility, st.Drain, st.MaxReceive)
-	fmt.Fprintf(w, "faults injected: %d (%s)", sum(st.Faults), tally(st.Faults, FaultKinds))
+	fmt.Fprintf(w, "faults injected: %d (%s), %d while a job ran", sum(st.Faults), tally(st.Faults, FaultKinds), st.FaultsBusy)
 	if st.FaultsSkipped > 0 {
 		fmt.Fprintf(w, "; %d skipped (no running worker)", st.FaultsSkipped)
 	}

@@ -35,7 +35,7 @@ func TestWriteReport(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"2m0s of chaos, seed 9",
-		"faults injected: 3 (kill-9 2, s3-outage 1)",
+		"faults injected: 3 (kill-9 2, s3-outage 1), 0 while a job ran",
 		"workers: 4 restarts; SIGTERM drains 1 clean of 2; 1 exits no fault caused",
 		"exit status 1 30s after SIGTERM",
 		"signal: segmentation fault",

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,6 +41,8 @@ type soak struct {
 	stopWatch context.CancelFunc
 	start     time.Time
 	stats     runStats
+	faults    sync.WaitGroup // faults being injected
+	mu        sync.Mutex     // stats.Faults, FaultsSkipped, FaultsBusy (faults run concurrently)
 }
 
 // run is the whole soak; it reports whether the checks failed.
@@ -192,7 +195,10 @@ func (s *soak) chaos(ctx context.Context) {
 		plan = append(plan, timed{st.At, func() { s.doSubmit(ctx, st, i) }})
 	}
 	for _, f := range faults {
-		plan = append(plan, timed{f.At, func() { s.doFault(f) }})
+		plan = append(plan, timed{f.At, func() {
+			s.faults.Add(1)
+			go func() { defer s.faults.Done(); s.doFault(f) }()
+		}})
 	}
 	sort.SliceStable(plan, func(i, j int) bool { return plan[i].at < plan[j].at })
 	plan = append(plan, timed{d, func() {}})
@@ -202,6 +208,7 @@ func (s *soak) chaos(ctx context.Context) {
 	wctx, stopWatch := context.WithCancel(ctx)
 	s.stopWatch = stopWatch
 	go s.watch.run(wctx, 2*time.Second, s.goodOutputs)
+	defer s.faults.Wait()
 	for _, t := range plan {
 		select {
 		case <-ctx.Done():
@@ -241,25 +248,63 @@ func (s *soak) doSubmit(ctx context.Context, st Step, n int) {
 	s.logf("submit #%d %s → %s", n, st.Kind, what)
 }
 
+// doFault injects fault f. It waits up to half the mean gap between faults
+// for a worker to be running a job, so that faults hit work rather than idle
+// workers, then strikes anyway.
 func (s *soak) doFault(f Fault) {
+	wait := s.o.faultEvery / 2
 	if f.Kind == FaultOutage {
+		busy := s.waitBusy(wait)
 		s.proxy.Cut(f.For)
-		s.stats.Faults[f.Kind]++
-		s.logf("fault %s for %s: the workers' S3 endpoint resets every connection", f.Kind, f.For)
+		s.countFault(f.Kind, busy, false)
+		s.logf("fault %s for %s: the workers' S3 endpoint resets every connection%s", f.Kind, f.For, during(busy))
 		return
 	}
-	slot, pid, err := s.fleet.inject(f.Kind, f.Worker, f.For)
+	slot, pid, busy, err := s.fleet.inject(f.Kind, f.Worker, f.For, wait)
 	if err != nil {
-		s.stats.FaultsSkipped++
+		s.countFault(f.Kind, false, true)
 		s.logf("fault %s skipped: %v", f.Kind, err)
 		return
 	}
-	s.stats.Faults[f.Kind]++
+	s.countFault(f.Kind, busy, false)
 	extra := ""
 	if f.Kind == FaultStop {
-		extra = fmt.Sprintf(" (and its job child) for %s", f.For)
+		extra = fmt.Sprintf(" and its job child, for %s", f.For)
 	}
-	s.logf("fault %s: worker %d (pid %d)%s", f.Kind, slot, pid, extra)
+	s.logf("fault %s: worker %d (pid %d)%s%s", f.Kind, slot, pid, extra, during(busy))
+}
+
+func during(busy bool) string {
+	if busy {
+		return " (a job was running)"
+	}
+	return " (no job was running)"
+}
+
+func (s *soak) countFault(k FaultKind, busy, skipped bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case skipped:
+		s.stats.FaultsSkipped++
+	case busy:
+		s.stats.FaultsBusy++
+		fallthrough
+	default:
+		s.stats.Faults[k]++
+	}
+}
+
+// waitBusy waits up to d for a worker to run a job and reports whether one does.
+func (s *soak) waitBusy(d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(200 * time.Millisecond) {
+		if s.fleet.busy() {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
+		}
+	}
 }
 
 // quiet ends every fault and waits until the queue has been empty for three
