@@ -405,7 +405,7 @@ func resolve(dir, uri string) (key, why string) {
 }
 
 // reasonNoise is what differs between dead letters of one shape: job ids,
-// bucket names, the soak's numbered keys, ETags, request ids.
+// bucket names, the soak's numbered keys and garbage, ETags, request ids.
 var reasonNoise = []struct {
 	re   *regexp.Regexp
 	with string
@@ -414,6 +414,7 @@ var reasonNoise = []struct {
 	{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<id>"},
 	{regexp.MustCompile(`s3://[a-z0-9][a-z0-9.-]*`), "s3://<bucket>"},
 	{regexp.MustCompile(`-[0-9]{3}\.mp4`), "-NNN.mp4"},
+	{regexp.MustCompile(`#[0-9]+`), "#N"},
 	{regexp.MustCompile(`RequestID: [^,]*, HostID: [^,]*`), "RequestID: <id>, HostID: <id>"},
 }
 

@@ -275,6 +275,10 @@ func TestReasonShape(t *testing.T) {
 	if got := reasonShape(a); got != want {
 		t.Errorf("reasonShape:\n got %s\nwant %s", got, want)
 	}
+	if got := reasonShape(`invalid job: the message is not a JSON object (it starts with "soak garbage #12")`); got !=
+		`invalid job: the message is not a JSON object (it starts with "soak garbage #N")` {
+		t.Errorf("reasonShape: %s", got)
+	}
 	c := `storage: stat "src/missing-020.mp4": NotFound: RequestID: G3ESG1BY1MNERA8F, HostID: 9yMkSHi/xBw+aI/4T8E=, NotFound: )`
 	if got := reasonShape(c); got != `storage: stat "src/missing-NNN.mp4": NotFound: RequestID: <id>, HostID: <id>, NotFound: )` {
 		t.Errorf("reasonShape: %s", got)
