@@ -23,9 +23,11 @@
 // injects faults about every -fault-every, in shuffled rounds of four:
 // kill -9 of a worker, SIGTERM of a worker (it drains and exits), SIGSTOP of
 // a worker and its job child for -stop-for (20 s), and an S3 outage of
-// -outage-for (10 s) during which the proxy resets every connection. Every
-// submission and fault is printed (stderr) with its time; the seed is
-// printed, and -seed replays the same plan.
+// -outage-for (10 s) during which the proxy resets every connection. A fault
+// waits up to half -fault-every for a worker that is running a job (a
+// process in its group besides itself), so that faults hit work, then
+// strikes anyway. Every submission and fault is printed (stderr) with its
+// time; the seed is printed, and -seed replays the same plan.
 //
 // Then a quiet period: no more submissions or faults, every worker running,
 // until the queue is empty (or -settle runs out). The workers are stopped and
