@@ -1,8 +1,9 @@
 # hlsfleet — see README.md. Every target installs what is missing first.
 GO ?= go
 BIN := bin
+SOAK_MINUTES ?= 10
 
-.PHONY: all setup build demo test bench vet clean gpu-check lambda-local
+.PHONY: all setup build demo test bench soak vet clean gpu-check lambda-local
 
 all: build
 
@@ -33,6 +34,12 @@ bench: build
 	$(GO) run ./bench/fleet -hlsfleet $(BIN)/hlsfleet
 	$(GO) run ./bench/live -hlsfleet $(BIN)/hlsfleet
 	$(GO) run ./bench/lambda -hlsfleet $(BIN)/hlsfleet -bootstrap $(BIN)/hlsfleet-lambda
+
+# The fleet under chaos for SOAK_MINUTES (kill -9, SIGTERM, SIGSTOP, S3
+# outages, duplicates, garbage), then lost / torn / wrongly dead-lettered /
+# stale-status counts; exits non-zero unless all are 0. `make soak SOAK_MINUTES=30`.
+soak: build
+	$(GO) run ./bench/soak -hlsfleet $(BIN)/hlsfleet -minutes $(SOAK_MINUTES)
 
 # On a GPU machine: every accelerated path vs CPU on a 1080p clip, validated.
 # Without a GPU it checks the CPU path and says "no GPU: only cpu path".

@@ -8,6 +8,7 @@
 #   scripts/peers/s3.sh stop    stop the peer started by start and remove its data (no-op when none runs)
 #   scripts/peers/s3.sh env     print the export line; use: eval "$(scripts/peers/s3.sh env)"
 #   scripts/peers/s3.sh status  exit 0 when the peer answers
+#   scripts/peers/s3.sh install only install the pinned binary (bench/soak starts its own peer)
 #
 # Files: .cache/bin/versitygw, .cache/peers/s3.{env,pid,port,log}, data under
 # .cache/peers/s3/. Idempotent: start twice starts one peer.
@@ -146,6 +147,7 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
+  install) mkdir -p "$state"; install ;;
   stop) stop ;;
   env)
     running || die "not running: start it with scripts/peers/s3.sh start"
@@ -154,5 +156,5 @@ case "${1:-}" in
   status)
     if running; then say "running on 127.0.0.1:$(cat "$portfile") (pid $(cat "$pidfile"))"; else say "not running"; exit 1; fi
     ;;
-  *) echo "usage: $0 start|stop|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|env|status|install" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@
 #   scripts/peers/sqs.sh stop    stop the peer started by start (no-op when none runs)
 #   scripts/peers/sqs.sh env     print the export line; use: eval "$(scripts/peers/sqs.sh env)"
 #   scripts/peers/sqs.sh status  exit 0 when the peer answers
+#   scripts/peers/sqs.sh install only npm ci fauxqs (bench/soak starts its own peer with launch.mjs)
 #
 # Files: .cache/peers/sqs.{env,pid,port,log}. Idempotent: start twice starts one peer.
 set -euo pipefail
@@ -112,6 +113,7 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
+  install) mkdir -p "$state"; install ;;
   stop) stop ;;
   env)
     running || die "not running: start it with scripts/peers/sqs.sh start"
@@ -120,5 +122,5 @@ case "${1:-}" in
   status)
     if running; then say "running on 127.0.0.1:$(cat "$portfile") (pid $(cat "$pidfile"))"; else say "not running"; exit 1; fi
     ;;
-  *) echo "usage: $0 start|stop|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|env|status|install" >&2; exit 2 ;;
 esac
