@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,103 +15,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hlsfleet/hlsfleet/internal/faultproxy"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
 )
 
-// tcpProxy forwards 127.0.0.1:PORT to a peer. cut makes the peer
-// unreachable as a stopped server is (new connections refused, open ones
-// closed); restore listens on the same port again. The peer keeps its
-// data.
-type tcpProxy struct {
-	addr, target string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        map[net.Conn]struct{}
-}
-
-func startProxy(t *testing.T, target string) *tcpProxy {
+// startProxy puts a faultproxy between the worker and a peer: cut, the
+// peer is unreachable (held connections reset, new ones refused by reset);
+// the peer keeps its data.
+func startProxy(t *testing.T, target string) *faultproxy.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := faultproxy.New("127.0.0.1:0", target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{addr: ln.Addr().String(), target: target, conns: map[net.Conn]struct{}{}}
-	p.listen(ln)
-	t.Cleanup(p.cut)
+	t.Cleanup(func() { p.Close() })
 	return p
-}
-
-func (p *tcpProxy) listen(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-}
-
-func (p *tcpProxy) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil { // cut meanwhile
-		p.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(up, c); done <- struct{}{} }()
-	go func() { io.Copy(c, up); done <- struct{}{} }()
-	<-done
-	c.Close()
-	up.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
-}
-
-// cut closes the listener and every open connection.
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-// restore listens on the proxy's port again.
-func (p *tcpProxy) restore(t *testing.T) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			p.listen(ln)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("listening on %s again: %v", p.addr, err)
 }
 
 // hostOf returns the host:port of an endpoint URL.
@@ -178,7 +95,7 @@ func TestFleetOutages(t *testing.T) {
 	sqsp := startProxy(t, hostOf(t, os.Getenv("AWS_ENDPOINT_URL_SQS")))
 	// A lease of 2 minutes: the heartbeat extends it every 40 s, so an SQS
 	// outage of 60 s never outlasts it.
-	w := startHLSFleet(t, []string{"AWS_ENDPOINT_URL_S3=http://" + s3p.addr, "AWS_ENDPOINT_URL_SQS=http://" + sqsp.addr},
+	w := startHLSFleet(t, []string{"AWS_ENDPOINT_URL_S3=" + s3p.URL(), "AWS_ENDPOINT_URL_SQS=" + sqsp.URL()},
 		"worker", "--queue", qurl, "--dlq", dlqURL, "--concurrency", "2", "--metrics-addr", "",
 		"--visibility", "2m", "--drain-timeout", "500ms")
 
@@ -199,15 +116,15 @@ func TestFleetOutages(t *testing.T) {
 		}
 		return batch
 	}
-	outage := func(what string, p *tcpProxy, batch []*job.Job) {
+	outage := func(what string, p *faultproxy.Proxy, batch []*job.Job) {
 		waitFor(t, 2*time.Minute, "a job of the batch to be transcoding", func() bool {
 			j, _ := runningJob(ctx, e, batch, nil)
 			return j != nil
 		})
 		t.Logf("%s outage: %v from now", what, outageTime)
-		p.cut()
+		p.SetDown(true)
 		time.Sleep(outageTime)
-		p.restore(t)
+		p.SetDown(false)
 		t.Logf("%s is back", what)
 	}
 	outage("S3", s3p, submit(2))
