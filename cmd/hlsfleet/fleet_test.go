@@ -248,6 +248,33 @@ func checkPublished(t *testing.T, ctx context.Context, e fleetEnv, jobs []*job.J
 	}
 }
 
+// sqsS3Fixture makes a queue with a dead-letter queue after maxReceive
+// receives and a bucket of the same fresh name on the peers (removed at the
+// end), and returns the bucket and the two queue URLs.
+func sqsS3Fixture(t *testing.T, prefix string, maxReceive int) (bucket, qurl, dlqURL string) {
+	t.Helper()
+	ctx := context.Background()
+	sc, err := queue.NewSQSClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	qurl, dlqURL, err = queue.CreateSQSQueues(ctx, sc, name, maxReceive)
+	if err != nil {
+		t.Fatalf("creating queues: %v", err)
+	}
+	t.Cleanup(func() { _ = queue.DeleteSQSQueues(ctx, sc, qurl, dlqURL) })
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).
+		CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("creating bucket: %v", err)
+	}
+	return name, qurl, dlqURL
+}
+
 func TestFleetSQSAndS3(t *testing.T) {
 	if os.Getenv("AWS_ENDPOINT_URL_SQS") == "" || os.Getenv("AWS_ENDPOINT_URL_S3") == "" {
 		t.Skip("SQS and S3 peers not running: make test starts them (scripts/test.sh)")
@@ -257,25 +284,7 @@ func TestFleetSQSAndS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	sc, err := queue.NewSQSClient(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := fmt.Sprintf("fleet-%d", time.Now().UnixNano())
-	qurl, dlqURL, err := queue.CreateSQSQueues(ctx, sc, name, 4)
-	if err != nil {
-		t.Fatalf("creating queues: %v", err)
-	}
-	t.Cleanup(func() { _ = queue.DeleteSQSQueues(ctx, sc, qurl, dlqURL) })
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := name
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("creating bucket: %v", err)
-	}
+	bucket, qurl, dlqURL := sqsS3Fixture(t, "fleet", 4)
 	e := fleetEnv{
 		queueURL: qurl,
 		open:     storage.Open,

@@ -11,10 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/hlsfleet/hlsfleet/internal/faultproxy"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
@@ -61,24 +57,7 @@ func TestFleetOutages(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	sc, err := queue.NewSQSClient(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := fmt.Sprintf("outage-%d", time.Now().UnixNano())
-	qurl, dlqURL, err := queue.CreateSQSQueues(ctx, sc, name, 3)
-	if err != nil {
-		t.Fatalf("creating queues: %v", err)
-	}
-	t.Cleanup(func() { _ = queue.DeleteSQSQueues(ctx, sc, qurl, dlqURL) })
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).
-		CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
-		t.Fatalf("creating bucket: %v", err)
-	}
+	name, qurl, dlqURL := sqsS3Fixture(t, "outage", 3)
 	root, err := storage.Open(ctx, "s3://"+name)
 	if err != nil {
 		t.Fatal(err)
