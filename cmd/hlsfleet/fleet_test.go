@@ -249,8 +249,8 @@ func checkPublished(t *testing.T, ctx context.Context, e fleetEnv, jobs []*job.J
 }
 
 // sqsS3Fixture makes a queue with a dead-letter queue after maxReceive
-// receives and a bucket of the same fresh name on the peers (removed at the
-// end), and returns the bucket and the two queue URLs.
+// receives (both deleted at the end) and a bucket of the same fresh name on
+// the peers, and returns the bucket and the two queue URLs.
 func sqsS3Fixture(t *testing.T, prefix string, maxReceive int) (bucket, qurl, dlqURL string) {
 	t.Helper()
 	ctx := context.Background()
