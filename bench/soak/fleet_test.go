@@ -10,13 +10,27 @@ import (
 
 // fakeWorker is a stand-in for `hlsfleet worker`: a shell with a child in
 // its process group (as a worker with a job-exec child), which exits 0 on
-// SIGTERM.
+// SIGTERM. The trap is set before the child starts, so a worker seen with
+// its child (allBusy) exits 0 on SIGTERM; one signalled earlier dies by it.
 const fakeWorker = `#!/bin/sh
+trap 'kill $child; exit 0' TERM
 sleep 30 &
 child=$!
-trap 'kill $child; exit 0' TERM
 wait
 `
+
+// allBusy reports whether every slot's worker runs with its child.
+func allBusy(f *fleet) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	groups := busyGroups()
+	for _, s := range f.slots {
+		if s.p == nil || !groups[s.p.cmd.Process.Pid] {
+			return false
+		}
+	}
+	return true
+}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -50,6 +64,7 @@ func TestFleetFaultsAndRestarts(t *testing.T) {
 		t.Fatalf("kill-9: slot %d, busy %v, %v; want slot 1, busy", slot, busy, err)
 	}
 	waitFor(t, "the killed worker's restart", func() bool { n, _ := f.report(); return len(n) == 1 && f.running() == 2 })
+	waitFor(t, "both workers running their children", func() bool { return allBusy(f) }) // the SIGTERM below wants a drain
 
 	_, pid, _, err = f.inject(FaultStop, 0, 300*time.Millisecond, 0)
 	pids = append(pids, pid)
@@ -69,6 +84,9 @@ func TestFleetFaultsAndRestarts(t *testing.T) {
 		return !f.slots[0].stopped && !f.slots[1].stopped
 	})
 
+	// The final stop must find both restarted workers past their trap (a
+	// restart SIGTERMed 5 ms after it started died by the signal).
+	waitFor(t, "both restarted workers running their children", func() bool { return allBusy(f) })
 	f.stop()
 	exits, logs := f.report()
 	if len(exits) != 4 || len(logs) != 4 {
