@@ -53,7 +53,7 @@ func WaitForStatus(ctx context.Context, j *job.Job, seen func(job.Status)) (job.
 }
 
 // StatusLine shows the statuses WaitForStatus reads, as `hlsfleet submit
-// --wait` does: "ID STATE N% (attempt K)" (and "by job X" once published)
+// --wait` does: "ID STATE N% (attempt K)" (and "by job X" once published by another job)
 // whenever that line changes,
 // redrawn in place on a terminal and a line each otherwise.
 type StatusLine struct {
@@ -71,7 +71,7 @@ func NewStatusLine(out io.Writer, tty bool) *StatusLine {
 // seen).
 func (s *StatusLine) Show(st job.Status) {
 	line := fmt.Sprintf("%s %s %.0f%% (attempt %d)", st.JobID, st.State, st.Progress, st.Attempt)
-	if by := Publisher(st); by != "" {
+	if by := Publisher(st); by != "" && by != st.JobID {
 		line += " by job " + by
 	}
 	if line == s.last {
