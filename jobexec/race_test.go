@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -114,18 +113,8 @@ func TestRacingAttemptsS3(t *testing.T) {
 	checkOnlyAttempt(t, ctx, out, win.AttemptID)
 
 	dir := t.TempDir()
-	objs, err := out.List(ctx, "")
-	if err != nil {
+	if err := out.DownloadAll(ctx, "", dir); err != nil {
 		t.Fatal(err)
-	}
-	for _, o := range objs {
-		dst := filepath.Join(dir, filepath.FromSlash(o.Key))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := out.Download(ctx, o.Key, dst); err != nil {
-			t.Fatal(err)
-		}
 	}
 	rep, err := hlscheck.Check(dir, hlscheck.Options{SourceWidth: 640, SourceHeight: 360, SourceDuration: 6,
 		ExpectAudio: true, ExpectVideo: true})

@@ -529,3 +529,23 @@ func (s *seeker) Close() error {
 	s.buf = nil
 	return nil
 }
+
+// DownloadAll copies every object under prefix into dir, keeping the keys'
+// folders (key "720p/a/seg.ts" becomes dir/720p/a/seg.ts), each with
+// Download.
+func (b *Bucket) DownloadAll(ctx context.Context, prefix, dir string) error {
+	objs, err := b.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		dst := filepath.Join(dir, filepath.FromSlash(o.Key))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := b.Download(ctx, o.Key, dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}

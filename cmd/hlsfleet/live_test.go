@@ -311,18 +311,8 @@ func TestLiveSQSFIFOAndS3(t *testing.T) {
 	}
 	checkLiveStream(t, read, liveWant{segments: []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, discAt: -1, window: 6, duration: 20})
 	local := filepath.Join(t.TempDir(), "cam2")
-	objs, err := b.List(ctx, "")
-	if err != nil {
+	if err := b.DownloadAll(ctx, "", local); err != nil {
 		t.Fatal(err)
-	}
-	for _, o := range objs {
-		dst := filepath.Join(local, filepath.FromSlash(o.Key))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Download(ctx, o.Key, dst); err != nil {
-			t.Fatal(err)
-		}
 	}
 	checkVODWithHLSCheck(t, local, 20)
 }
