@@ -115,11 +115,7 @@ func TestSQSAndS3JobLoadsAWSConfigOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := job.New("s3://"+name+"/src/clip.mp4", "s3://"+name+"/out/clip", job.WithLadder("mobile"), job.WithSegmentSeconds(2))
-	body, err := j.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := q.Send(ctx, body, queue.SendOptions{}); err != nil {
+	if _, err := queue.SendJob(ctx, q, j); err != nil {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)

@@ -24,11 +24,7 @@ func deadLetterJobs(t *testing.T, q queue.Queue, n, k int) []string {
 	ctx := context.Background()
 	var ids []string
 	for i := range n {
-		body, err := job.New(fmt.Sprintf("file:///in/%d.mp4", i), fmt.Sprintf("file:///out/%d", i)).Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := q.Send(ctx, body, queue.SendOptions{})
+		id, err := queue.SendJob(ctx, q, job.New(fmt.Sprintf("file:///in/%d.mp4", i), fmt.Sprintf("file:///out/%d", i)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,16 +32,12 @@ func TestWorkerSpotInterruptionHandsJobOver(t *testing.T) {
 	qurl := "local://" + filepath.Join(data, "queue")
 	out := filepath.Join(data, "out")
 	j := job.New("file://"+clip, "file://"+out, job.WithSegmentSeconds(2))
-	body, err := j.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
 	q, err := queue.Open(ctx, qurl, queue.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	if _, err := q.Send(ctx, body, queue.SendOptions{}); err != nil {
+	if _, err := queue.SendJob(ctx, q, j); err != nil {
 		t.Fatal(err)
 	}
 

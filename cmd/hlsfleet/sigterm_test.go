@@ -173,16 +173,12 @@ func TestWorkerSecondSignalReleasesJob(t *testing.T) {
 	data := t.TempDir()
 	qurl := "local://" + filepath.Join(data, "queue")
 	j := job.New("file://"+clip, "file://"+filepath.Join(data, "out"), job.WithSegmentSeconds(2))
-	body, err := j.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
 	q, err := queue.Open(ctx, qurl, queue.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	if _, err := q.Send(ctx, body, queue.SendOptions{}); err != nil {
+	if _, err := queue.SendJob(ctx, q, j); err != nil {
 		t.Fatal(err)
 	}
 	metrics := freePort(t)
