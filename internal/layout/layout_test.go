@@ -1,6 +1,8 @@
 package layout
 
 import (
+	"bytes"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -40,4 +42,38 @@ func TestLibavPackagesDoLinkIt(t *testing.T) {
 			t.Errorf("%s does not link go-astiav: the layout test would check nothing", p)
 		}
 	}
+}
+
+// TestNoConflictMarkers reads every tracked text file: a merge's conflict
+// markers must never be committed (one reached docs/ARCHITECTURE.md once).
+func TestNoConflictMarkers(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not on PATH; cannot list the tracked files")
+	}
+	out, err := exec.Command("git", "-C", "../..", "ls-files", "-z").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout (%v); nothing to read", err)
+	}
+	checked := 0
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		b, err := os.ReadFile("../../" + name)
+		if err != nil || bytes.IndexByte(b, 0) >= 0 {
+			continue // a deleted-but-tracked file or a binary
+		}
+		checked++
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "<<<<<<< ") || strings.HasPrefix(line, ">>>>>>> ") || line == "=======" && conflictAround(b) {
+				t.Errorf("%s:%d: merge conflict marker %q", name, i+1, line)
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("read only %d tracked files; the listing looks wrong", checked)
+	}
+}
+
+// conflictAround reports whether b also holds an opening marker, so that a
+// lone "=======" (a Markdown heading underline) is not taken for one.
+func conflictAround(b []byte) bool {
+	return bytes.Contains(b, []byte("\n<<<<<<< "))
 }
