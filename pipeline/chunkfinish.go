@@ -31,8 +31,11 @@ import (
 // whose init.mp4 differs from the one before it gets an EXT-X-MAP of its
 // own. Quality figures are merged over the chunks (mergeQuality) and gated
 // as a single pass gates them; the storyboard's sheets are packed from the
-// chunks' strips and the MP4 remuxed from the rung's segments, read back
-// through opt.Open. Result.Elapsed is the finish's time plus every chunk's.
+// chunks' strips and the MP4 remuxed from the rung's segments. opt.Open
+// reads back what that takes (fMP4 init sections, strips, the MP4 rung's
+// segments); the rungs the gate drops have their chunks' files deleted
+// after the master, when sink is a Remover. Result.Elapsed is the finish's
+// time plus every chunk's.
 func FinishChunks(ctx context.Context, opt FinishOptions, sink Sink) (*Result, error) {
 	began := time.Now()
 	f, err := newFinish(opt, sink)

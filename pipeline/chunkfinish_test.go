@@ -37,11 +37,13 @@ type finishSink struct {
 	mu      sync.Mutex
 	created []string
 	removed []string
+	ops     []string // creates and "rm NAME", in order
 }
 
 func (s *finishSink) Create(name string) (io.WriteCloser, error) {
 	s.mu.Lock()
 	s.created = append(s.created, name)
+	s.ops = append(s.ops, name)
 	s.mu.Unlock()
 	p := filepath.Join(s.dir, filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -53,6 +55,7 @@ func (s *finishSink) Create(name string) (io.WriteCloser, error) {
 func (s *finishSink) Remove(name string) error {
 	s.mu.Lock()
 	s.removed = append(s.removed, name)
+	s.ops = append(s.ops, "rm "+name)
 	s.mu.Unlock()
 	return os.Remove(filepath.Join(s.dir, filepath.FromSlash(name)))
 }
@@ -501,8 +504,9 @@ func TestFinishChunksTS(t *testing.T) {
 	if len(res.Quality) != 2 || !res.Quality[0].Dropped || res.Quality[1].Dropped || len(res.Renditions) != 1 {
 		t.Errorf("gated quality %+v, %d renditions", res.Quality, len(res.Renditions))
 	}
-	if len(sink.removed) != sp.res.Renditions[0].Segments || slices.Index(sink.created, pipeline.MasterName) != len(sink.created)-1 {
-		t.Errorf("removed %v after creating %v", sink.removed, sink.created)
+	if m := slices.Index(sink.ops, pipeline.MasterName); len(sink.removed) != sp.res.Renditions[0].Segments ||
+		m != len(sink.created)-1 || !slices.Equal(sink.ops[m+1:], sink.ops[len(sink.created):]) {
+		t.Errorf("operations %v: want the master created last, then 360p's %d segments removed", sink.ops, sp.res.Renditions[0].Segments)
 	}
 	for _, n := range sink.removed {
 		if !strings.HasPrefix(n, "360p/") {
