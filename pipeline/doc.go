@@ -57,7 +57,14 @@
 // live.go: [TranscodeLiveSegment], one segment of a live stream through the
 // same plan, decode, renditions and segmenter, on the source's timeline.
 // livecut.go: [CutLive], the ingest stand-in that cuts a source into live
-// segments.
+// segments. A long VOD job is split into chunks (chunktypes.go holds what
+// they pass on): chunk.go, [TranscodeChunk]; chunkfinish.go,
+// [FinishChunks], which publishes the chunks as the single pass would have
+// (media playlists over the chunks' segments where they lie, the master
+// last) through publish.go's shared pieces, with the quality figures merged
+// and gated and the storyboard packed from the chunks' strips
+// (chunkfinish_extras.go) and the MP4 remuxed from one rung's segments read
+// back (chunkfinish_mp4.go).
 //
 // # Hardware paths
 //

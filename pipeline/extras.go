@@ -130,10 +130,8 @@ func (t *transcode) tapExtras(f *astiav.Frame, sec float64) error {
 }
 
 // qualityGate fills res.Quality and returns the rungs to publish, highest
-// first. With a MinSSIMGain it walks up from the lowest rung and drops every
-// rung whose SSIM is less than that above the next lower rung kept; the
-// lowest rung and rungs without figures are always kept. A dropped rung's
-// files are deleted when the sink can (Remover).
+// first (gateQuality decides). A dropped rung's files are deleted when the
+// sink can (Remover).
 func (t *transcode) qualityGate(res *Result) ([]*renditionWorker, error) {
 	if t.qrefs == nil {
 		return t.videos, nil
@@ -146,9 +144,29 @@ func (t *transcode) qualityGate(res *Result) ([]*renditionWorker, error) {
 		}
 	}
 	gate := t.opt.Quality.MinSSIMGain
-	keep := make([]bool, len(t.videos))
+	keep := gateQuality(qs, gate)
+	res.Quality = qs
+	var kept []*renditionWorker
+	for i, w := range t.videos {
+		if keep[i] {
+			kept = append(kept, w)
+			continue
+		}
+		logDropped(t.log, qs[i], gate)
+		t.dropped = append(t.dropped, w)
+	}
+	return kept, nil
+}
+
+// gateQuality is the quality gate's decision over qs, the rungs' figures
+// highest rung first: it walks up from the lowest rung, sets each rung's
+// SSIMGain over the next lower rung kept and, with a gate above 0, drops
+// (Dropped, keep false) every rung whose gain is less than gate. The lowest
+// rung and rungs without figures are always kept.
+func gateQuality(qs []Quality, gate float64) (keep []bool) {
+	keep = make([]bool, len(qs))
 	lower := -1 // index of the next lower rung kept
-	for i := len(t.videos) - 1; i >= 0; i-- {
+	for i := len(qs) - 1; i >= 0; i-- {
 		keep[i] = true
 		if lower >= 0 && qs[i].Frames > 0 && qs[lower].Frames > 0 {
 			g := qs[i].SSIM - qs[lower].SSIM
@@ -163,18 +181,12 @@ func (t *transcode) qualityGate(res *Result) ([]*renditionWorker, error) {
 			lower = i
 		}
 	}
-	res.Quality = qs
-	var kept []*renditionWorker
-	for i, w := range t.videos {
-		if keep[i] {
-			kept = append(kept, w)
-			continue
-		}
-		t.log.Info("quality gate dropped a rendition", zap.String("rendition", w.out.Name),
-			zap.Float64("ssim", qs[i].SSIM), zap.Float64("ssim_gain", *qs[i].SSIMGain), zap.Float64("min_ssim_gain", gate))
-		t.dropped = append(t.dropped, w)
-	}
-	return kept, nil
+	return keep
+}
+
+func logDropped(log *zap.Logger, q Quality, gate float64) {
+	log.Info("quality gate dropped a rendition", zap.String("rendition", q.Rendition),
+		zap.Float64("ssim", q.SSIM), zap.Float64("ssim_gain", *q.SSIMGain), zap.Float64("min_ssim_gain", gate))
 }
 
 // removeDropped deletes the segments of the rungs the gate dropped (their

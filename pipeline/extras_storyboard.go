@@ -49,26 +49,19 @@ type StoryboardResult struct {
 }
 
 // storyboard taps the shared decoded frames (after pre-processing, like the
-// poster): at each interval it scales one frame to a tile, packs the tiles
-// into sprite sheets and writes each sheet as soon as it is full.
+// poster): at each interval it scales one frame to a tile and packs it into
+// the sprite sheets.
 type storyboard struct {
-	opt          StoryboardOptions
-	sink         Sink
-	tileW, tileH int
-	g            *graph
-	out          *astiav.Frame
-	tile         *image.YCbCr
-	buf          []byte
-	sheet        *image.YCbCr
-	inSheet      int // tiles placed in the current sheet
-	next         float64
-	n            int // thumbnails taken
-	sprites      []string
+	spriteSheets
+	g    *graph
+	out  *astiav.Frame
+	tile *image.YCbCr
+	buf  []byte
+	next float64
 }
 
-// newStoryboard plans a storyboard for a top rung of w x h (square pixels)
-// and an input of duration seconds (0 = unknown).
-func newStoryboard(opt StoryboardOptions, sink Sink, w, h int, duration float64) *storyboard {
+// storyboardDefaults fills the zero fields of opt with the defaults.
+func storyboardDefaults(opt StoryboardOptions) StoryboardOptions {
 	if opt.Interval <= 0 {
 		opt.Interval = DefaultStoryboardInterval
 	}
@@ -81,12 +74,19 @@ func newStoryboard(opt StoryboardOptions, sink Sink, w, h int, duration float64)
 	if opt.Rows <= 0 {
 		opt.Rows = DefaultStoryboardRows
 	}
+	return opt
+}
+
+// newStoryboard plans a storyboard for a top rung of w x h (square pixels)
+// and an input of duration seconds (0 = unknown).
+func newStoryboard(opt StoryboardOptions, sink Sink, w, h int, duration float64) *storyboard {
+	opt = storyboardDefaults(opt)
 	if duration > 0 && duration/opt.Interval > maxStoryboardThumbs {
 		opt.Interval = math.Ceil(duration / maxStoryboardThumbs)
 	}
 	tw := min(opt.Width, w) &^ 1
 	th := int(math.Round(float64(tw)*float64(h)/float64(w))) &^ 1
-	return &storyboard{opt: opt, sink: sink, tileW: max(tw, 2), tileH: max(th, 2)}
+	return &storyboard{spriteSheets: spriteSheets{opt: opt, sink: sink, tileW: max(tw, 2), tileH: max(th, 2)}}
 }
 
 func (s *storyboard) free() {
@@ -150,7 +150,7 @@ func (s *storyboard) frame(f *astiav.Frame, tb astiav.Rational, sec float64) err
 		return err
 	}
 	for sec >= s.next-eps {
-		if err := s.place(); err != nil {
+		if err := s.place(s.tile); err != nil {
 			return err
 		}
 		s.next = float64(s.n) * s.opt.Interval
@@ -158,8 +158,24 @@ func (s *storyboard) frame(f *astiav.Frame, tb astiav.Rational, sec float64) err
 	return nil
 }
 
-// place copies the current tile into the next free cell.
-func (s *storyboard) place() error {
+// spriteSheets packs thumbnails (tileW x tileH, 4:2:0), left to right and
+// top to bottom, into sprite sheets of opt.Columns x opt.Rows tiles; each
+// sheet is written through the sink as sprite-N.jpg as soon as it is full,
+// the last one by finish, which also writes the WebVTT index. The single
+// pass's storyboard and FinishChunks (from the chunks' strips) both pack
+// through it, so their sheets and cues are laid out alike.
+type spriteSheets struct {
+	opt          StoryboardOptions // Interval, Columns and Rows used
+	sink         Sink
+	tileW, tileH int
+	sheet        *image.YCbCr
+	inSheet      int // tiles placed in the current sheet
+	n            int // thumbnails placed
+	sprites      []string
+}
+
+// place copies tile (tileW x tileH) into the next free cell.
+func (s *spriteSheets) place(tile *image.YCbCr) error {
 	per := s.opt.Columns * s.opt.Rows
 	if s.sheet == nil {
 		s.sheet = image.NewYCbCr(image.Rect(0, 0, s.opt.Columns*s.tileW, s.opt.Rows*s.tileH), image.YCbCrSubsampleRatio420)
@@ -167,13 +183,13 @@ func (s *storyboard) place() error {
 	}
 	x, y := (s.inSheet%s.opt.Columns)*s.tileW, (s.inSheet/s.opt.Columns)*s.tileH
 	for r := 0; r < s.tileH; r++ {
-		copy(s.sheet.Y[(y+r)*s.sheet.YStride+x:], s.tile.Y[r*s.tile.YStride:r*s.tile.YStride+s.tileW])
+		copy(s.sheet.Y[(y+r)*s.sheet.YStride+x:], tile.Y[r*tile.YStride:r*tile.YStride+s.tileW])
 	}
 	for r := 0; r < s.tileH/2; r++ {
 		d := (y/2+r)*s.sheet.CStride + x/2
-		o := r * s.tile.CStride
-		copy(s.sheet.Cb[d:], s.tile.Cb[o:o+s.tileW/2])
-		copy(s.sheet.Cr[d:], s.tile.Cr[o:o+s.tileW/2])
+		o := r * tile.CStride
+		copy(s.sheet.Cb[d:], tile.Cb[o:o+s.tileW/2])
+		copy(s.sheet.Cr[d:], tile.Cr[o:o+s.tileW/2])
 	}
 	s.inSheet++
 	s.n++
@@ -193,7 +209,7 @@ func fillBlack(m *image.YCbCr) {
 }
 
 // writeSheet encodes the current sheet, cropped to the rows in use.
-func (s *storyboard) writeSheet() error {
+func (s *spriteSheets) writeSheet() error {
 	if s.sheet == nil || s.inSheet == 0 {
 		return nil
 	}
@@ -214,7 +230,7 @@ func (s *storyboard) writeSheet() error {
 
 // finish writes the last, partly filled sprite and the WebVTT index whose
 // cues run back to back from 0 to duration.
-func (s *storyboard) finish(duration float64) (*StoryboardResult, error) {
+func (s *spriteSheets) finish(duration float64) (*StoryboardResult, error) {
 	if err := s.writeSheet(); err != nil {
 		return nil, err
 	}

@@ -137,17 +137,32 @@ func sourceSize(src Source, name string, lim Limits) (int64, error) {
 // openFormat opens the demuxer, through custom IO over src.Reader when it
 // is set, and reads the streams' parameters.
 func openFormat(src Source, name string, size int64) (*input, error) {
+	in := &input{}
+	var err error
+	if src.Reader != nil {
+		err = in.open("", src.Reader, in.seekFunc(src.Reader, size), name)
+	} else {
+		err = in.open(src.Path, nil, nil, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// open opens the demuxer on url, or through custom IO over r when r is set
+// (seek nil: a stream read once, front to back), and reads the streams'
+// parameters. On failure everything is freed.
+func (in *input) open(url string, r io.Reader, seek astiav.IOContextSeekFunc, name string) error {
 	fc := astiav.AllocFormatContext()
 	if fc == nil {
-		return nil, errors.New("allocating format context failed")
+		return errors.New("allocating format context failed")
 	}
-	in := &input{}
-	url := src.Path
-	if src.Reader != nil {
-		ioc, err := astiav.AllocIOContext(256<<10, false, in.readFunc(src.Reader), in.seekFunc(src.Reader, size), nil)
+	if r != nil {
+		ioc, err := astiav.AllocIOContext(256<<10, false, in.readFunc(r), seek, nil)
 		if err != nil {
 			fc.Free()
-			return nil, fmt.Errorf("input io: %w", err)
+			return fmt.Errorf("input io: %w", err)
 		}
 		in.ioc = ioc
 		fc.SetPb(ioc)
@@ -156,14 +171,14 @@ func openFormat(src Source, name string, size int64) (*input, error) {
 	if err := fc.OpenInput(url, nil, nil); err != nil {
 		// avformat_open_input frees the context on failure.
 		in.close()
-		return nil, in.readFault(name, inputErr(ErrNotMedia, "cannot open %s as media: %v", name, err))
+		return in.readFault(name, inputErr(ErrNotMedia, "cannot open %s as media: %v", name, err))
 	}
 	in.fc = fc
 	if err := fc.FindStreamInfo(nil); err != nil {
 		in.close()
-		return nil, in.readFault(name, inputErr(ErrCorrupt, "cannot read stream information: %v", err))
+		return in.readFault(name, inputErr(ErrCorrupt, "cannot read stream information: %v", err))
 	}
-	return in, nil
+	return nil
 }
 
 // readFault is the reader's error when a read failed (a storage fault, not

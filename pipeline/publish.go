@@ -22,13 +22,7 @@ func (t *transcode) publish() (*Result, error) {
 		t.noteFallbacks()
 		res.Accel = &t.route
 	}
-	version := 3
-	if t.opt.SegmentType == SegmentFMP4 {
-		version = 6
-	}
-	master := &hls.Master{Version: version, IndependentSegments: true}
-
-	audioPeak, audioAvg, err := t.publishAudio(res, master)
+	media, err := t.publishAudio(res)
 	if err != nil {
 		return nil, err
 	}
@@ -36,21 +30,12 @@ func (t *transcode) publish() (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.publishVideo(kept, res, master, audioPeak, audioAvg); err != nil {
+	if err := t.publishVideo(kept, res); err != nil {
 		return nil, err
 	}
-	if len(t.videos) == 0 && len(res.Audio) > 0 {
-		a := res.Audio[0]
-		master.Variants = append(master.Variants, hls.Variant{
-			URI: a.Playlist, Bandwidth: a.Bandwidth, AverageBandwidth: a.AverageBandwidth,
-			Codecs: a.Codecs,
-		})
-		if len(master.Media) > 0 {
-			master.Variants[0].Audio = "audio"
-		}
-	}
-	if len(master.Variants) == 0 {
-		return nil, inputErr(ErrNoStream, "nothing could be encoded")
+	master, err := masterPlaylist(t.opt.SegmentType, res, media)
+	if err != nil {
+		return nil, err
 	}
 	if err := t.finishExtras(res); err != nil {
 		return nil, err
@@ -69,49 +54,42 @@ func (t *transcode) publish() (*Result, error) {
 }
 
 // publishAudio writes the audio-only playlists into res.Audio and, when
-// there are several, lists them in the master as the EXT-X-MEDIA group
-// "audio". It returns the highest peak and average bandwidth among them,
-// which each variant that uses the group adds to its own.
-func (t *transcode) publishAudio(res *Result, master *hls.Master) (int64, int64, error) {
-	var peak, avg int64
+// there are several, returns their EXT-X-MEDIA entries (the group "audio").
+func (t *transcode) publishAudio(res *Result) ([]hls.Media, error) {
+	var media []hls.Media
 	for i, s := range t.audioSeg {
 		rr, err := t.writePlaylist(s, []string{hls.AACLC})
 		if err != nil {
-			return 0, 0, err
+			return nil, err
 		}
 		res.Audio = append(res.Audio, rr)
-		peak = max(peak, rr.Bandwidth)
-		avg = max(avg, rr.AverageBandwidth)
-		if len(t.audioSeg) == 1 {
-			continue // a lone audio playlist is the variant itself
+		if len(t.audioSeg) > 1 { // a lone audio playlist is the variant itself
+			media = append(media, audioMedia(i, t.in.info.Audio[i].Language, t.opt.Ladder.Audio.Channels, rr.Playlist))
 		}
-		master.Media = append(master.Media, t.audioMedia(i, rr.Playlist))
 	}
-	return peak, avg, nil
+	return media, nil
 }
 
 // audioMedia is the EXT-X-MEDIA entry of audio track i, named after its
 // language ("Track N" without one); the first track is the default.
-func (t *transcode) audioMedia(i int, uri string) hls.Media {
-	info := t.in.info.Audio[i]
-	name := info.Language
+func audioMedia(i int, language string, channels int, uri string) hls.Media {
+	name := language
 	if name == "" || name == "und" {
 		name = fmt.Sprintf("Track %d", i+1)
 	}
-	lang := info.Language
+	lang := language
 	if lang == "und" {
 		lang = ""
 	}
 	return hls.Media{
 		Type: "AUDIO", GroupID: "audio", Name: name, Language: lang, URI: uri,
-		Channels: fmt.Sprint(t.opt.Ladder.Audio.Channels), Default: i == 0, AutoSelect: true,
+		Channels: fmt.Sprint(channels), Default: i == 0, AutoSelect: true,
 	}
 }
 
 // publishVideo writes the media playlist of every rendition kept into
-// res.Renditions and adds it to the master as a variant; a variant that
-// uses the audio group carries the group's bandwidth on top of its own.
-func (t *transcode) publishVideo(kept []*renditionWorker, res *Result, master *hls.Master, audioPeak, audioAvg int64) error {
+// res.Renditions.
+func (t *transcode) publishVideo(kept []*renditionWorker, res *Result) error {
 	for _, w := range kept {
 		codecs := []string{w.seg.videoCodec}
 		if w.seg.videoCodec == "" {
@@ -126,33 +104,71 @@ func (t *transcode) publishVideo(kept []*renditionWorker, res *Result, master *h
 		}
 		rr.Width, rr.Height, rr.FrameRate = w.out.Width, w.out.Height, w.out.FPS.Float()
 		res.Renditions = append(res.Renditions, rr)
+	}
+	return nil
+}
+
+// masterPlaylist is the master over the media playlists res lists, in
+// order: a variant per video rendition, which carries the audio group's
+// highest peak and average bandwidth on top of its own when media (the
+// EXT-X-MEDIA group "audio") is not empty; with no video, the first audio
+// playlist is the variant. Version 3 for MPEG-TS, 6 for fMP4 (EXT-X-MAP).
+func masterPlaylist(typ SegmentType, res *Result, media []hls.Media) (*hls.Master, error) {
+	version := 3
+	if typ == SegmentFMP4 {
+		version = 6
+	}
+	master := &hls.Master{Version: version, IndependentSegments: true, Media: media}
+	var audioPeak, audioAvg int64
+	for _, a := range res.Audio {
+		audioPeak, audioAvg = max(audioPeak, a.Bandwidth), max(audioAvg, a.AverageBandwidth)
+	}
+	for _, rr := range res.Renditions {
 		v := hls.Variant{
-			URI: rr.Playlist, Bandwidth: rr.Bandwidth, AverageBandwidth: rr.AverageBandwidth, Codecs: codecs,
+			URI: rr.Playlist, Bandwidth: rr.Bandwidth, AverageBandwidth: rr.AverageBandwidth, Codecs: rr.Codecs,
 			Width: rr.Width, Height: rr.Height, FrameRate: math.Round(rr.FrameRate*1000) / 1000,
 		}
-		if len(master.Media) > 0 {
+		if len(media) > 0 {
 			v.Audio = "audio"
 			v.Bandwidth += audioPeak
 			v.AverageBandwidth += audioAvg
 		}
 		master.Variants = append(master.Variants, v)
 	}
-	return nil
+	if len(res.Renditions) == 0 && len(res.Audio) > 0 {
+		a := res.Audio[0]
+		v := hls.Variant{URI: a.Playlist, Bandwidth: a.Bandwidth, AverageBandwidth: a.AverageBandwidth, Codecs: a.Codecs}
+		if len(media) > 0 {
+			v.Audio = "audio"
+		}
+		master.Variants = append(master.Variants, v)
+	}
+	if len(master.Variants) == 0 {
+		return nil, inputErr(ErrNoStream, "nothing could be encoded")
+	}
+	return master, nil
 }
 
 func (t *transcode) writePlaylist(s *segmenter, codecs []string) (RenditionResult, error) {
-	pl := s.playlist()
-	name := s.dir + "/index.m3u8"
+	return publishPlaylist(t.sink, s.dir, s.playlist(), s.sizes, s.initSize, codecs)
+}
+
+// publishPlaylist writes pl, the media playlist of rendition dir, through
+// sink as dir/index.m3u8 and describes it: sizes are its segments' bytes,
+// initBytes those of its initialization sections (fMP4), which count in
+// Bytes but not in the bandwidths.
+func publishPlaylist(sink Sink, dir string, pl *hls.MediaPlaylist, sizes []int64, initBytes int64, codecs []string) (RenditionResult, error) {
+	name := dir + "/index.m3u8"
 	if len(pl.Segments) == 0 {
-		return RenditionResult{}, fmt.Errorf("rendition %s produced no segments", s.dir)
+		return RenditionResult{}, fmt.Errorf("rendition %s produced no segments", dir)
 	}
-	if err := writeFile(t.sink, name, pl.Encode()); err != nil {
+	if err := writeFile(sink, name, pl.Encode()); err != nil {
 		return RenditionResult{}, err
 	}
-	peak, avg := s.bandwidth()
-	rr := RenditionResult{Name: s.dir, Playlist: t.objectName(name), Codecs: codecs, Bandwidth: peak, AverageBandwidth: avg, Segments: len(pl.Segments), Bytes: s.initSize}
+	peak, avg := bandwidth(pl.Segments, sizes)
+	rr := RenditionResult{Name: dir, Playlist: storedName(sink, name), Codecs: codecs, Bandwidth: peak, AverageBandwidth: avg, Segments: len(pl.Segments), Bytes: initBytes}
 	for i, seg := range pl.Segments {
-		rr.Bytes += s.sizes[i]
+		rr.Bytes += sizes[i]
 		rr.Duration += seg.Duration
 	}
 	return rr, nil

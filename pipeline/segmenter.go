@@ -338,10 +338,11 @@ func (s *segmenter) playlist() *hls.MediaPlaylist {
 }
 
 // bandwidth returns the peak segment bit rate (RFC 8216 definition) and the
-// average bit rate, rounded up to whole bits per second.
-func (s *segmenter) bandwidth() (peak, avg int64) {
-	p, _ := hls.PeakBitrate(s.segments, s.sizes)
-	return int64(math.Ceil(p)), int64(math.Ceil(hls.AverageBitrate(s.segments, s.sizes)))
+// average bit rate of segs, whose sizes in bytes are sizes, rounded up to
+// whole bits per second.
+func bandwidth(segs []hls.Segment, sizes []int64) (peak, avg int64) {
+	p, _ := hls.PeakBitrate(segs, sizes)
+	return int64(math.Ceil(p)), int64(math.Ceil(hls.AverageBitrate(segs, sizes)))
 }
 
 // videoCodecString builds the CODECS entry from the encoder's real SPS: the

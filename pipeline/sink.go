@@ -61,8 +61,11 @@ type renamedRemover struct {
 func (r renamedRemover) Remove(name string) error { return r.r.Remove(r.objectName(name)) }
 
 // objectName is the name the transcode's sink stores file name under.
-func (t *transcode) objectName(name string) string {
-	if r, ok := t.sink.(interface{ objectName(string) string }); ok {
+func (t *transcode) objectName(name string) string { return storedName(t.sink, name) }
+
+// storedName is the name sink (renamingSink's) stores file name under.
+func storedName(sink Sink, name string) string {
+	if r, ok := sink.(interface{ objectName(string) string }); ok {
 		return r.objectName(name)
 	}
 	return name

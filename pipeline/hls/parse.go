@@ -248,6 +248,18 @@ func ParseMedia(data []byte) (*MediaPlaylist, error) {
 			if name == "#EXTINF" {
 				haveInf = true
 			}
+		case "#EXT-X-MAP":
+			uri, err := parseMap(l, value)
+			if err != nil {
+				return nil, err
+			}
+			// The first map before any segment is the playlist's; a later
+			// one starts a new initialization section from the next segment.
+			if len(p.Segments) == 0 && p.MapURI == "" {
+				p.MapURI = uri
+			} else {
+				seg.MapURI = uri
+			}
 		default:
 			if err := parsePlaylistTag(p, l, name, value); err != nil {
 				return nil, err
@@ -296,19 +308,22 @@ func parsePlaylistTag(p *MediaPlaylist, l line, name, value string) error {
 		}
 	case "#EXT-X-INDEPENDENT-SEGMENTS":
 		p.IndependentSegments = true
-	case "#EXT-X-MAP":
-		a, err := parseAttrs(l, value)
-		if err != nil {
-			return err
-		}
-		if a["URI"] == "" {
-			return parseError(l, "EXT-X-MAP without URI")
-		}
-		p.MapURI = a["URI"]
 	case "#EXT-X-ENDLIST":
 		p.EndList = true
 	}
 	return nil
+}
+
+// parseMap returns the URI of an EXT-X-MAP tag.
+func parseMap(l line, value string) (string, error) {
+	a, err := parseAttrs(l, value)
+	if err != nil {
+		return "", err
+	}
+	if a["URI"] == "" {
+		return "", parseError(l, "EXT-X-MAP without URI")
+	}
+	return a["URI"], nil
 }
 
 // parseSegmentTag applies a tag about the next segment (EXTINF,

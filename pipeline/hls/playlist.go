@@ -65,6 +65,13 @@ type Segment struct {
 	Discontinuity bool
 	// ProgramDateTime writes EXT-X-PROGRAM-DATE-TIME; the zero time omits it.
 	ProgramDateTime time.Time
+	// MapURI writes EXT-X-MAP:URI="..." before the segment: the
+	// initialization section of this segment and the ones after it, until
+	// the next segment with a MapURI (RFC 8216 4.3.2.5). "" keeps the
+	// current one (MediaPlaylist.MapURI before the first). A MapURI on the
+	// first segment is written the way MediaPlaylist.MapURI is, so
+	// ParseMedia reads it back as the playlist's.
+	MapURI string
 }
 
 // PlaylistType is the value of EXT-X-PLAYLIST-TYPE.
@@ -80,8 +87,8 @@ const (
 // MediaPlaylist is a media playlist: the segments of one rendition.
 type MediaPlaylist struct {
 	// Version 0 is computed on Encode: 3 (decimal EXTINF), or 6 when MapURI
-	// is set (EXT-X-MAP in a playlist without EXT-X-I-FRAMES-ONLY needs
-	// version 6, RFC 8216 section 7).
+	// or a segment's MapURI is set (EXT-X-MAP in a playlist without
+	// EXT-X-I-FRAMES-ONLY needs version 6, RFC 8216 section 7).
 	Version int
 	// TargetDuration 0 is computed on Encode by TargetDuration(Segments).
 	TargetDuration        int
@@ -209,7 +216,7 @@ func (p *MediaPlaylist) Encode() []byte {
 	version := p.Version
 	if version == 0 {
 		version = 3
-		if p.MapURI != "" {
+		if p.hasMap() {
 			version = 6
 		}
 	}
@@ -237,6 +244,9 @@ func (p *MediaPlaylist) Encode() []byte {
 		if s.Discontinuity {
 			b.WriteString("#EXT-X-DISCONTINUITY\n")
 		}
+		if s.MapURI != "" {
+			b.WriteString("#EXT-X-MAP:URI=" + quote(s.MapURI) + "\n")
+		}
 		if !s.ProgramDateTime.IsZero() {
 			b.WriteString("#EXT-X-PROGRAM-DATE-TIME:" + s.ProgramDateTime.Format(pdtLayout) + "\n")
 		}
@@ -247,6 +257,19 @@ func (p *MediaPlaylist) Encode() []byte {
 		b.WriteString("#EXT-X-ENDLIST\n")
 	}
 	return b.Bytes()
+}
+
+// hasMap reports whether the playlist names an initialization section.
+func (p *MediaPlaylist) hasMap() bool {
+	if p.MapURI != "" {
+		return true
+	}
+	for _, s := range p.Segments {
+		if s.MapURI != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // AppendWindow appends s and, for a live sliding window of window segments

@@ -51,6 +51,14 @@ var medias = map[string]*MediaPlaylist{
 		Version: 6, TargetDuration: 6, Type: VOD, IndependentSegments: true, EndList: true, MapURI: "init.mp4",
 		Segments: []Segment{{URI: "seg0.m4s", Duration: 6.006}, {URI: "seg1.m4s", Duration: 5.005}},
 	},
+	"media_vod_fmp4_maps": {
+		Version: 6, TargetDuration: 2, Type: VOD, IndependentSegments: true, EndList: true, MapURI: "../a/init.mp4",
+		Segments: []Segment{
+			{URI: "../a/seg_00000.m4s", Duration: 2}, {URI: "../a/seg_00001.m4s", Duration: 2},
+			{URI: "../b/seg_00002.m4s", Duration: 2, MapURI: "../b/init.mp4"},
+			{URI: "../c/seg_00003.m4s", Duration: 1.5, Discontinuity: true, MapURI: "../c/init.mp4"},
+		},
+	},
 	"media_live": {
 		Version: 3, TargetDuration: 2, MediaSequence: 1041, DiscontinuitySequence: 3,
 		Segments: []Segment{
@@ -137,6 +145,7 @@ func TestMediaComputedHeader(t *testing.T) {
 	}{
 		{"ts", MediaPlaylist{Segments: []Segment{{URI: "a.ts", Duration: 4.4}, {URI: "b.ts", Duration: 3}}}, 3, 4},
 		{"fmp4", MediaPlaylist{MapURI: "init.mp4", Segments: []Segment{{URI: "a.m4s", Duration: 4.5}}}, 6, 5},
+		{"fmp4 segment map", MediaPlaylist{Segments: []Segment{{URI: "a.ts", Duration: 2}, {URI: "b.m4s", Duration: 2, MapURI: "init.mp4"}}}, 6, 2},
 		{"explicit", MediaPlaylist{Version: 7, TargetDuration: 10, Segments: []Segment{{URI: "a.ts", Duration: 2}}}, 7, 10},
 		{"empty", MediaPlaylist{}, 3, 1},
 	}
@@ -287,5 +296,24 @@ func TestEncodeAttributeQuoting(t *testing.T) {
 		if got := string(p.Encode()); !strings.Contains(got, line) {
 			t.Errorf("got\n%s\nwant %q", got, line)
 		}
+	}
+}
+
+// TestSegmentMap: a segment's MapURI is an EXT-X-MAP before it, read back
+// onto the same segment; one on the first segment is the playlist's.
+func TestSegmentMap(t *testing.T) {
+	p := &MediaPlaylist{Segments: []Segment{{URI: "a.m4s", Duration: 2, MapURI: "i0.mp4"}, {URI: "b.m4s", Duration: 2, MapURI: "i1.mp4"}}}
+	enc := string(p.Encode())
+	want := "#EXT-X-MAP:URI=\"i0.mp4\"\n#EXTINF:2.000,\na.m4s\n#EXT-X-MAP:URI=\"i1.mp4\"\n#EXTINF:2.000,\nb.m4s\n"
+	if !strings.Contains(enc, want) || !strings.Contains(enc, "#EXT-X-VERSION:6\n") {
+		t.Fatalf("got\n%swant version 6 and\n%s", enc, want)
+	}
+	got, err := ParseMedia([]byte(enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MapURI != "i0.mp4" || got.Segments[0].MapURI != "" || got.Segments[1].MapURI != "i1.mp4" {
+		t.Errorf("parsed map %q, segment maps %q %q; want i0.mp4 on the playlist, i1.mp4 on segment 1",
+			got.MapURI, got.Segments[0].MapURI, got.Segments[1].MapURI)
 	}
 }
