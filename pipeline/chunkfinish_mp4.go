@@ -80,6 +80,11 @@ func (x *remux) run(ctx context.Context, open func(string) (ReadSeekCloser, int6
 	defer r.Close()
 	in := &input{}
 	if err := in.open("", r, nil, what); err != nil {
+		if errors.Is(err, ErrInput) {
+			// Our own segments, not the user's input: unreadable ones are
+			// a fault of this run (retried), never the input's.
+			return fmt.Errorf("mp4: reading back %s: %v", what, err)
+		}
 		return fmt.Errorf("mp4: %w", err)
 	}
 	defer in.close()
@@ -98,7 +103,7 @@ func (x *remux) run(ctx context.Context, open func(string) (ReadSeekCloser, int6
 			if errors.Is(err, astiav.ErrEof) && in.ioErr == nil {
 				return nil
 			}
-			return in.readFault(what, fmt.Errorf("mp4: demuxing %s: %w", what, err))
+			return in.readFault(what, fmt.Errorf("mp4: demuxing %s: %v", what, err))
 		}
 		ti, ok := idx[p.StreamIndex()]
 		if ok {
