@@ -57,7 +57,14 @@
 // live.go: [TranscodeLiveSegment], one segment of a live stream through the
 // same plan, decode, renditions and segmenter, on the source's timeline.
 // livecut.go: [CutLive], the ingest stand-in that cuts a source into live
-// segments.
+// segments. chunk.go: [TranscodeChunk], one chunk of a long VOD input (a
+// span of the single pass's timeline, job.ChunkSpan) through the same
+// plan, decode, renditions and segmenter with a window: seek to a keyframe
+// ahead of the span, fps grid and AAC frame grid of the single pass, only
+// the span's frames encoded and audio packets muxed, global segment
+// numbers, a discontinuity-indicator packet per PID at a TS join. Its
+// contract types with the finish (chunkfinish.go, [FinishChunks]) are in
+// chunktypes.go.
 //
 // # Hardware paths
 //
@@ -73,8 +80,6 @@
 //
 // # Where new work goes
 //
-//   - Chunked (segmented parallel) encoding: chunk.go, a job kind beside
-//     live.go made of the same plan, decode, rendition and segmenter steps.
 //   - DASH: its manifest writer is pure Go, in a package beside
 //     pipeline/hls; the segments are mux.go's fragmented MP4, and the
 //     manifest is written at publish (publish.go).

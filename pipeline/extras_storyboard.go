@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"math"
 	"strings"
 
@@ -64,6 +65,11 @@ type storyboard struct {
 	next         float64
 	n            int // thumbnails taken
 	sprites      []string
+
+	// A chunk's share (window): thumbnails first to stop-1, left to right
+	// in one strip, written as PNG under strip.
+	first, stop int
+	strip       string
 }
 
 // newStoryboard plans a storyboard for a top rung of w x h (square pixels)
@@ -87,6 +93,19 @@ func newStoryboard(opt StoryboardOptions, sink Sink, w, h int, duration float64)
 	tw := min(opt.Width, w) &^ 1
 	th := int(math.Round(float64(tw)*float64(h)/float64(w))) &^ 1
 	return &storyboard{opt: opt, sink: sink, tileW: max(tw, 2), tileH: max(th, 2)}
+}
+
+// window limits the storyboard to the thumbnails whose instants fall in
+// [from, to) (a chunk, chunk.go): they go left to right into one strip,
+// written as PNG under name once the last is placed (or by writeSheet).
+func (s *storyboard) window(from, to float64, name string) {
+	s.first = int(math.Ceil(from/s.opt.Interval - eps))
+	s.stop = max(int(math.Ceil(to/s.opt.Interval-eps)), s.first)
+	s.n, s.next, s.strip = s.first, float64(s.first)*s.opt.Interval, name
+	s.opt.Columns, s.opt.Rows = max(s.stop-s.first, 1), 1
+	if s.stop == s.first {
+		s.next = math.Inf(1) // no instant in the window
+	}
 }
 
 func (s *storyboard) free() {
@@ -154,6 +173,9 @@ func (s *storyboard) frame(f *astiav.Frame, tb astiav.Rational, sec float64) err
 			return err
 		}
 		s.next = float64(s.n) * s.opt.Interval
+		if s.strip != "" && s.n >= s.stop {
+			s.next = math.Inf(1)
+		}
 	}
 	return nil
 }
@@ -200,10 +222,19 @@ func (s *storyboard) writeSheet() error {
 	rows := (s.inSheet + s.opt.Columns - 1) / s.opt.Columns
 	img := s.sheet.SubImage(image.Rect(0, 0, s.opt.Columns*s.tileW, rows*s.tileH))
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: storyboardJPEGQuality}); err != nil {
+	name := fmt.Sprintf("sprite-%d.jpg", len(s.sprites))
+	var err error
+	if s.strip != "" {
+		// A chunk's strip: lossless, so the finish can cut and re-encode
+		// its tiles without a second generation of JPEG loss.
+		name = s.strip
+		err = png.Encode(&buf, s.sheet.SubImage(image.Rect(0, 0, s.inSheet*s.tileW, s.tileH)))
+	} else {
+		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: storyboardJPEGQuality})
+	}
+	if err != nil {
 		return fmt.Errorf("storyboard sprite: %w", err)
 	}
-	name := fmt.Sprintf("sprite-%d.jpg", len(s.sprites))
 	if err := writeFile(s.sink, name, buf.Bytes()); err != nil {
 		return err
 	}
