@@ -13,7 +13,8 @@ import (
 // audioTarget is a segmenter that receives an audio chain's packets.
 type audioTarget struct {
 	seg     *segmenter
-	primary bool // audio-only playlist: the audio drives the cuts
+	primary bool  // audio-only playlist: the audio drives the cuts
+	keep    *span // a chunk's share of the packets, by pts (nil: all)
 }
 
 // audioChain decodes one audio track once, resamples it to the ladder's rate
@@ -27,6 +28,7 @@ type audioChain struct {
 	targets []audioTarget
 	startTS int64 // input start in the stream's time base
 	spec    string
+	layout  string // channel layout name of the output
 	frame   *astiav.Frame
 	filt    *astiav.Frame
 	end     float64 // seconds of decoded audio, from the input's start
@@ -37,6 +39,11 @@ type audioChain struct {
 	// starts where its source span does.
 	copy        bool
 	dropPriming bool
+
+	// gridFrom, in a chunk (chunk.go), is the chunk's start: the resampler's
+	// output starts on the single pass's AAC frame grid a little before it
+	// (audioGridStart) instead of at 0, so the encoder is warm by then.
+	gridFrom float64
 }
 
 func newAudioChain(s *astiav.Stream, a ladders.Audio, startMicros int64, globalHeader bool) (_ *audioChain, err error) {
@@ -77,11 +84,20 @@ func newAudioChain(s *astiav.Stream, a ladders.Audio, startMicros int64, globalH
 	if err = c.cp.FromCodecContext(c.enc); err != nil {
 		return nil, fmt.Errorf("aac parameters: %w", err)
 	}
-	c.spec = fmt.Sprintf("aresample=%d:async=1:first_pts=0,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,asetnsamples=n=%d:p=0",
-		rate, rate, layoutName, c.enc.FrameSize())
+	c.layout = layoutName
+	c.spec = audioFilter(rate, layoutName, c.enc.FrameSize(), 0)
 	c.frame = astiav.AllocFrame()
 	c.filt = astiav.AllocFrame()
 	return c, nil
+}
+
+// audioFilter resamples to rate and layout, the output's first sample
+// being input sample firstPTS (aresample's first_pts is in the input's
+// sample rate), and cuts frameSize-sample frames: with firstPTS 0 the
+// output runs on the grid of frameSize samples from the input's start.
+func audioFilter(rate int, layout string, frameSize int, firstPTS int64) string {
+	return fmt.Sprintf("aresample=%d:async=1:first_pts=%d,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,asetnsamples=n=%d:p=0",
+		rate, firstPTS, rate, layout, frameSize)
 }
 
 func (c *audioChain) free() {
@@ -152,7 +168,11 @@ func (c *audioChain) filterFrame(f *astiav.Frame) error {
 		c.end = math.Max(c.end, float64(ts)*tb.Float64()+float64(f.NbSamples())/float64(f.SampleRate()))
 	}
 	if c.g == nil {
-		g, err := newAudioGraph(c.spec, audioSrc{
+		spec := c.spec
+		if c.gridFrom > 0 {
+			spec = audioFilter(c.enc.SampleRate(), c.layout, c.enc.FrameSize(), c.gridStart(f.SampleRate(), float64(ts)*tb.Float64()))
+		}
+		g, err := newAudioGraph(spec, audioSrc{
 			sampleRate: f.SampleRate(), sampleFmt: f.SampleFormat(), layout: f.ChannelLayout(),
 			channels: f.ChannelLayout().NbChannels(), timeBase: tb,
 		})
@@ -197,7 +217,15 @@ func (c *audioChain) deliver(p *astiav.Packet) error {
 	if c.dropPriming && p.Pts() != noPTS && p.Pts()+p.Duration() <= 0 {
 		return nil
 	}
+	tb := c.stream.TimeBase()
+	if !c.copy {
+		tb = c.enc.TimeBase()
+	}
+	sec := float64(p.Pts()) * tb.Float64()
 	for _, t := range c.targets {
+		if !t.keep.has(sec) {
+			continue
+		}
 		cl := p.Clone()
 		if cl == nil {
 			return errors.New("packet reference failed")

@@ -62,6 +62,9 @@ func (t *transcode) demux(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if t.pastWindow() {
+			break // a chunk: everything its span needs has been read
+		}
 	}
 	if t.vdec != nil {
 		if err := t.decodeVideo(ctx, nil, frame); err != nil {
@@ -138,8 +141,11 @@ func (t *transcode) onDecoded(ctx context.Context, f *astiav.Frame) error {
 		t.videoEnd = math.Max(t.videoEnd, sec)
 	}
 	t.frames++
+	if t.win != nil && t.win.has(sec) {
+		t.win.frames++
+	}
 	if t.opt.Progress != nil {
-		t.opt.Progress(Progress{Seconds: sec, Duration: t.in.info.Duration, Frames: t.frames})
+		t.opt.Progress(t.progress(sec))
 	}
 	if t.prepTB.Den() == 0 {
 		t.needSW = t.prepSpec != "" || frameInterlaced(f.UnsafePointer())
@@ -176,13 +182,21 @@ func (t *transcode) fanOut(ctx context.Context, f *astiav.Frame) error {
 			return fmt.Errorf("poster frame: %w", err)
 		}
 		t.posterTB = t.prepTB
-		if sec >= posterAt*t.in.info.Duration {
+		if sec >= posterAt*t.duration() {
 			t.posterDone = true
 		}
 	}
 	if err := t.tapExtras(f, sec); err != nil {
 		return err
 	}
+	if send, err := t.feedWindow(ctx, f, sec); !send || err != nil {
+		return err
+	}
+	return t.sendRenditions(ctx, f)
+}
+
+// sendRenditions gives f to every rendition that takes the decoded frames.
+func (t *transcode) sendRenditions(ctx context.Context, f *astiav.Frame) error {
 	for _, w := range t.videos {
 		if w.parent == nil {
 			if err := sendRef(ctx, w.frames, f); err != nil {

@@ -57,11 +57,16 @@
 // live.go: [TranscodeLiveSegment], one segment of a live stream through the
 // same plan, decode, renditions and segmenter, on the source's timeline.
 // livecut.go: [CutLive], the ingest stand-in that cuts a source into live
-// segments. A long VOD job is split into chunks (chunktypes.go holds what
-// they pass on): chunk.go, [TranscodeChunk]; chunkfinish.go,
-// [FinishChunks], which publishes the chunks as the single pass would have
-// (media playlists over the chunks' segments where they lie, the master
-// last) through publish.go's shared pieces, with the quality figures merged
+// segments. chunk.go: [TranscodeChunk], one chunk of a long VOD input (a
+// span of the single pass's timeline, job.ChunkSpan) through the same
+// plan, decode, renditions and segmenter with a window: seek to a keyframe
+// ahead of the span, fps grid and AAC frame grid of the single pass, only
+// the span's frames encoded and audio packets muxed, global segment
+// numbers, a discontinuity-indicator packet per PID at a TS join. Its
+// contract types with the finish (chunkfinish.go, [FinishChunks]) are in
+// chunktypes.go. chunkfinish.go: [FinishChunks] publishes the chunks as
+// the single pass would have (media playlists over the chunks' segments
+// where they lie, the master last) through publish.go's shared pieces, with the quality figures merged
 // and gated and the storyboard packed from the chunks' strips
 // (chunkfinish_extras.go) and the MP4 remuxed from one rung's segments read
 // back (chunkfinish_mp4.go).
@@ -80,8 +85,6 @@
 //
 // # Where new work goes
 //
-//   - Chunked (segmented parallel) encoding: chunk.go, a job kind beside
-//     live.go made of the same plan, decode, rendition and segmenter steps.
 //   - DASH: its manifest writer is pure Go, in a package beside
 //     pipeline/hls; the segments are mux.go's fragmented MP4, and the
 //     manifest is written at publish (publish.go).

@@ -56,13 +56,20 @@ func (t *transcode) planExtras() error {
 		if err != nil {
 			return err
 		}
-		if t.mp4, err = newMP4Writer(t.outs[i].Name); err != nil {
-			return err
+		if t.win != nil {
+			t.win.mp4 = t.outs[i].Name // a chunk names the rung; the finish remuxes it
+		} else {
+			if t.mp4, err = newMP4Writer(t.outs[i].Name); err != nil {
+				return err
+			}
+			t.videos[i].seg.tap = t.mp4.write
 		}
-		t.videos[i].seg.tap = t.mp4.write
 	}
 	if !t.opt.Storyboard.Disabled {
-		t.sb = newStoryboard(t.opt.Storyboard, t.sink, top.Width, top.Height, t.in.info.Duration)
+		t.sb = newStoryboard(t.opt.Storyboard, t.sink, top.Width, top.Height, t.duration())
+		if t.win != nil {
+			t.sb.window(t.win.start, t.win.end(t.duration()), fmt.Sprintf(chunkStoryboardName, t.win.index))
+		}
 	}
 	if t.opt.Quality.Disabled && t.opt.Quality.MinSSIMGain == 0 {
 		return nil // a gate needs the figures, so it overrides Disabled
@@ -77,7 +84,10 @@ func (t *transcode) planExtras() error {
 			low = o.FPS
 		}
 	}
-	t.qrefs = newQualityRefs(n, top.Width, top.Height, t.in.info.Duration, t.opt.Ladder.GOPSeconds, astiav.NewRational(low.Num, low.Den))
+	t.qrefs = newQualityRefs(n, top.Width, top.Height, t.duration(), t.opt.Ladder.GOPSeconds, astiav.NewRational(low.Num, low.Den))
+	if t.win != nil {
+		t.qrefs.keepWithin(&t.win.span) // a chunk measures the single pass's instants in its span
+	}
 	t.qrefs.users = len(t.videos)
 	for _, w := range t.videos {
 		w.qrefs, w.log = t.qrefs, t.log

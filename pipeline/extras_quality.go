@@ -124,6 +124,17 @@ func newQualityRefs(n, w, h int, duration, gop float64, fps astiav.Rational) *qu
 	return q
 }
 
+// keepWithin drops the planned instants outside sp (a chunk's span).
+func (q *qualityRefs) keepWithin(sp *span) {
+	kept := q.instants[:0]
+	for _, t := range q.instants {
+		if sp.has(t) {
+			kept = append(kept, t)
+		}
+	}
+	q.instants = kept
+}
+
 // qualityMaxOffset is how many frames after a GOP start a sample may sit.
 const qualityMaxOffset = 5
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"math"
 	"strings"
 
@@ -58,6 +59,10 @@ type storyboard struct {
 	tile *image.YCbCr
 	buf  []byte
 	next float64
+
+	// A chunk's share (window): thumbnails first to stop-1, left to right
+	// in one strip (spriteSheets.strip).
+	first, stop int
 }
 
 // storyboardDefaults fills the zero fields of opt with the defaults.
@@ -87,6 +92,19 @@ func newStoryboard(opt StoryboardOptions, sink Sink, w, h int, duration float64)
 	tw := min(opt.Width, w) &^ 1
 	th := int(math.Round(float64(tw)*float64(h)/float64(w))) &^ 1
 	return &storyboard{spriteSheets: spriteSheets{opt: opt, sink: sink, tileW: max(tw, 2), tileH: max(th, 2)}}
+}
+
+// window limits the storyboard to the thumbnails whose instants fall in
+// [from, to) (a chunk, chunk.go): they go left to right into one strip,
+// written as PNG under name once the last is placed (or by writeSheet).
+func (s *storyboard) window(from, to float64, name string) {
+	s.first = int(math.Ceil(from/s.opt.Interval - eps))
+	s.stop = max(int(math.Ceil(to/s.opt.Interval-eps)), s.first)
+	s.n, s.next, s.strip = s.first, float64(s.first)*s.opt.Interval, name
+	s.opt.Columns, s.opt.Rows = max(s.stop-s.first, 1), 1
+	if s.stop == s.first {
+		s.next = math.Inf(1) // no instant in the window
+	}
 }
 
 func (s *storyboard) free() {
@@ -154,6 +172,9 @@ func (s *storyboard) frame(f *astiav.Frame, tb astiav.Rational, sec float64) err
 			return err
 		}
 		s.next = float64(s.n) * s.opt.Interval
+		if s.strip != "" && s.n >= s.stop {
+			s.next = math.Inf(1)
+		}
 	}
 	return nil
 }
@@ -172,6 +193,10 @@ type spriteSheets struct {
 	inSheet      int // tiles placed in the current sheet
 	n            int // thumbnails placed
 	sprites      []string
+	// strip, when set, is a chunk's share (storyboard.window): its one
+	// sheet is written under this name as PNG, lossless, so the finish can
+	// cut and re-encode its tiles without a second generation of JPEG loss.
+	strip string
 }
 
 // place copies tile (tileW x tileH) into the next free cell.
@@ -216,10 +241,17 @@ func (s *spriteSheets) writeSheet() error {
 	rows := (s.inSheet + s.opt.Columns - 1) / s.opt.Columns
 	img := s.sheet.SubImage(image.Rect(0, 0, s.opt.Columns*s.tileW, rows*s.tileH))
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: storyboardJPEGQuality}); err != nil {
+	name := fmt.Sprintf("sprite-%d.jpg", len(s.sprites))
+	var err error
+	if s.strip != "" {
+		name = s.strip
+		err = png.Encode(&buf, s.sheet.SubImage(image.Rect(0, 0, s.inSheet*s.tileW, s.tileH)))
+	} else {
+		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: storyboardJPEGQuality})
+	}
+	if err != nil {
 		return fmt.Errorf("storyboard sprite: %w", err)
 	}
-	name := fmt.Sprintf("sprite-%d.jpg", len(s.sprites))
 	if err := writeFile(s.sink, name, buf.Bytes()); err != nil {
 		return err
 	}

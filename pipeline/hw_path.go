@@ -273,7 +273,7 @@ func (w *renditionWorker) filterSpec(f *astiav.Frame) string {
 	o := w.out
 	hwIn := pixIsHardware(int(f.PixelFormat()))
 	if hwIn && w.gpuScale {
-		fps := fmt.Sprintf("fps=fps=%d/%d:start_time=0", o.FPS.Num, o.FPS.Den)
+		fps := fpsFilter(o, w.fpsFromFirst)
 		switch w.accel {
 		case AccelNvidia:
 			return fmt.Sprintf("%s,scale_cuda=w=%d:h=%d:interp_algo=bicubic,setsar=1", fps, o.Width, o.Height)
@@ -281,7 +281,7 @@ func (w *renditionWorker) filterSpec(f *astiav.Frame) string {
 			return fmt.Sprintf("%s,scale_vaapi=w=%d:h=%d:format=nv12,setsar=1", fps, o.Width, o.Height)
 		}
 	}
-	spec := renditionFilter(o)
+	spec := fpsFilter(o, w.fpsFromFirst) + "," + scaleFilter(o)
 	if hwIn {
 		sw := hwFramesSWFormat(frameHWFrames(f))
 		spec = fmt.Sprintf("hwdownload,format=%s,%s", sw.Name(), spec)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/asticode/go-astiav"
 )
@@ -116,7 +117,9 @@ type fmp4Muxer struct {
 	offsetMicros int64
 }
 
-func newFMP4Muxer(tracks []*track, init io.Writer) (_ *fmp4Muxer, err error) {
+// newFMP4Muxer writes the header (init.mp4) into init; the fragments it
+// writes then carry sequence numbers (mfhd) from fragment on.
+func newFMP4Muxer(tracks []*track, init io.Writer, fragment int) (_ *fmp4Muxer, err error) {
 	m := &fmp4Muxer{tracks: tracks, w: init}
 	defer func() {
 		if err != nil {
@@ -144,6 +147,7 @@ func newFMP4Muxer(tracks []*track, init io.Writer) (_ *fmp4Muxer, err error) {
 	_ = opts.Set("movflags", "frag_custom+empty_moov+default_base_moof+skip_trailer+frag_discont", 0)
 	_ = opts.Set("avoid_negative_ts", "disabled", 0)
 	_ = opts.Set("use_editlist", "0", 0)
+	_ = opts.Set("fragment_index", strconv.Itoa(fragment), 0)
 	if err = m.fc.WriteHeader(opts); err != nil {
 		return nil, fmt.Errorf("mp4 header: %w", err)
 	}

@@ -26,6 +26,15 @@ type renditionWorker struct {
 	gpuScale     bool      // scale device frames on the device
 	fallback     string    // why a device encoder was replaced by the CPU one
 
+	// A chunk (chunk.go): keep is the stretch of the timeline whose frames
+	// are encoded (nil: all; a cascaded child still gets every frame);
+	// fpsFromFirst starts the fps filter's grid at the first frame fed
+	// instead of padding from 0. encoded counts the frames sent to the
+	// encoder.
+	keep         *span
+	fpsFromFirst bool
+	encoded      int64
+
 	// Cascade: a rung whose input is another rung's scaled frames instead
 	// of the decoded ones (see cascade).
 	parent   *renditionWorker
@@ -74,8 +83,25 @@ func (w *renditionWorker) free() {
 // renditionFilter scales to the rung: constant frame rate first (fewer
 // frames to scale), then size, square pixels and 8-bit 4:2:0.
 func renditionFilter(o ladders.Output) string {
-	return fmt.Sprintf("fps=fps=%d/%d:start_time=0,scale=w=%d:h=%d:flags=bicubic,setsar=1,format=yuv420p",
-		o.FPS.Num, o.FPS.Den, o.Width, o.Height)
+	return fpsFilter(o, false) + "," + scaleFilter(o)
+}
+
+// fpsFilter is the rung's constant frame rate on the grid k/fps seconds
+// from the input's start. From 0 it pads the first frame back to 0 (a
+// single pass); fromFirst (a chunk, whose decoding starts late) starts at
+// the first frame's slot instead: without start_time the filter rounds
+// every input timestamp exactly as with start_time=0, so each slot gets
+// the same source frame as in the single pass.
+func fpsFilter(o ladders.Output, fromFirst bool) string {
+	if fromFirst {
+		return fmt.Sprintf("fps=fps=%d/%d", o.FPS.Num, o.FPS.Den)
+	}
+	return fmt.Sprintf("fps=fps=%d/%d:start_time=0", o.FPS.Num, o.FPS.Den)
+}
+
+// scaleFilter is the rung's size, square pixels and 8-bit 4:2:0.
+func scaleFilter(o ladders.Output) string {
+	return fmt.Sprintf("scale=w=%d:h=%d:flags=bicubic,setsar=1,format=yuv420p", o.Width, o.Height)
 }
 
 // cascadeRatio is how much larger (on both sides) a rung must be to feed a
@@ -237,6 +263,10 @@ func (w *renditionWorker) encode(f *astiav.Frame) error {
 		}
 	}
 	t := float64(f.Pts()) * w.tb.Float64()
+	if !w.keep.has(t) {
+		return nil // outside the chunk: fed for warm-up (or to a child) only
+	}
+	w.encoded++
 	key := false
 	if t >= w.nextGOP-eps {
 		key = true

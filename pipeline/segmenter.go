@@ -102,6 +102,11 @@ type segmenter struct {
 	// for VOD; a live segment sets its source start, so the output keeps the
 	// source timeline (see live.go).
 	offsetMicros int64
+	// first is the number of the first segment, in names and for fMP4's
+	// fragment sequence numbers: 0, or a chunk's first global segment
+	// (chunk.go). start is the first segment's start.
+	first int
+	start float64
 
 	segments []hls.Segment
 	sizes    []int64
@@ -158,7 +163,7 @@ func (s *segmenter) pushPrimary(p *astiav.Packet) error {
 	switch {
 	case !s.started:
 		s.started = true
-		s.curStart = t
+		s.curStart, s.start = t, t
 		s.nextCut = s.segDur * (math.Floor(math.Max(t, 0)/s.segDur+eps) + 1)
 	case (key || !isVideo) && t >= s.nextCut-eps:
 		s.closed = append(s.closed, pending{pkts: s.cur, start: s.curStart, end: t})
@@ -253,7 +258,8 @@ func (s *segmenter) write(ps pending, audio []pkt) (err error) {
 			return err
 		}
 	}
-	name := fmt.Sprintf("%s/seg_%05d.%s", s.dir, len(s.segments), s.typ.ext())
+	uri := fmt.Sprintf("seg_%05d.%s", s.first+len(s.segments), s.typ.ext())
+	name := s.dir + "/" + uri
 	w, err := s.sink.Create(name)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", name, err)
@@ -276,7 +282,7 @@ func (s *segmenter) write(ps pending, audio []pkt) (err error) {
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	s.segments = append(s.segments, hls.Segment{URI: fmt.Sprintf("seg_%05d.%s", len(s.segments), s.typ.ext()), Duration: ps.end - ps.start})
+	s.segments = append(s.segments, hls.Segment{URI: uri, Duration: ps.end - ps.start})
 	s.sizes = append(s.sizes, cw.n)
 	return nil
 }
@@ -288,7 +294,7 @@ func (s *segmenter) openFMP4() error {
 		return fmt.Errorf("creating %s: %w", name, err)
 	}
 	cw := &countingWriter{w: w}
-	fm, err := newFMP4Muxer(s.tracks, cw)
+	fm, err := newFMP4Muxer(s.tracks, cw, s.first+1)
 	if fm != nil {
 		fm.offsetMicros = s.offsetMicros
 	}

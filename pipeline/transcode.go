@@ -191,6 +191,8 @@ type transcode struct {
 	decodeErrors       int
 	videoPackets       int
 
+	win *window // a chunk's span of the timeline (chunk.go); nil: the whole input
+
 	// accelerated paths (hw_path.go)
 	accel     Accel // resolved
 	route     Route
@@ -202,6 +204,9 @@ type transcode struct {
 
 func (t *transcode) free() {
 	t.freeExtras()
+	if t.win != nil {
+		t.win.free()
+	}
 	for _, w := range t.videos {
 		w.free()
 	}
@@ -283,6 +288,11 @@ func (t *transcode) run(parent context.Context) error {
 
 // checkComplete refuses output that ends well before the input says it does.
 func (t *transcode) checkComplete() error {
+	if t.win != nil {
+		if err := t.checkWindow(); err != nil || !t.win.last() {
+			return err
+		}
+	}
 	got := math.Max(t.videoEnd, t.audioEnd)
 	want := t.in.info.Duration
 	if t.in.video != nil && t.frames == 0 {

@@ -23,6 +23,14 @@ var errPartialTSPacket = errors.New("mpegts: segment does not end on a 188-byte 
 // are rewritten as the bytes stream out, so segment 0 is unchanged.
 type tsContinuity struct {
 	last map[uint16]byte // last counter written per PID
+	// join is set for a chunk's first segment (chunk.go): it follows the
+	// previous chunk's last segment, made by another process whose counters
+	// this one cannot know. Before the first packet of each PID the writer
+	// then puts a packet with only an adaptation field whose
+	// discontinuity_indicator is set (joinPacket), so a reader of the
+	// joined segments takes the counter jump there as announced and counts
+	// on from it.
+	join bool
 }
 
 func newTSContinuity() *tsContinuity { return &tsContinuity{last: map[uint16]byte{}} }
@@ -47,6 +55,13 @@ func (t *tsCCWriter) Write(p []byte) (int, error) {
 		p = p[k:]
 		if t.n < tsPacketSize {
 			break
+		}
+		if t.c.join {
+			if pre, ok := t.c.joinPacket(t.buf[:]); ok {
+				if _, err := t.w.Write(pre); err != nil {
+					return 0, err
+				}
+			}
 		}
 		t.c.fix(t.buf[:])
 		if _, err := t.w.Write(t.buf[:]); err != nil {
@@ -92,4 +107,38 @@ func (c *tsContinuity) fix(pkt []byte) {
 	}
 	pkt[3] = pkt[3]&0xf0 | cc
 	c.last[pid] = cc
+}
+
+// joinPacket returns, for the first packet of a PID, the packet to put
+// before it: the same PID, adaptation field only (no payload, so it does
+// not count), discontinuity_indicator 1, the rest stuffing, and the counter
+// that makes pkt's own counter the expected next one (ISO/IEC 13818-1
+// 2.4.3.5: with the discontinuity state true, the counter may be
+// discontinuous in that packet). On the PCR PID the indicator also
+// announces a new time base; the PCRs and timestamps that follow continue
+// the previous chunk's, so a receiver re-locks to the same clock.
+func (c *tsContinuity) joinPacket(pkt []byte) ([]byte, bool) {
+	if pkt[0] != tsSyncByte {
+		return nil, false
+	}
+	pid := uint16(pkt[1]&0x1f)<<8 | uint16(pkt[2])
+	if _, seen := c.last[pid]; seen || pid == tsNullPID {
+		return nil, false
+	}
+	cc := pkt[3] & 0x0f
+	if pkt[3]&0x10 != 0 { // pkt has a payload: its counter is one more
+		cc = (cc + 15) & 0x0f
+	}
+	pre := make([]byte, tsPacketSize)
+	pre[0] = tsSyncByte
+	pre[1] = pkt[1] & 0x1f
+	pre[2] = pkt[2]
+	pre[3] = 0x20 | cc // adaptation field only
+	pre[4] = tsPacketSize - 5
+	pre[5] = 0x80 // discontinuity_indicator
+	for i := 6; i < tsPacketSize; i++ {
+		pre[i] = 0xff
+	}
+	c.last[pid] = cc
+	return pre, true
 }

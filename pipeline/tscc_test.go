@@ -78,3 +78,46 @@ func TestTSContinuityAcrossSegments(t *testing.T) {
 		t.Errorf("Close after half a packet = %v, want errPartialTSPacket", err)
 	}
 }
+
+// TestTSContinuityJoin: a chunk's first segment puts an adaptation-field-
+// only packet with the discontinuity indicator before each PID's first
+// packet, its counter one before that packet's (the same for a packet
+// without payload); later packets and segments are as without the join.
+func TestTSContinuityJoin(t *testing.T) {
+	c := newTSContinuity()
+	c.join = true
+	var out bytes.Buffer
+	w := c.writer(&out)
+	for _, p := range [][]byte{tsPacket(0, 1, 0), tsPacket(0x100, 3, 0), tsPacket(0x100, 1, 1),
+		tsPacket(0x101, 2, 5), tsPacket(0x1fff, 1, 7), tsPacket(0, 1, 1)} {
+		if _, err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := out.Bytes()
+	type want struct {
+		pid   uint16
+		afc   byte
+		cc    byte
+		disco bool
+	}
+	wants := []want{{0, 2, 15, true}, {0, 1, 0, false}, {0x100, 2, 15, true}, {0x100, 3, 0, false}, {0x100, 1, 1, false},
+		{0x101, 2, 5, true}, {0x101, 2, 5, false}, {0x1fff, 1, 7, false}, {0, 1, 1, false}}
+	if len(b) != len(wants)*tsPacketSize {
+		t.Fatalf("%d bytes out, want %d packets", len(b), len(wants))
+	}
+	for i, w := range wants {
+		p := b[i*tsPacketSize : (i+1)*tsPacketSize]
+		pid := uint16(p[1]&0x1f)<<8 | uint16(p[2])
+		disco := p[3]&0x20 != 0 && p[4] > 0 && p[5]&0x80 != 0
+		if pid != w.pid || p[3]>>4&3 != w.afc || p[3]&0x0f != w.cc || disco != w.disco {
+			t.Errorf("packet %d: pid %#x afc %d cc %d discontinuity %v, want %+v", i, pid, p[3]>>4&3, p[3]&0x0f, disco, w)
+		}
+		if w.disco && (p[4] != tsPacketSize-5 || p[1]&0xe0 != 0 || !bytes.Equal(p[6:], bytes.Repeat([]byte{0xff}, tsPacketSize-6))) {
+			t.Errorf("packet %d: not a plain stuffing packet: % x", i, p[:8])
+		}
+	}
+}
