@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin
 SOAK_MINUTES ?= 10
 
-.PHONY: all setup build demo test bench soak vet clean gpu-check lambda-local
+.PHONY: all setup build demo test bench bench-chunk soak vet clean gpu-check lambda-local
 
 all: build
 
@@ -34,6 +34,14 @@ bench: build
 	$(GO) run ./bench/fleet -hlsfleet $(BIN)/hlsfleet
 	$(GO) run ./bench/live -hlsfleet $(BIN)/hlsfleet
 	$(GO) run ./bench/lambda -hlsfleet $(BIN)/hlsfleet -bootstrap $(BIN)/hlsfleet-lambda
+	@if [ -n "$(BENCH_CHUNK)" ]; then $(MAKE) --no-print-directory bench-chunk; \
+	else echo "bench/chunk skipped (chunked VOD encoding, 25-35 min on 2 cores): make bench BENCH_CHUNK=1, or make bench-chunk"; fi
+
+# Chunked VOD encoding (issue H) against a single pass: CPU and wall ratios
+# and the makespan model; three 3-minute 1080p transcodes, 25-35 minutes on
+# 2 cores. Fails at once if the binary cannot chunk.
+bench-chunk: build
+	$(GO) run ./bench/chunk -hlsfleet $(BIN)/hlsfleet
 
 # The fleet under chaos for SOAK_MINUTES (kill -9, SIGTERM, SIGSTOP, S3
 # outages, duplicates, garbage), then lost / torn / wrongly dead-lettered /

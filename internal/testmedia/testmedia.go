@@ -76,6 +76,21 @@ type Spec struct {
 	// NoiseStrength is the noise filter's strength (0-100); 0 means 30,
 	// the benchmarks' default.
 	NoiseStrength int
+	// RateSteps makes the video variable-frame-rate another way than VFR:
+	// 25 fps for the first 28% of the duration, 30 fps to 61%, 25 fps
+	// after (for 180 s: 25 fps to 50.4 s, 30 fps to 109.8 s), every
+	// timestamp exact on a 1/90000 time base. FPS is then ignored.
+	RateSteps bool
+	// Counter burns the frame number (0 for the first frame) into the
+	// picture, over the noise: as text with drawtext when the ffmpeg build
+	// can (HaveDrawtext), otherwise as a 16-bit binary strip of white
+	// (1) and black (0) squares, least significant bit first, along the
+	// bottom-left edge.
+	Counter bool
+	// ToneDBFS, when below 0, makes every audio track an exact sine at
+	// this peak level (e.g. -12) in both channels, from aevalsrc; 0 keeps
+	// the sine source's fixed 1/8 amplitude (-18 dBFS).
+	ToneDBFS float64
 
 	// Name is the file stem; default "source".
 	Name string
@@ -215,6 +230,15 @@ func (s Spec) validate() error {
 			return err
 		}
 	}
+	if s.RateSteps && (s.VFR || s.interlaced() || s.Video == VideoNone) {
+		return errors.New("testmedia: RateSteps needs progressive video and excludes VFR")
+	}
+	if s.Counter && s.Video == VideoNone {
+		return errors.New("testmedia: a frame counter needs video")
+	}
+	if s.ToneDBFS > 0 || math.IsNaN(s.ToneDBFS) || math.IsInf(s.ToneDBFS, 0) {
+		return fmt.Errorf("testmedia: tone level %v dBFS: want below 0", s.ToneDBFS)
+	}
 	return nil
 }
 
@@ -285,12 +309,20 @@ func inputArgs(s Spec, tracks int, dur string) []string {
 			num, den, _ := parseRate(s.FPS)
 			rate = fmt.Sprintf("%d/%d", 2*num, den)
 		}
+		if s.RateSteps {
+			rate = "30" // the fastest step: enough frames for any mix
+		}
 		args = append(args, "-f", "lavfi", "-i",
 			fmt.Sprintf("testsrc2=size=%dx%d:rate=%s:duration=%s", s.Width, s.Height, rate, dur))
 	}
 	for i := range tracks {
-		args = append(args, "-f", "lavfi", "-i",
-			fmt.Sprintf("sine=frequency=%d:sample_rate=48000:duration=%s", 440+220*i, dur))
+		freq := 440 + 220*i
+		src := fmt.Sprintf("sine=frequency=%d:sample_rate=48000:duration=%s", freq, dur)
+		if s.ToneDBFS < 0 {
+			amp := strconv.FormatFloat(math.Pow(10, s.ToneDBFS/20), 'f', 7, 64)
+			src = fmt.Sprintf("aevalsrc=%s*sin(2*PI*%d*t):sample_rate=48000:channel_layout=stereo:duration=%s", amp, freq, dur)
+		}
+		args = append(args, "-f", "lavfi", "-i", src)
 	}
 	return args
 }
@@ -319,6 +351,12 @@ func videoArgs(s Spec) []string {
 	if s.VFR {
 		args = append(args, "-fps_mode", "vfr")
 	}
+	if s.RateSteps {
+		// The encoder's time base would be 1/30 (the picture's nominal
+		// rate), putting 25 fps frames on a 1/30 s grid where some collide
+		// and are dropped: keep the filters' 1/90000.
+		args = append(args, "-fps_mode", "vfr", "-enc_time_base:v", "1/90000")
+	}
 	return append(args, videoEncoderArgs(s)...)
 }
 
@@ -326,6 +364,9 @@ func videoArgs(s Spec) []string {
 // drops (VFR), interlacing and sample aspect ratio.
 func videoFilters(s Spec) []string {
 	var filters []string
+	if s.RateSteps {
+		filters = append(filters, rateStepsFilters(s.Duration)...)
+	}
 	if s.Noise {
 		strength := s.NoiseStrength
 		if strength <= 0 {
@@ -337,6 +378,9 @@ func videoFilters(s Spec) []string {
 		// random(0) is a deterministic generator seeded from 0; the first
 		// frame is always kept so the stream starts at zero.
 		filters = append(filters, "select='eq(n,0)+gte(random(0),0.3)'")
+	}
+	if s.Counter {
+		filters = append(filters, counterFilters(s.Height)...)
 	}
 	if s.interlaced() {
 		filters = append(filters, "tinterlace=mode=merge", "setfield=tff")
