@@ -526,7 +526,7 @@ func TestChunkSeconds(t *testing.T) {
 	}{
 		{``, nil, ""},
 		{`, "chunk_seconds": 60`, ptrTo(60.0), ""},
-		{`, "chunk_seconds": 0`, ptrTo(0.0), ""},    // never chunk
+		{`, "chunk_seconds": 0`, ptrTo(0.0), ""},     // never chunk
 		{`, "chunk_seconds": 62.5`, ptrTo(62.5), ""}, // not whole segments: rounded up when planned
 		{`, "chunk_seconds": -1`, nil, "chunk_seconds: -1 is not 0 (never chunk) or in (0, 3600]"},
 		{`, "chunk_seconds": 7200`, nil, "chunk_seconds: 7200"},
