@@ -147,6 +147,8 @@ func execChunk(ctx context.Context, cfg Config, j *job.Job, progress func(pipeli
 	case len(doc.Chunks) != ref.Count:
 		log.Info("the plan was replaced (another chunk count): nothing to do for this chunk", zap.Int("plan_chunks", len(doc.Chunks)))
 		return done, nil
+	case len(doc.Failed) > 0 && doc.FailedFor(ref.Index) != nil:
+		return reopenPlan(ctx, store, doc, j, log)
 	case len(doc.Failed) > 0 && doc.Chunks[ref.Index].State != chunks.Done:
 		log.Info("the plan failed (another chunk failed for good): nothing to do for this chunk", zap.String("reason", doc.Failed[0].Reason))
 		return done, nil
@@ -164,6 +166,26 @@ func execChunk(ctx context.Context, cfg Config, j *job.Job, progress func(pipeli
 	ev, err := finishChunks(ctx, cfg, j, ladder, out, doc, log)
 	ev.Chunk = rep
 	return ev, err
+}
+
+// reopenPlan re-opens failed plan doc for chunk job j, whose own chunk is
+// among those that failed: its message is back (redriven from the
+// dead-letter queue, or redelivered before it got there), which is asked
+// as the job's resubmission would be. The failures are cleared, the done
+// chunks kept, and the "planned" event makes the worker send the next
+// round of chunk jobs (this chunk's among them).
+func reopenPlan(ctx context.Context, store *chunks.Store, doc *chunks.Doc, j *job.Job, log *zap.Logger) (protocol.Event, error) {
+	want := *doc
+	want.Parent = j.Chunk.Parent
+	doc, how, err := store.Start(ctx, &want)
+	if err != nil {
+		return protocol.Event{Event: protocol.EventDone}, fmt.Errorf("re-opening the chunk plan: %w", err)
+	}
+	log.Info("this chunk had failed the plan and is back: re-opening the plan", zap.String("plan", string(how)),
+		zap.Int("done", doc.DoneCount()), zap.Int("round", doc.Round))
+	return protocol.Event{Event: protocol.EventDone, Planned: len(doc.Chunks), Sent: doc.Sent,
+		Chunk: &job.ChunkReport{PlanID: doc.ID, Count: len(doc.Chunks), Round: doc.Round, Done: doc.DoneCount(),
+			Pending: doc.Pending(), Index: j.Chunk.Index}}, nil
 }
 
 // transcodeChunk transcodes chunk j.Chunk.Index of plan doc with a fresh

@@ -151,6 +151,22 @@ func TestExecChunkNothingToDo(t *testing.T) {
 			}
 		})
 	}
+	t.Run("its own failure, redriven", func(t *testing.T) {
+		cj := setup(t, func(s *chunks.Store, d *chunks.Doc, _ *storage.Bucket) {
+			done(s, d, 0)
+			_, _ = s.MarkFailed(ctx, d.ID, 2, "chunk 2 of 5: corrupt")
+			_ = s.MarkSent(ctx, d.ID, 0)
+		})
+		ev, err := Exec(ctx, cfg, cj, nil)
+		if err != nil || ev.Planned != 5 || ev.Sent || ev.Chunk == nil || ev.Chunk.Round != 1 ||
+			fmt.Sprint(ev.Chunk.Pending) != "[1 2 3 4]" || ev.Chunk.Done != 1 {
+			t.Fatalf("Exec = %v, %+v (chunk %+v); want the plan re-opened in round 1", err, ev, ev.Chunk)
+		}
+		doc, _ := readChunks(t, cj.Output)
+		if len(doc.Failed) != 0 || doc.Round != 1 || doc.Sent {
+			t.Errorf("re-opened plan: %+v", doc)
+		}
+	})
 	t.Run("no plan", func(t *testing.T) {
 		cj := job.ChunkJob(parent, 2, 5)
 		cj.Output = "file://" + filepath.ToSlash(t.TempDir())

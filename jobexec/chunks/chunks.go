@@ -171,8 +171,8 @@ func (d *Doc) Results() ([]json.RawMessage, error) {
 	return out, nil
 }
 
-// failedFor returns chunk i's failure, or nil.
-func (d *Doc) failedFor(i int) *Failure {
+// FailedFor returns chunk i's failure, or nil.
+func (d *Doc) FailedFor(i int) *Failure {
 	for k := range d.Failed {
 		if d.Failed[k].Index == i {
 			return &d.Failed[k]

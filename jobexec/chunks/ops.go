@@ -141,7 +141,7 @@ func (s *Store) MarkFailed(ctx context.Context, id string, i int, reason string)
 			return nil, fmt.Errorf("%w: %s is gone", ErrStale, Name)
 		}
 		c, err := cur.chunk(id, i)
-		if err != nil || c.State == Done || cur.failedFor(i) != nil {
+		if err != nil || c.State == Done || cur.FailedFor(i) != nil {
 			return nil, err
 		}
 		now := s.Now().UTC()
