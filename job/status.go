@@ -94,8 +94,10 @@ type Status struct {
 //	"chunks": {"total": 30, "done": 7, "running": {"w1-4242": 2, "w2-77": 1},
 //	           "active": {"7": {"worker": "w1-4242", "state": "running", "percent": 40, ...}, ...}}
 type ChunkStatus struct {
-	Total int `json:"total"`
-	Done  int `json:"done"`
+	// PlanID is the plan (chunks.json's plan_id) the figures are of.
+	PlanID string `json:"plan_id,omitempty"`
+	Total  int    `json:"total"`
+	Done   int    `json:"done"`
 	// Running is how many chunks run on each worker (from Active).
 	Running map[string]int `json:"running,omitempty"`
 	// Failed are the chunks that failed for good (the job failed with
