@@ -174,7 +174,10 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultVisibility   = 5 * time.Minute
+	// DefaultVisibility is short so that a dead worker's message (a
+	// chunk's, most of all) is another's within a minute; the heartbeat
+	// extends it every 20 s.
+	DefaultVisibility   = 60 * time.Second
 	DefaultDrainTimeout = 2 * time.Minute
 	// ReceiveWait is the long poll of one Receive; a stop ends it at once.
 	ReceiveWait = 20 * time.Second
