@@ -54,6 +54,11 @@ type ChunkPlans interface {
 	// MarkChunksSent records in j's plan planID that the chunk jobs of
 	// round were sent.
 	MarkChunksSent(ctx context.Context, j *job.Job, planID string, round int) error
+	// MarkChunkFailed records in the plan of chunk job j that its chunk
+	// failed for good (the job process records its input faults itself;
+	// a chunk that kept crashing or failing is the worker's to record),
+	// so that resubmitting the job re-opens the plan.
+	MarkChunkFailed(ctx context.Context, j *job.Job, reason string) error
 }
 
 // Chunk progress writes to the parent's job.json, a document every chunk
@@ -444,6 +449,7 @@ func (c *chunkRun) failed(err error, v Verdict) {
 		})
 		c.log.Warn("chunk failed for good: dead-lettering it; the job fails with its reason", zap.String("reason", reason),
 			zap.String("class", v.Class.String()))
+		c.failPlan(reason)
 	default: // ActRetry, ActWait
 		w.m.Chunks.WithLabelValues(ChunkRetried).Inc()
 		c.change(c.active(job.StateRetrying, 0))
@@ -452,6 +458,20 @@ func (c *chunkRun) failed(err error, v Verdict) {
 		if v.Class == fault.Crashed {
 			w.m.Jobs.WithLabelValues(OutcomeCrashed).Inc()
 		}
+	}
+}
+
+// failPlan records the chunk failed in its plan (ChunkPlans), so that the
+// job's resubmission or the chunk's redrive re-opens it.
+func (c *chunkRun) failPlan(reason string) {
+	cp, ok := c.w.out.(ChunkPlans)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.l.ctx), opTimeout)
+	defer cancel()
+	if err := cp.MarkChunkFailed(ctx, c.j, reason); err != nil {
+		c.log.Warn("recording the chunk's failure in its plan failed; resubmitting the job will not resume it, redriving the chunk will", zap.Error(err))
 	}
 }
 

@@ -442,3 +442,69 @@ func TestChunkReleasedOnShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestCrashingChunkResumedByResubmission: a chunk that keeps crashing is
+// dead-lettered on the queue's last receive with the last error; the job
+// fails with it, and its plan records the failure, so that resubmitting the
+// job re-opens the plan and sends only that chunk again, in the next round.
+func TestCrashingChunkResumedByResubmission(t *testing.T) {
+	var crashes atomic.Int32
+	fake := &fakeExec{n: 3, chunk: func(_ context.Context, i int, _ func(Progress)) error {
+		if i == 1 && crashes.Add(1) <= 3 {
+			return fmt.Errorf("%w: signal: killed", ErrCrashed)
+		}
+		return nil
+	}}
+	ce := newChunkEnv(t, fake, 1, nil)
+	parent := ce.send(job.New("file:///in/long.mp4", "file://"+t.TempDir()+"/out", job.WithID("movie")))
+	ce.start()
+	ce.next()
+	ce.cw.start()
+	var dead qEvent
+	for acks := 0; acks < 2 || dead.op == ""; {
+		switch ev := ce.cw.next(); ev.op {
+		case "ack":
+			acks++
+		case "dead-letter":
+			dead = ev
+		}
+	}
+	if !strings.Contains(dead.reason, "gave up after 3 attempts") {
+		t.Fatalf("dead letter reason %q", dead.reason)
+	}
+	st, _ := readJobJSON(t, parent)
+	if st.State != job.StateFailed || !strings.Contains(st.Error, "chunk 1 of 3") || st.Reason != fault.Crashed.String() {
+		t.Fatalf("job.json: %+v", st)
+	}
+	b, _ := storage.Open(context.Background(), parent.Output)
+	defer b.Close()
+	doc, err := chunks.Open(b).Load(context.Background())
+	if err != nil || len(doc.Failed) != 1 || doc.Failed[0].Index != 1 || doc.Chunks[0].State != chunks.Done {
+		t.Fatalf("chunks.json: %v, %+v", err, doc)
+	}
+	pending := len(doc.Pending()) // chunk 1, and chunk 2 if it ran after the failure (then it did nothing)
+
+	again := parent.Clone()
+	again.ID = "movie-again"
+	ce.send(again)
+	if ev := ce.next(); ev.op != "ack" {
+		t.Fatalf("the resubmission: %s", ev.op)
+	}
+	for _, ev := range nextN(ce.cw, pending) {
+		if ev.op != "ack" {
+			t.Fatalf("a re-sent chunk: %s", ev.op)
+		}
+	}
+	ce.cw.stop()
+	ce.stop()
+	if n := fake.count("movie-again-r1-c00001"); n != 1 {
+		t.Errorf("round 1's chunk 1 ran %d times, want 1", n)
+	}
+	if n := fake.count("movie-again-r1-c00000"); n != 0 {
+		t.Errorf("a done chunk was sent again (%d runs)", n)
+	}
+	st, _ = readJobJSON(t, parent)
+	if st.State != job.StatePublished || st.Chunks == nil || st.Chunks.Done != 3 || len(st.Chunks.Failed) != 0 {
+		t.Errorf("job.json at the end: %+v (chunks %+v)", st, st.Chunks)
+	}
+}

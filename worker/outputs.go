@@ -199,6 +199,20 @@ func (o StorageOutputs) MarkChunksSent(ctx context.Context, j *job.Job, planID s
 	return chunks.Open(b).MarkSent(ctx, planID, round)
 }
 
+// MarkChunkFailed implements ChunkPlans: chunk job j's chunk recorded
+// failed in the output's chunks.json (chunks.Store.FailChunk).
+func (o StorageOutputs) MarkChunkFailed(ctx context.Context, j *job.Job, reason string) error {
+	if j.Chunk == nil {
+		return nil
+	}
+	b, done, err := o.output(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return chunks.Open(b).FailChunk(ctx, j.Chunk.Index, j.Chunk.Count, reason)
+}
+
 // samePublish reports whether cur is the published document s.
 func samePublish(cur, s job.Status) bool {
 	return s.State == job.StatePublished && cur.JobID == s.JobID && cur.Attempt == s.Attempt &&

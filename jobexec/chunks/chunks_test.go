@@ -248,6 +248,16 @@ func TestPlanReplaced(t *testing.T) {
 	if _, err := s.MarkRunning(ctx, doc.ID, 9, "x", "w1"); !errors.Is(err, ErrStale) {
 		t.Errorf("MarkRunning of a chunk not in the plan: %v, want ErrStale", err)
 	}
+	// FailChunk (the worker's, without the plan id) fails the plan there
+	// when its count matches, once; else it does nothing.
+	for _, count := range []int{5, 4, 4} {
+		if err := s.FailChunk(ctx, 3, count, "gave up after 3 attempts: crashed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := s.Load(ctx); len(got.Failed) != 1 || got.Failed[0].Index != 3 || got.Version != doc.Version+1 {
+		t.Errorf("after FailChunk: %+v (version %d, was %d)", got.Failed, got.Version, doc.Version)
+	}
 }
 
 func TestMarkSentAndFinished(t *testing.T) {

@@ -140,15 +140,37 @@ func (s *Store) MarkFailed(ctx context.Context, id string, i int, reason string)
 		if cur == nil {
 			return nil, fmt.Errorf("%w: %s is gone", ErrStale, Name)
 		}
-		c, err := cur.chunk(id, i)
-		if err != nil || c.State == Done || cur.FailedFor(i) != nil {
+		if _, err := cur.chunk(id, i); err != nil {
 			return nil, err
 		}
-		now := s.Now().UTC()
-		c.State, c.UpdatedAt = Queued, now
-		cur.Failed = append(cur.Failed, Failure{Index: i, Reason: reason, At: now})
-		return cur, nil
+		return s.fail(cur, i, reason), nil
 	})
+}
+
+// FailChunk is MarkFailed for whoever knows the chunk but not the plan id
+// (the worker, dead-lettering a chunk that kept crashing): chunk i of the
+// output's plan, if that plan has count chunks; else it does nothing.
+func (s *Store) FailChunk(ctx context.Context, i, count int, reason string) error {
+	_, err := s.update(ctx, func(cur *Doc) (*Doc, error) {
+		if cur == nil || len(cur.Chunks) != count || i < 0 || i >= count {
+			return nil, nil
+		}
+		return s.fail(cur, i, reason), nil
+	})
+	return err
+}
+
+// fail records chunk i of cur failed, or returns nil when it is done or
+// recorded failed already.
+func (s *Store) fail(cur *Doc, i int, reason string) *Doc {
+	c := &cur.Chunks[i]
+	if c.State == Done || cur.FailedFor(i) != nil {
+		return nil
+	}
+	now := s.Now().UTC()
+	c.State, c.UpdatedAt = Queued, now
+	cur.Failed = append(cur.Failed, Failure{Index: i, Reason: reason, At: now})
+	return cur
 }
 
 // MarkSent records that the chunk jobs of round of plan id were sent. A
