@@ -26,6 +26,12 @@
 // that finds the output published repairs a stale document and sends the
 // published event the dead publisher never sent (status.go).
 //
+// # Chunked jobs
+//
+// A long VOD job's run may report a plan instead of a publish: the worker
+// sends its chunk jobs and records them sent; a chunk job runs as its
+// parent's, merging its figures into the parent's job.json (chunks.go).
+//
 // # Shutdown
 //
 // Shutdown has two stages (river's Stop, then StopAndCancel): receiving
