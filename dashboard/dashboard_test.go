@@ -752,3 +752,37 @@ func TestLiveSegmentJobsStayOffTheJobList(t *testing.T) {
 		t.Errorf("the VOD job: %+v, %v; want it queued", v, ok)
 	}
 }
+
+// A chunked job is one row (issue H): the scan of its job.json and the
+// worker's events (the parent's) both show its figures, counted for the
+// row: "chunks: 7/30 done, 3 running on 2 workers".
+func TestChunkedJobIsOneRow(t *testing.T) {
+	now := time.Date(2026, 11, 29, 5, 0, 0, 0, time.UTC)
+	f := newFixture(t, func(c *Config) { c.Now = func() time.Time { return now } })
+	figures := &job.ChunkStatus{Total: 30, Done: 7, Running: map[string]int{"w1-10": 2, "w2-20": 1},
+		Active: map[string]job.ChunkProgress{
+			"7": {Worker: "w1-10", State: job.StateRunning, Percent: 40}, "8": {Worker: "w1-10", State: job.StateRunning, Percent: 10},
+			"9": {Worker: "w2-20", State: job.StateRunning, Percent: 90}, "10": {Worker: "w2-20", State: job.StateRetrying}}}
+	writeStatus(t, filepath.Join(f.out, "movies", "long"), job.Status{JobID: "movie", State: job.StateRunning, Progress: 28.1,
+		Worker: "w1-10", UpdatedAt: now, Chunks: figures}, nil)
+	f.s.Scan(context.Background())
+	st := f.s.hub.state()
+	if len(st.Jobs) != 1 {
+		t.Fatalf("jobs %+v, want the one chunked job", st.Jobs)
+	}
+	v := st.Jobs[0]
+	want := ChunkView{Total: 30, Done: 7, Running: 3, Workers: 2, Text: "chunks: 7/30 done, 3 running on 2 workers"}
+	if v.ID != "movie" || v.Progress != 28.1 || v.Chunks == nil || *v.Chunks != want {
+		t.Fatalf("row %+v (chunks %+v), want %+v", v, v.Chunks, want)
+	}
+	// A later event of one of its chunks (sent as the job's) moves the row.
+	later := *figures
+	later.Done, later.Running, later.Failed = 8, map[string]int{"w1-10": 1}, []job.ChunkFailure{{Index: 12, Reason: "corrupt"}}
+	parent := job.New("file:///src/long.mp4", "file://"+f.out+"/movies/long", job.WithID("movie"))
+	f.s.JobEvent(job.StateChange{Type: job.EventFailed, Time: now.Add(time.Second), Job: parent,
+		Status: job.Status{JobID: "movie", State: job.StateFailed, Error: "chunk 12 of 30: corrupt", UpdatedAt: now.Add(time.Second), Chunks: &later}})
+	v, _ = f.s.hub.job("movie")
+	if v.State != job.StateFailed || v.Chunks == nil || v.Chunks.Text != "chunks: 8/30 done, 1 running on 1 worker, 1 failed" {
+		t.Errorf("after the failed event: %+v (chunks %+v)", v, v.Chunks)
+	}
+}

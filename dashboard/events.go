@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/hlsfleet/hlsfleet/job"
@@ -72,7 +73,33 @@ func fromStatus(st job.Status) Job {
 		t := st.StartedAt
 		v.StartedAt = &t
 	}
+	if c := st.Chunks; c != nil && c.Total > 0 {
+		v.Chunks = chunkView(*c)
+	}
 	return v
+}
+
+// chunkView is what a chunked job's row shows of its job.json's figures.
+func chunkView(c job.ChunkStatus) *ChunkView {
+	cv := &ChunkView{Total: c.Total, Done: min(c.Done, c.Total), Workers: len(c.Running), Failed: len(c.Failed)}
+	for _, n := range c.Running {
+		cv.Running += n
+	}
+	cv.Text = fmt.Sprintf("chunks: %d/%d done", cv.Done, cv.Total)
+	if cv.Running > 0 {
+		cv.Text += fmt.Sprintf(", %d running on %d %s", cv.Running, cv.Workers, plural(cv.Workers, "worker", "workers"))
+	}
+	if cv.Failed > 0 {
+		cv.Text += fmt.Sprintf(", %d failed", cv.Failed)
+	}
+	return cv
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // relPath is output's key prefix below the output root, or "" when output

@@ -40,6 +40,20 @@ type Job struct {
 	Storyboard string          `json:"storyboard,omitempty"`
 	MP4        []string        `json:"mp4,omitempty"`
 	Quality    json.RawMessage `json:"quality,omitempty"`
+	// Chunks are a chunked job's figures (issue H): one row for the job,
+	// its chunks counted.
+	Chunks *ChunkView `json:"chunks,omitempty"`
+}
+
+// ChunkView is a chunked job's figures as its row shows them, Text
+// ready to print: "chunks: 7/30 done, 3 running on 2 workers".
+type ChunkView struct {
+	Total   int    `json:"total"`
+	Done    int    `json:"done"`
+	Running int    `json:"running"`
+	Workers int    `json:"workers"`
+	Failed  int    `json:"failed,omitempty"`
+	Text    string `json:"text"`
 }
 
 // DeadLetter is one dead letter as the dashboard shows it.

@@ -129,6 +129,15 @@ type Job struct {
 	SegmentType string `json:"segment_type,omitempty"`
 	// Live is set for, and only for, live-segment jobs.
 	Live *Live `json:"live,omitempty"`
+	// ChunkSeconds is how long the chunks of a long VOD job are, when it is
+	// split into chunk jobs that workers transcode in parallel (issue H):
+	// nil means the ladder's chunk_seconds, else the worker's default
+	// (--chunk-seconds, whose own default is DefaultChunkSeconds); 0 means
+	// never chunk this job. It is rounded up to whole segments (PlanChunks).
+	ChunkSeconds *float64 `json:"chunk_seconds,omitempty"`
+	// Chunk is set for, and only for, chunk jobs: which chunk of which VOD
+	// job (see ChunkJob).
+	Chunk *ChunkRef `json:"chunk,omitempty"`
 	// SubmittedAt is when the job was made (for a job made from an S3 event,
 	// the event's time). Zero means unknown.
 	SubmittedAt time.Time `json:"submitted_at"`
@@ -152,6 +161,9 @@ func WithSegmentSeconds(s float64) Option { return func(j *Job) { j.SegmentSecon
 
 // WithSegmentType sets the segment type, SegmentTS or SegmentFMP4.
 func WithSegmentType(t string) Option { return func(j *Job) { j.SegmentType = t } }
+
+// WithChunkSeconds sets the job's chunk length in seconds (0: never chunk).
+func WithChunkSeconds(s float64) Option { return func(j *Job) { j.ChunkSeconds = &s } }
 
 // WithLive makes the job a live-segment job for the given stream segment.
 func WithLive(stream string, sequence int64, end bool) Option {
@@ -248,6 +260,14 @@ func (j *Job) Clone() *Job {
 		l := *j.Live
 		c.Live = &l
 	}
+	if j.ChunkSeconds != nil {
+		s := *j.ChunkSeconds
+		c.ChunkSeconds = &s
+	}
+	if j.Chunk != nil {
+		r := *j.Chunk
+		c.Chunk = &r
+	}
 	c.Attributes = maps.Clone(j.Attributes)
 	return &c
 }
@@ -262,8 +282,9 @@ const (
 // Validate reports whether j is a job this build can run. It checks the
 // version, the ID, the kind, the source and output URLs (see ParseLocation;
 // a source must name an object, not a prefix), the ladder name, the segment
-// options, the live fields (required for, and only for, live-segment jobs),
-// the attributes, and the size of the JSON document (at most MaxSize). Every
+// and chunk options, the live fields (required for, and only for,
+// live-segment jobs), the chunk reference (required for, and only for,
+// chunk jobs), the attributes, and the size of the JSON document (at most MaxSize). Every
 // problem found is reported in one error wrapping ErrInvalid.
 func (j *Job) Validate() error {
 	_, err := j.encode()
@@ -330,6 +351,7 @@ func (j *Job) problems() []string {
 	case j.Live != nil && j.Kind.valid():
 		add("live is set but kind is %q (only %q jobs have live fields)", j.Kind, KindLiveSegment)
 	}
+	p = append(p, j.chunkProblems()...)
 	if y := j.SubmittedAt.Year(); y < 0 || y > 9999 {
 		add("submitted_at %v is outside years 0 to 9999", j.SubmittedAt)
 	}
@@ -423,6 +445,11 @@ func (j *Job) IdempotencyKey() string {
 		field(j.Live.Stream)
 		field(strconv.FormatInt(j.Live.Sequence, 10))
 		field(strconv.FormatBool(j.Live.End))
+	}
+	if j.Chunk != nil {
+		field(j.Chunk.Parent)
+		field(strconv.Itoa(j.Chunk.Index))
+		field(strconv.Itoa(j.Chunk.Count))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

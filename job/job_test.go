@@ -92,7 +92,9 @@ func TestValidate(t *testing.T) {
 			j.Kind, j.Live = KindLiveSegment, &Live{Stream: "cam1", Sequence: 123}
 		}, ""},
 		{"live end", func(j *Job) { j.Kind, j.Live = KindLiveSegment, &Live{Stream: "cam1", End: true} }, ""},
-		{"chunk", func(j *Job) { j.Kind = KindChunk }, ""},
+		{"chunk", func(j *Job) { j.Kind, j.Chunk = KindChunk, &ChunkRef{Parent: "p", Index: 2, Count: 3} }, ""},
+		{"chunk seconds", func(j *Job) { j.ChunkSeconds = ptr(90.0) }, ""},
+		{"never chunk", func(j *Job) { j.ChunkSeconds = ptr(0.0) }, ""},
 		{"segment options", func(j *Job) { j.SegmentSeconds, j.SegmentType = 60, SegmentTS }, ""},
 		{"small segment", func(j *Job) { j.SegmentSeconds = 0.5 }, ""},
 		{"ladder name", func(j *Job) { j.Ladder = "hd-hevc_2.v1" }, ""},
@@ -150,6 +152,16 @@ func TestValidate(t *testing.T) {
 			j.Kind, j.Live = KindLiveSegment, &Live{Stream: "a", Sequence: -1}
 		}, "live.sequence -1 is negative"},
 		{"live on vod", func(j *Job) { j.Live = &Live{Stream: "a"} }, `live is set but kind is "vod"`},
+		{"negative chunk seconds", func(j *Job) { j.ChunkSeconds = ptr(-1.0) }, "chunk_seconds -1 is not 0 (never chunk) or in (0, 3600]"},
+		{"NaN chunk seconds", func(j *Job) { j.ChunkSeconds = ptr(math.NaN()) }, "chunk_seconds NaN"},
+		{"long chunk", func(j *Job) { j.ChunkSeconds = ptr(3601.0) }, "chunk_seconds 3601"},
+		{"chunk missing", func(j *Job) { j.Kind = KindChunk }, "chunk is missing"},
+		{"chunk bad parent", func(j *Job) { j.Kind, j.Chunk = KindChunk, &ChunkRef{Parent: "a/b", Count: 1} }, `chunk.parent "a/b"`},
+		{"chunk index past count", func(j *Job) { j.Kind, j.Chunk = KindChunk, &ChunkRef{Parent: "p", Index: 3, Count: 3} }, "chunk.index 3 is not in [0, chunk.count 3)"},
+		{"chunk negative index", func(j *Job) { j.Kind, j.Chunk = KindChunk, &ChunkRef{Parent: "p", Index: -1, Count: 3} }, "chunk.index -1"},
+		{"chunk count zero", func(j *Job) { j.Kind, j.Chunk = KindChunk, &ChunkRef{Parent: "p"} }, "chunk.count 0 is not in [1, 2000]"},
+		{"chunk count over the limit", func(j *Job) { j.Kind, j.Chunk = KindChunk, &ChunkRef{Parent: "p", Count: 2001} }, "chunk.count 2001"},
+		{"chunk on vod", func(j *Job) { j.Chunk = &ChunkRef{Parent: "p", Count: 1} }, `chunk is set but kind is "vod"`},
 		{"time out of range", func(j *Job) { j.SubmittedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, "submitted_at"},
 		{"empty attribute key", func(j *Job) { j.Attributes = map[string]string{"": "x"} }, "a key is empty"},
 		{"long attribute key", func(j *Job) {
@@ -224,7 +236,8 @@ func TestMarshalParseRoundTrip(t *testing.T) {
 			WithSegmentType(SegmentFMP4), WithAttribute("k", "v <&> \u2028 日本")),
 		New("s3://b/live/cam1/000123.ts", "s3://b/hls/live/cam1/", WithLive("cam1", 123, false)),
 		New("s3://b/live/cam1/END", "s3://b/hls/live/cam1/", WithLive("cam1", 0, true)),
-		New("s3://b/big.mp4", "s3://b/hls/big/", WithKind(KindChunk)),
+		ChunkJob(New("s3://b/big.mp4", "s3://b/hls/big/", WithChunkSeconds(30)), 4, 9),
+		New("s3://b/big.mp4", "s3://b/hls/big/", WithChunkSeconds(0)),
 	}
 	for _, j := range jobs {
 		data, err := j.Marshal()
@@ -311,6 +324,7 @@ func TestIdempotencyKey(t *testing.T) {
 		{"attributes", func(j *Job) { j.Attributes = map[string]string{"a": "b"} }},
 		{"explicit default ladder", func(j *Job) { j.Ladder = DefaultLadder }},
 		{"output without trailing slash", func(j *Job) { j.Output = "s3://b/hls/in" }},
+		{"chunk seconds", func(j *Job) { j.ChunkSeconds = ptr(30.0) }},
 	}
 	for _, tt := range same {
 		j := base()
@@ -333,6 +347,7 @@ func TestIdempotencyKey(t *testing.T) {
 		{"stream", func(j *Job) { j.Live.Stream = "cam2" }},
 		{"sequence", func(j *Job) { j.Live.Sequence = 8 }},
 		{"end", func(j *Job) { j.Live.End = true }},
+		{"chunk", func(j *Job) { j.Kind, j.Live, j.Chunk = KindChunk, nil, &ChunkRef{Parent: "p", Index: 1, Count: 3} }},
 		{"field boundary", func(j *Job) { j.Source, j.Output = "s3://b/in.mp4s3://b/hls/in", "" }},
 	}
 	seen := map[string]string{key: "base"}
@@ -362,6 +377,12 @@ func TestClone(t *testing.T) {
 	c.Attributes["a"] = "2"
 	if j.Live.Sequence != 1 || j.Attributes["a"] != "1" {
 		t.Error("Clone shares Live or Attributes with the original")
+	}
+	k := ChunkJob(New("s3://b/k", "s3://b/o", WithChunkSeconds(30)), 1, 2)
+	kc := k.Clone()
+	*kc.ChunkSeconds, kc.Chunk.Index = 60, 0
+	if *k.ChunkSeconds != 30 || k.Chunk.Index != 1 {
+		t.Error("Clone shares ChunkSeconds or Chunk with the original")
 	}
 }
 
@@ -425,3 +446,5 @@ func TestLiveGroupAndDedup(t *testing.T) {
 		t.Fatalf("window over the limit: %v", err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

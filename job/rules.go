@@ -132,8 +132,11 @@ func (rs Rules) Validate() error {
 		p = append(p, fmt.Sprintf("rules[%d]: ", i)+fmt.Sprintf(format, args...))
 	}
 	for i, r := range rs {
-		if r.Kind != "" && !r.Kind.valid() {
+		switch {
+		case r.Kind != "" && !r.Kind.valid():
 			add(i, "kind %q is not one of %q, %q, %q", r.Kind, KindVOD, KindLiveSegment, KindChunk)
+		case r.Kind == KindChunk:
+			add(i, "kind %q: chunk jobs are made by workers from a VOD job's plan, not by rules (use %q)", r.Kind, KindVOD)
 		}
 		if r.Bucket != "" {
 			if why := checkBucket(r.Bucket); why != "" {

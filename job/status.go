@@ -79,7 +79,68 @@ type Status struct {
 	Speed      float64 `json:"speed,omitempty"`
 	Renditions int     `json:"renditions,omitempty"`
 	BytesOut   int64   `json:"bytes_out,omitempty"`
+	// Chunks are a chunked job's figures (issue H): set from the plan on,
+	// kept current by every chunk's worker.
+	Chunks *ChunkStatus `json:"chunks,omitempty"`
 	Extras
+}
+
+// ChunkStatus is a chunked job's figures in its job.json: how many chunks,
+// how many are done (as chunks.json said to the last chunk that finished),
+// how many run on which worker, which failed for good, and each running
+// chunk's progress. The workers of the job's chunks each merge their own
+// entry into it by compare-and-swap, so none overwrites another's.
+//
+//	"chunks": {"total": 30, "done": 7, "running": {"w1-4242": 2, "w2-77": 1},
+//	           "active": {"7": {"worker": "w1-4242", "state": "running", "percent": 40, ...}, ...}}
+type ChunkStatus struct {
+	// PlanID is the plan (chunks.json's plan_id) the figures are of.
+	PlanID string `json:"plan_id,omitempty"`
+	Total  int    `json:"total"`
+	Done   int    `json:"done"`
+	// Running is how many chunks run on each worker (from Active).
+	Running map[string]int `json:"running,omitempty"`
+	// Failed are the chunks that failed for good (the job failed with
+	// the first one's reason).
+	Failed []ChunkFailure `json:"failed,omitempty"`
+	// Active is each chunk being worked on, by its index in decimal.
+	Active map[string]ChunkProgress `json:"active,omitempty"`
+}
+
+// ChunkProgress is one chunk being worked on: by which worker, running or
+// retrying, and how far (percent of the chunk).
+type ChunkProgress struct {
+	Worker    string    `json:"worker"`
+	State     string    `json:"state"` // StateRunning or StateRetrying
+	Percent   float64   `json:"percent"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ChunkFailure is a chunk that failed for good, and why.
+type ChunkFailure struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+// Tally recomputes Running from Active and returns the job's progress in
+// percent: every done chunk counts whole, every running or retrying one
+// by its percent, over Total. It stays below 100 (100 is published).
+func (c *ChunkStatus) Tally() float64 {
+	c.Running = nil
+	sum := 100 * float64(c.Done)
+	for _, a := range c.Active {
+		if a.State == StateRunning {
+			if c.Running == nil {
+				c.Running = map[string]int{}
+			}
+			c.Running[a.Worker]++
+		}
+		sum += min(max(a.Percent, 0), 100)
+	}
+	if c.Total <= 0 {
+		return 0
+	}
+	return min(sum/float64(c.Total), 99.9)
 }
 
 // Extras are what a published output has besides its master: the quality

@@ -1,7 +1,7 @@
 // Package jobexec is what one job does inside the child process a worker
 // (or the Lambda) starts for it: open the source, run the pipeline for a
-// VOD job or a live segment (and, with issue H, a chunk), and publish into
-// the job's output. cmd/hlsfleet's hidden `job-exec` command only parses its
+// VOD job (split into chunk jobs when it is long: chunk.go), a chunk or a
+// live segment, and publish into the job's output. cmd/hlsfleet's hidden `job-exec` command only parses its
 // flags into a Config and calls Main; the protocol between that child and
 // its parent (events on stdout, exit code <-> error class) is the
 // jobexec/protocol package's.
@@ -29,12 +29,26 @@ import (
 )
 
 // Config is how the child runs its job: the accelerator the worker's
-// session admission granted, and the logger.
+// session admission granted, the worker's chunking default, and the
+// logger.
 type Config struct {
 	Accel       pipeline.Accel // "" means cpu
 	GPUSessions int            // renditions that may use the device's encoders (0: no cap)
 	Caps        *pipeline.Caps // the worker's accelerator probe; nil: probe here if needed
-	Logger      *zap.Logger    // nil: no logs
+	// ChunkSeconds is the worker's default chunk length (its
+	// --chunk-seconds, by default job.DefaultChunkSeconds): a VOD job
+	// whose own and whose ladder's chunk_seconds are unset is split into
+	// chunk jobs of this length when it is longer than two of them. 0:
+	// only jobs and ladders that ask for chunks get them.
+	ChunkSeconds float64
+	// SinglePass never splits a job into chunks, whatever the job or its
+	// ladder asks: the Lambda's inline run, which has no queue to send
+	// chunk jobs to and no time to wait for them.
+	SinglePass bool
+	// WorkerID names the worker in chunks.json; "" means the host name
+	// and the parent's process id (the worker's default id).
+	WorkerID string
+	Logger   *zap.Logger // nil: no logs
 }
 
 // Main is the child: it reads one job (JSON) from stdin, runs it, and writes
@@ -82,6 +96,8 @@ func Exec(ctx context.Context, cfg Config, j *job.Job, progress func(pipeline.Pr
 		return execVOD(ctx, cfg, j, progress)
 	case job.KindLiveSegment:
 		return execLive(ctx, j, cfg.Logger)
+	case job.KindChunk:
+		return execChunk(ctx, cfg, j, progress)
 	}
 	return protocol.Event{}, fmt.Errorf("%w: job kind %q is not handled by this worker yet", job.ErrPermanent, j.Kind)
 }

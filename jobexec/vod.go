@@ -42,38 +42,59 @@ func execVOD(ctx context.Context, cfg Config, j *job.Job, progress func(pipeline
 		return done, err
 	}
 	defer src.Close()
-	accel := cfg.Accel
-	if accel == "" {
-		accel = pipeline.AccelCPU
+	if ev, planned, err := planVOD(ctx, cfg, j, ladder, out, src); err != nil || planned {
+		return ev, err
 	}
 	att := attempt.NewID()
 	log = log.With(zap.String("attempt", att))
-	opt := pipeline.Options{
-		Input: src.Path, Reader: src.Reader, InputSize: src.Size,
-		Ladder: ladder, SegmentType: pipeline.SegmentType(j.SegmentType),
-		Progress: progress, Logger: log,
-		Accel: accel, GPUSessions: cfg.GPUSessions, Caps: cfg.Caps,
-		ObjectName: attempt.ObjectName(att),
-	}
+	opt := pipelineOptions(cfg, j, ladder, att, log)
+	opt.Input, opt.Reader, opt.InputSize, opt.Progress = src.Path, src.Reader, src.Size, progress
 	sink := &StorageSink{Ctx: ctx, Bucket: out}
 	res, err := pipeline.Transcode(ctx, opt, sink)
 	if err != nil {
 		if ev, ok := settle(ctx, out, sink, att, log); ok {
 			return ev, nil
 		}
-		if errors.Is(err, pipeline.ErrInput) {
-			err = fmt.Errorf("%w: %w", job.ErrPermanent, err)
-		}
-		return done, err
+		return done, permanentIfInput(err)
 	}
+	published(&done, res, att)
+	tidy(ctx, out, log)
+	return done, nil
+}
+
+// pipelineOptions are the pipeline options of job j's attempt att, less
+// the source and progress: its ladder and segment type, the worker's
+// accelerator, names in the attempt's folders.
+func pipelineOptions(cfg Config, j *job.Job, ladder *ladders.Ladder, att string, log *zap.Logger) pipeline.Options {
+	accel := cfg.Accel
+	if accel == "" {
+		accel = pipeline.AccelCPU
+	}
+	return pipeline.Options{
+		Ladder: ladder, SegmentType: pipeline.SegmentType(j.SegmentType), Logger: log,
+		Accel: accel, GPUSessions: cfg.GPUSessions, Caps: cfg.Caps,
+		ObjectName: attempt.ObjectName(att),
+	}
+}
+
+// permanentIfInput marks a pipeline error that is the input's fault
+// permanent (job.ErrPermanent), for the worker to dead-letter at once.
+func permanentIfInput(err error) error {
+	if errors.Is(err, pipeline.ErrInput) && !errors.Is(err, job.ErrPermanent) {
+		return fmt.Errorf("%w: %w", job.ErrPermanent, err)
+	}
+	return err
+}
+
+// published fills done with what attempt att published: the result's
+// figures and extras.
+func published(done *protocol.Event, res *pipeline.Result, att string) {
 	done.Published, done.AttemptID = true, att
 	done.Duration, done.Speed, done.Renditions = res.Duration, res.Speed, len(res.Renditions)+len(res.Audio)
 	for _, r := range append(res.Renditions, res.Audio...) {
 		done.BytesOut += r.Bytes
 	}
 	done.Extras = extrasOf(res)
-	tidy(ctx, out, log)
-	return done, nil
 }
 
 // settle deletes what a run that did not publish wrote, when nothing can

@@ -108,6 +108,14 @@ type Ladder struct {
 	MP4Rendition string `json:"mp4_rendition,omitempty" yaml:"mp4_rendition,omitempty"`
 	// QualityGate, when set, drops rungs that add too little quality.
 	QualityGate *QualityGate `json:"quality_gate,omitempty" yaml:"quality_gate,omitempty"`
+	// ChunkSeconds, when set, is how long the chunks of a long VOD job with
+	// this ladder are (issue H: a job longer than two chunks is split into
+	// chunk jobs that workers transcode in parallel): 0 means never chunk.
+	// A job's own chunk_seconds wins over it; without either the worker's
+	// --chunk-seconds applies. A length that is not a whole number of
+	// segments is rounded up to the next one (job.PlanChunks), so a job
+	// that overrides segment_seconds still gets whole segments per chunk.
+	ChunkSeconds *float64 `json:"chunk_seconds,omitempty" yaml:"chunk_seconds,omitempty"`
 }
 
 // HasRung reports whether choice names a rendition: its name ("720p") or
@@ -137,6 +145,7 @@ const (
 	minAudioBitrate = 16_000
 	maxAudioBitrate = 512_000
 	maxNameLen      = 64
+	maxChunk        = 3600.0 // seconds; job.MaxChunkSeconds
 
 	defaultSegment      = 4.0
 	defaultGOP          = 2.0
@@ -459,6 +468,9 @@ func (l *Ladder) checkTiming(ps *problems) {
 		ps.add("gop_seconds", "%v is not above 0", l.GOPSeconds)
 	case l.GOPSeconds > l.SegmentSeconds:
 		ps.add("gop_seconds", "%v is above segment_seconds %v", l.GOPSeconds, l.SegmentSeconds)
+	}
+	if c := l.ChunkSeconds; c != nil && !(*c == 0 || *c > 0 && *c <= maxChunk) {
+		ps.add("chunk_seconds", "%v is not 0 (never chunk) or in (0, %v]", *c, maxChunk)
 	}
 }
 

@@ -516,3 +516,44 @@ func TestExtrasFields(t *testing.T) {
 		}
 	}
 }
+
+func TestChunkSeconds(t *testing.T) {
+	base := `{"name": "x", "segment_seconds": 6, "renditions": [{"height": 720, "bitrate_bps": 3000000}]`
+	for _, c := range []struct {
+		extra string
+		want  *float64 // nil: absent
+		err   string   // "": parses
+	}{
+		{``, nil, ""},
+		{`, "chunk_seconds": 60`, ptrTo(60.0), ""},
+		{`, "chunk_seconds": 0`, ptrTo(0.0), ""},     // never chunk
+		{`, "chunk_seconds": 62.5`, ptrTo(62.5), ""}, // not whole segments: rounded up when planned
+		{`, "chunk_seconds": -1`, nil, "chunk_seconds: -1 is not 0 (never chunk) or in (0, 3600]"},
+		{`, "chunk_seconds": 7200`, nil, "chunk_seconds: 7200"},
+		{`, "chunk_seconds": "60"`, nil, "chunk_seconds: string is not a valid float64"},
+		{`, "chunk_second": 60`, nil, `unknown field "chunk_second"`},
+	} {
+		l, err := Parse([]byte(base + c.extra + "}"))
+		switch {
+		case c.err != "":
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: err %v, want one wrapping ErrInvalid with %q", c.extra, err, c.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", c.extra, err)
+		case (l.ChunkSeconds == nil) != (c.want == nil) || c.want != nil && *l.ChunkSeconds != *c.want:
+			t.Errorf("%s: chunk_seconds %v, want %v", c.extra, l.ChunkSeconds, c.want)
+		}
+	}
+	y, err := Parse([]byte("segment_seconds: 4\nchunk_seconds: 40\nrenditions: [{height: 720, bitrate_bps: 3000000}]\n"))
+	if err != nil || y.ChunkSeconds == nil || *y.ChunkSeconds != 40 {
+		t.Fatalf("YAML chunk_seconds: %v, %+v", err, y)
+	}
+	for _, n := range Names() {
+		if l, err := Lookup(n); err != nil || l.ChunkSeconds != nil {
+			t.Errorf("preset %s: %v, chunk_seconds %v (presets leave it to the worker)", n, err, l.ChunkSeconds)
+		}
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -167,7 +167,10 @@ func FromEnv(ctx context.Context, log *zap.Logger, processStart time.Time) (Conf
 	if err != nil {
 		return c, err
 	}
-	r := &worker.ProcessRunner{Exe: exe}
+	// --single-pass: an inline job is transcoded whole; splitting it into
+	// chunk jobs (issue H) is the fleet's, which has the queue to send them
+	// to and the workers to run them.
+	r := &worker.ProcessRunner{Exe: exe, Args: []string{"job-exec", "--single-pass"}}
 	if c.MemoryBytes > bootstrapBytes {
 		r.MemoryLimit = c.MemoryBytes - bootstrapBytes
 	}

@@ -25,6 +25,19 @@ const (
 	tagFallback = "f|"
 )
 
+// Origin returns the queue message m, received from q, came from: for a
+// WithFallback pair the primary or the fallback, for any other queue q
+// itself. A worker sends work that a message leads to (a long job's chunk
+// jobs) to the queue the message came from.
+func Origin(q Queue, m Message) Queue {
+	if f, ok := q.(*fallbackQueue); ok {
+		if src, _, err := f.route(m); err == nil {
+			return src
+		}
+	}
+	return q
+}
+
 // ErrForeignReceipt says a message did not come from this queue.
 var ErrForeignReceipt = errors.New("queue: receipt from another queue")
 

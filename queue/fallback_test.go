@@ -38,6 +38,9 @@ func TestWithFallback(t *testing.T) {
 	if err := q.Extend(ctx, ms[0], time.Minute); err != nil {
 		t.Fatalf("Extend of a primary message: %v", err)
 	}
+	if queue.Origin(q, ms[0]) != gpu {
+		t.Error("Origin of a primary message is not the primary queue")
+	}
 	if err := q.Ack(ctx, ms[0]); err != nil {
 		t.Fatalf("Ack of a primary message: %v", err)
 	}
@@ -45,6 +48,9 @@ func TestWithFallback(t *testing.T) {
 	ms, err = q.Receive(ctx, 1, 200*time.Millisecond, time.Minute)
 	if err != nil || len(ms) != 1 || string(ms[0].Body) != "cpu-job" {
 		t.Fatalf("second Receive = %v, %v; want the fallback's cpu-job", ms, err)
+	}
+	if queue.Origin(q, ms[0]) != cpu || queue.Origin(cpu, ms[0]) != cpu {
+		t.Error("Origin of a fallback message is not the fallback queue")
 	}
 	if err := q.Release(ctx, ms[0], 0); err != nil {
 		t.Fatalf("Release of a fallback message: %v", err)

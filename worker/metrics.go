@@ -17,6 +17,19 @@ const (
 	OutcomeCrashed      = "crashed"       // the job process died by a signal or the memory limit: released with backoff
 	OutcomeDeadLettered = "dead_lettered" // a message moved to the dead-letter queue by this worker
 	OutcomeIgnored      = "ignored"       // a message that asks for no work (S3 test event, deletions)
+	OutcomePlanned      = "planned"       // a long VOD job split into chunk jobs (issue H), their jobs sent
+)
+
+// Chunk outcomes, the values of hlsfleet_chunks_total's "outcome" label:
+// what became of each chunk job this worker ran (issue H).
+const (
+	ChunkTranscoded = "transcoded" // transcoded here and recorded done
+	ChunkDuplicate  = "duplicate"  // done already, or recorded first by another attempt (this one's objects deleted)
+	ChunkSkipped    = "skipped"    // nothing to do: the job is published, or its plan failed or was replaced
+	ChunkFinished   = "finished"   // transcoded or done, and this worker's finish published the job
+	ChunkFailed     = "failed"     // failed for good: dead-lettered, the job failed with its reason
+	ChunkRetried    = "retried"    // failed; released with backoff (or waiting out an outage)
+	ChunkReleased   = "released"   // released by a shutdown or spot interruption
 )
 
 // Metrics are the worker's Prometheus metrics. Make them with NewMetrics.
@@ -37,6 +50,10 @@ type Metrics struct {
 	LiveLatency        prometheus.Histogram // hlsfleet_live_segment_latency_seconds: source object time → every rendition playlist updated
 	LiveRealtimeFactor prometheus.Histogram // hlsfleet_live_segment_realtime_factor: transcode wall seconds per media second
 	LiveSkipped        prometheus.Counter   // hlsfleet_live_segments_skipped_total
+
+	// Chunked jobs.
+	Chunks        *prometheus.CounterVec // hlsfleet_chunks_total{outcome}
+	ChunkJobsSent prometheus.Counter     // hlsfleet_chunk_jobs_sent_total
 }
 
 // NewMetrics makes the worker's metrics and registers them with reg (nil:
@@ -97,19 +114,30 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hlsfleet_live_segments_skipped_total",
 			Help: "Live segments skipped in the playlists (failed for good, or missing past the gap timeout).",
 		}),
+		Chunks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hlsfleet_chunks_total",
+			Help: "Chunk jobs of long VOD jobs run by this worker, by outcome (transcoded, duplicate, skipped, finished, failed, retried, released).",
+		}, []string{"outcome"}),
+		ChunkJobsSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hlsfleet_chunk_jobs_sent_total",
+			Help: "Chunk jobs sent by this worker for the long VOD jobs it planned.",
+		}),
 	}
 	for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeFailed, OutcomeRetried,
-		OutcomeCrashed, OutcomeDeadLettered, OutcomeIgnored} {
+		OutcomeCrashed, OutcomeDeadLettered, OutcomeIgnored, OutcomePlanned} {
 		m.Jobs.WithLabelValues(o) // export zeros, so rates work from the start
 	}
 	m.LeaseExtensions.WithLabelValues("ok")
 	m.LeaseExtensions.WithLabelValues("lost")
 	m.StatusWrites.WithLabelValues("dropped")
 	m.StatusWrites.WithLabelValues("repaired")
+	for _, o := range []string{ChunkTranscoded, ChunkDuplicate, ChunkSkipped, ChunkFinished, ChunkFailed, ChunkRetried, ChunkReleased} {
+		m.Chunks.WithLabelValues(o)
+	}
 	if reg != nil {
 		reg.MustRegister(m.Jobs, m.Duration, m.RealtimeFactor, m.InFlight, m.LeaseExtensions,
 			m.ReceiveLatency, m.OutputBytes, m.StatusWrites, m.InfraWaits,
-			m.LiveLatency, m.LiveRealtimeFactor, m.LiveSkipped)
+			m.LiveLatency, m.LiveRealtimeFactor, m.LiveSkipped, m.Chunks, m.ChunkJobsSent)
 	}
 	return m
 }

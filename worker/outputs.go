@@ -12,6 +12,7 @@ import (
 
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/jobexec/attempt"
+	"github.com/hlsfleet/hlsfleet/jobexec/chunks"
 	"github.com/hlsfleet/hlsfleet/storage"
 )
 
@@ -152,12 +153,64 @@ func (o StorageOutputs) WriteStatus(ctx context.Context, j *job.Job, s job.Statu
 	return swapStatus(ctx, b, func(cur *job.Status) (*job.Status, error) {
 		switch {
 		case cur == nil || job.MayReplace(*cur, s):
+			keepChunks(cur, &s)
 			return &s, nil
 		case samePublish(*cur, s):
 			return nil, nil
 		}
 		return nil, ErrStatusFinal
 	})
+}
+
+// keepChunks carries a chunked job's figures over from cur into s, a
+// document written whole (a redelivery of the job says running, a shutdown
+// queued) that does not say published and has none of its own: the chunk
+// workers' figures stay, and so does the progress they add up to.
+func keepChunks(cur, s *job.Status) {
+	if cur == nil || cur.Chunks == nil || s.Chunks != nil || s.State == job.StatePublished {
+		return
+	}
+	c := *cur.Chunks
+	s.Chunks = &c
+	if s.State != job.StateFailed {
+		s.Progress = max(s.Progress, c.Tally())
+	}
+}
+
+// UpdateStatus implements StatusUpdater: change applied to job.json by
+// compare-and-swap (swapStatus).
+func (o StorageOutputs) UpdateStatus(ctx context.Context, j *job.Job, change func(cur *job.Status) *job.Status) error {
+	b, done, err := o.output(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return swapStatus(ctx, b, func(cur *job.Status) (*job.Status, error) { return change(cur), nil })
+}
+
+// MarkChunksSent implements ChunkPlans: the output's chunks.json records
+// that the chunk jobs of round of plan planID were sent.
+func (o StorageOutputs) MarkChunksSent(ctx context.Context, j *job.Job, planID string, round int) error {
+	b, done, err := o.output(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return chunks.Open(b).MarkSent(ctx, planID, round)
+}
+
+// MarkChunkFailed implements ChunkPlans: chunk job j's chunk recorded
+// failed in the output's chunks.json (chunks.Store.FailChunk).
+func (o StorageOutputs) MarkChunkFailed(ctx context.Context, j *job.Job, reason string) error {
+	if j.Chunk == nil {
+		return nil
+	}
+	b, done, err := o.output(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return chunks.Open(b).FailChunk(ctx, j.Chunk.Index, j.Chunk.Count, reason)
 }
 
 // samePublish reports whether cur is the published document s.

@@ -47,5 +47,6 @@ func (r *ProcessRunner) Run(ctx context.Context, j *job.Job, progress func(Progr
 	}
 	return &Outcome{Published: ev.Published, AttemptID: ev.AttemptID, Duration: ev.Duration, Speed: ev.Speed, Renditions: ev.Renditions,
 		BytesOut: ev.BytesOut, Extras: ev.Extras,
-		LiveLatency: ev.LiveLatency, LiveRealtimeFactor: ev.LiveRealtimeFactor, LiveSkipped: ev.LiveSkipped}, nil
+		LiveLatency: ev.LiveLatency, LiveRealtimeFactor: ev.LiveRealtimeFactor, LiveSkipped: ev.LiveSkipped,
+		Planned: ev.Planned, Sent: ev.Sent, Chunk: ev.Chunk}, nil
 }

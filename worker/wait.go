@@ -71,6 +71,13 @@ func NewStatusLine(out io.Writer, tty bool) *StatusLine {
 // seen).
 func (s *StatusLine) Show(st job.Status) {
 	line := fmt.Sprintf("%s %s %.0f%% (attempt %d)", st.JobID, st.State, st.Progress, st.Attempt)
+	if c := st.Chunks; c != nil && c.Total > 0 && st.State != job.StatePublished {
+		running := 0
+		for _, n := range c.Running {
+			running += n
+		}
+		line += fmt.Sprintf(" chunks %d/%d done, %d running", c.Done, c.Total, running)
+	}
 	if by := Publisher(st); by != "" && by != st.JobID {
 		line += " by job " + by
 	}

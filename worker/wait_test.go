@@ -138,6 +138,12 @@ func TestStatusLine(t *testing.T) {
 	if want := "\r" + strings.Join(lines, "   \r") + "   \n"; term.String() != want {
 		t.Errorf("on a terminal: %q, want %q", term.String(), want)
 	}
+	var chunked strings.Builder
+	NewStatusLine(&chunked, false).Show(job.Status{JobID: "j2", State: job.StateRunning, Progress: 30, Attempt: 1,
+		Chunks: &job.ChunkStatus{Total: 10, Done: 2, Running: map[string]int{"w1": 2, "w2": 3}}})
+	if want := "j2 running 30% (attempt 1) chunks 2/10 done, 5 running\n"; chunked.String() != want {
+		t.Errorf("a chunked job: %q, want %q", chunked.String(), want)
+	}
 	var running strings.Builder
 	r := NewStatusLine(&running, true)
 	r.Show(sts[2])

@@ -26,6 +26,12 @@
 // that finds the output published repairs a stale document and sends the
 // published event the dead publisher never sent (status.go).
 //
+// # Chunked jobs
+//
+// A long VOD job's run may report a plan instead of a publish: the worker
+// sends its chunk jobs and records them sent; a chunk job runs as its
+// parent's, merging its figures into the parent's job.json (chunks.go).
+//
 // # Shutdown
 //
 // Shutdown has two stages (river's Stop, then StopAndCancel): receiving
@@ -87,6 +93,14 @@ type Outcome struct {
 	LiveLatency        float64
 	LiveRealtimeFactor float64
 	LiveSkipped        int
+	// Chunked jobs (issue H, see chunks.go): Planned is the number of
+	// chunks a VOD job's run split it into instead of transcoding it,
+	// Sent whether their jobs were already sent; Chunk the plan, or for
+	// a chunk job the chunk and what became of it (Published: its run
+	// finished the job and published it).
+	Planned int
+	Sent    bool
+	Chunk   *job.ChunkReport
 }
 
 // ErrCrashed is the error class of a job process that died by a signal or
@@ -124,7 +138,7 @@ type Config struct {
 	// (each transcode already uses several threads).
 	Concurrency int
 	// Visibility is the lease asked for at receive and on each extension;
-	// 0 means 5 minutes. The heartbeat extends every Visibility/3.
+	// 0 means DefaultVisibility. The heartbeat extends every Visibility/3.
 	Visibility time.Duration
 	// DrainTimeout is how long running jobs may finish after a stop before
 	// they are canceled and released; 0 means 2 minutes.
@@ -158,11 +172,18 @@ type Config struct {
 	// deduplication id, and the message is acknowledged once all are sent.
 	// The workers reading LiveQueue run without one.
 	LiveQueue queue.Queue
+	// ChunkQueue, when set, receives the chunk jobs of the long VOD jobs
+	// this worker plans (issue H); nil sends them to the queue the VOD
+	// job came from (queue.Origin), where the same fleet takes them.
+	ChunkQueue queue.Queue
 }
 
 // Defaults of Config.
 const (
-	DefaultVisibility   = 5 * time.Minute
+	// DefaultVisibility is short so that a dead worker's message (a
+	// chunk's, most of all) is another's within a minute; the heartbeat
+	// extends it every 20 s.
+	DefaultVisibility   = 60 * time.Second
 	DefaultDrainTimeout = 2 * time.Minute
 	// ReceiveWait is the long poll of one Receive; a stop ends it at once.
 	ReceiveWait = 20 * time.Second
@@ -192,6 +213,7 @@ type Worker struct {
 	hb         *heartbeat
 	events     job.EventSink
 	liveQ      queue.Queue
+	chunkQ     queue.Queue
 
 	ready atomic.Bool
 
@@ -244,6 +266,7 @@ func New(cfg Config) (*Worker, error) {
 		stopCh: make(chan struct{}), forceCh: make(chan struct{}),
 		events: cfg.Events,
 		liveQ:  cfg.LiveQueue,
+		chunkQ: cfg.ChunkQueue,
 	}
 	if w.events == nil {
 		w.events = nopEvents{}
@@ -601,9 +624,14 @@ func (w *Worker) apply(log *zap.Logger, m queue.Message, until time.Time, v Verd
 				Attempt: m.ReceiveCount, Worker: w.id, UpdatedAt: w.now()}, v.Reason)
 		}
 		for _, f := range failed {
-			w.emit(job.EventDeadLettered, f.j, job.Status{JobID: f.j.ID, State: job.StateFailed, Reason: v.Class.String(),
-				Error: f.reason, Attempt: m.ReceiveCount, Worker: w.id, Source: f.j.Source, Output: f.j.Output,
-				UpdatedAt: w.now()}, f.reason)
+			// A chunk's dead letter is its job's (the parent's) event.
+			j, reason := f.j.ParentJob(), f.reason
+			if c := f.j.Chunk; f.j.Kind == job.KindChunk && c != nil {
+				reason = chunkReason(c, reason)
+			}
+			w.emit(job.EventDeadLettered, j, job.Status{JobID: j.ID, State: job.StateFailed, Reason: v.Class.String(),
+				Error: reason, Attempt: m.ReceiveCount, Worker: w.id, Source: j.Source, Output: j.Output,
+				UpdatedAt: w.now()}, reason)
 		}
 	case ActLeave:
 	}
@@ -657,6 +685,9 @@ func (w *Worker) release(log *zap.Logger, m queue.Message, until time.Time, dela
 // an infrastructure fault is repeated in this delivery after a wait
 // (Worker.keep); every failed try is recorded (status, event, metrics).
 func (w *Worker) runJob(l *lease, m queue.Message, j *job.Job, log *zap.Logger) Verdict {
+	if j.Kind == job.KindChunk {
+		return w.runChunk(l, m, j, log)
+	}
 	rj := w.track(l, j)
 	defer w.untrack(l)
 	if h, ok := w.out.(OutputHolder); ok {
@@ -710,6 +741,9 @@ func (w *Worker) tryJob(l *lease, m queue.Message, j *job.Job, rj *running, st j
 	st.UpdatedAt = w.now()
 	if err != nil {
 		return st, w.runFailed(l, j, err, log)
+	}
+	if out.Planned > 0 {
+		return st, w.planned(l, m, j, out, log)
 	}
 	w.jobDone(l, m, j, st, out, start, log)
 	if l.isLost() {

@@ -310,15 +310,16 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"missing-output", []string{"transcode", clip}},
 		{"unknown-command", []string{"frobnicate"}},
 		{"ladder-show-unknown", []string{"ladder", "show", "no-such-ladder"}},
+		{"worker-chunk-seconds", []string{"worker", "--queue", "local://OUT", "--metrics-addr", "", "--chunk-seconds", "-1"}},
+		{"job-exec-chunk-seconds", []string{"job-exec", "--chunk-seconds", "7200"}},
+		{"submit-chunk-seconds", []string{"submit", "--queue", "local://OUT", "--chunk-seconds", "-5", clip, "OUT"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
 			args := make([]string, len(tc.args))
 			for i, a := range tc.args {
-				if a == "OUT" {
-					a = out
-				}
+				a = strings.ReplaceAll(a, "OUT", out)
 				args[i] = a
 			}
 			r := runCLI(t, nil, args...)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +57,8 @@ func queueURL(q string) (string, error) {
 type workerFlags struct {
 	queue, dlq, metricsAddr, rules, logLevel string
 	liveQueue                                string
+	chunkQueue                               string
+	chunkSeconds                             float64
 	concurrency                              int
 	visibility, drain                        time.Duration
 	maxMemoryMiB                             int64
@@ -76,7 +79,9 @@ func (f *workerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dlq, "dlq", "", "dead-letter queue URL (SQS; the local queue keeps its own)")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "jobs at once (default: half the cores, at least 1)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "127.0.0.1:9090", "address for /metrics, /healthz and /readyz (empty = off)")
-	fs.DurationVar(&f.visibility, "visibility", 5*time.Minute, "lease per job, extended every third of it while the job runs")
+	fs.DurationVar(&f.visibility, "visibility", worker.DefaultVisibility, "lease per job, extended every third of it while the job runs")
+	fs.Float64Var(&f.chunkSeconds, "chunk-seconds", job.DefaultChunkSeconds, "split VOD jobs longer than two chunks into chunk jobs of this many seconds, unless the job or its ladder says otherwise (0 = only jobs and ladders that ask)")
+	fs.StringVar(&f.chunkQueue, "chunk-queue", "", "send the chunk jobs of long VOD jobs to this queue (default: the queue the job came from)")
 	fs.DurationVar(&f.drain, "drain-timeout", 2*time.Minute, "on SIGTERM, how long running jobs may finish before they are released")
 	fs.Int64Var(&f.maxMemoryMiB, "max-memory", 0, "per-job memory limit in MiB (0 = none)")
 	fs.StringVar(&f.rules, "rules", "", "JSON file of S3-event rules (default: the built-in rules)")
@@ -95,7 +100,7 @@ func runWorker(args []string) error {
 	fs.StringVar(&f.liveQueue, "live-queue", "", "forward live-segment jobs (S3 events under live/) to this FIFO queue, grouped by stream")
 	f.register(fs)
 	f.lifecycle.register(fs)
-	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--live-queue URL] [--concurrency N] [--metrics-addr ADDR] [--accel auto|cpu|nvidia|vaapi|qsv] [--fallback-queue URL]", 0); err != nil {
+	if _, err := parseCommand(fs, args, "worker --queue URL [--dlq URL] [--live-queue URL] [--chunk-queue URL] [--chunk-seconds S] [--concurrency N] [--metrics-addr ADDR] [--accel auto|cpu|nvidia|vaapi|qsv] [--fallback-queue URL]", 0); err != nil {
 		return err
 	}
 	ev, err := f.openEvents()
@@ -120,12 +125,18 @@ func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, l
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if err := checkChunkSeconds(f.chunkSeconds); err != nil {
+		return err
+	}
 	q, err := openWorkerQueue(ctx, f, qurl, log)
 	if err != nil {
 		return err
 	}
 	defer q.Close()
-	runner, accelLine, err := workerAccel(ctx, f, &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20}, log)
+	// Each job's child gets the worker's chunking default and id (chunks.json).
+	base := &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20, Args: []string{"job-exec",
+		"--chunk-seconds", strconv.FormatFloat(f.chunkSeconds, 'g', -1, 64), "--worker-id", fleetWorkerID()}}
+	runner, accelLine, err := workerAccel(ctx, f, base, log)
 	if err != nil {
 		return err
 	}
@@ -154,8 +165,15 @@ func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, l
 	if liveQ != nil {
 		defer liveQ.Close()
 	}
+	chunkQ, err := openChunkQueue(ctx, f.chunkQueue, qurl)
+	if err != nil {
+		return err
+	}
+	if chunkQ != nil {
+		defer chunkQ.Close()
+	}
 	reg := prometheus.NewRegistry()
-	w, err := newFleetWorker(f, q, liveQ, runner, rules, events, log, reg)
+	w, err := newFleetWorker(f, queues{q, liveQ, chunkQ}, runner, rules, events, log, reg)
 	if err != nil {
 		return err
 	}
@@ -243,11 +261,39 @@ func openLiveQueue(ctx context.Context, flag, qurl string) (queue.Queue, error) 
 	return liveQ, nil
 }
 
+// openChunkQueue opens --chunk-queue (nil without it, or when it is the
+// worker's queue: chunk jobs go to the queue their job came from).
+func openChunkQueue(ctx context.Context, flag, qurl string) (queue.Queue, error) {
+	if flag == "" {
+		return nil, nil
+	}
+	curl, err := queueURL(flag)
+	if err != nil || curl == qurl {
+		return nil, err
+	}
+	q, err := queue.Open(ctx, curl, queue.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("opening chunk queue %s: %w", curl, err)
+	}
+	return q, nil
+}
+
+// queues are the worker's: the one it reads, where it forwards live
+// segments and where it sends chunk jobs (nil: none, the job's own).
+type queues struct{ work, live, chunks queue.Queue }
+
+// fleetWorkerID is this worker's id: host name and process id. Its job
+// children get it too (chunks.json names the worker of each chunk).
+func fleetWorkerID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
 // newFleetWorker makes the worker and registers its metrics (and the
 // process's) in reg.
-func newFleetWorker(f workerFlags, q, liveQ queue.Queue, runner worker.Runner, rules job.Rules, events job.EventSink,
+func newFleetWorker(f workerFlags, qs queues, runner worker.Runner, rules job.Rules, events job.EventSink,
 	log *zap.Logger, reg *prometheus.Registry) (*worker.Worker, error) {
-	host, _ := os.Hostname()
+	q := qs.work
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if ar, ok := runner.(*worker.AccelRunner); ok {
 		if err := ar.Register(reg); err != nil {
@@ -260,9 +306,10 @@ func newFleetWorker(f workerFlags, q, liveQ queue.Queue, runner worker.Runner, r
 		Runner:      runner,
 		Concurrency: f.concurrency, Visibility: f.visibility, DrainTimeout: f.drain,
 		MaxReceive: maxReceive(q, log),
-		WorkerID:   fmt.Sprintf("%s-%d", host, os.Getpid()), Logger: log, Metrics: worker.NewMetrics(reg),
-		Events:    evsinks.Combine(events, f.jobEvents.Sink()),
-		LiveQueue: liveQ,
+		WorkerID:   fleetWorkerID(), Logger: log, Metrics: worker.NewMetrics(reg),
+		Events:     evsinks.Combine(events, f.jobEvents.Sink()),
+		LiveQueue:  qs.live,
+		ChunkQueue: qs.chunks,
 	})
 }
 
@@ -293,6 +340,7 @@ func runSubmit(args []string) error {
 	ladder := fs.String("ladder", "", "ladder preset name (default: default)")
 	segType := fs.String("segment-type", "", "ts or fmp4")
 	segSeconds := fs.Float64("segment-seconds", 0, "segment duration in seconds")
+	chunkSeconds := fs.Float64("chunk-seconds", 0, "split the job into chunks of this many seconds if it is longer than two (0 = never); unset: the ladder's or the worker's")
 	wait := fs.Bool("wait", false, "wait until the job is published or failed, showing progress")
 	var evf eventFlags
 	evf.register(fs, false)
@@ -300,7 +348,7 @@ func runSubmit(args []string) error {
 	liveStream := fs.String("live-stream", "", "a live-segment job of this stream (FIFO group = stream)")
 	liveSeq := fs.Int64("live-seq", 0, "with --live-stream: the segment's sequence number")
 	liveEnd := fs.Bool("live-end", false, "with --live-stream: the end-of-stream job")
-	pos, err := parseCommand(fs, args, "submit --queue URL [--ladder NAME] [--live-stream NAME --live-seq N|--live-end] INPUT OUTPUT [--wait]", 2)
+	pos, err := parseCommand(fs, args, "submit --queue URL [--ladder NAME] [--chunk-seconds S] [--live-stream NAME --live-seq N|--live-end] INPUT OUTPUT [--wait]", 2)
 	if err != nil {
 		return err
 	}
@@ -321,6 +369,9 @@ func runSubmit(args []string) error {
 	}
 	if *segSeconds > 0 {
 		opts = append(opts, job.WithSegmentSeconds(*segSeconds))
+	}
+	if flagSet(fs, "chunk-seconds") {
+		opts = append(opts, job.WithChunkSeconds(*chunkSeconds))
 	}
 	if *liveStream != "" {
 		if *wait {
@@ -397,4 +448,11 @@ func waitForJob(ctx context.Context, j *job.Job) error {
 	}
 	fmt.Println(strings.TrimSuffix(j.Output, "/") + "/master.m3u8")
 	return nil
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/jobexec"
 )
 
@@ -17,7 +18,15 @@ func runJobExec(args []string) error {
 	fs := flag.NewFlagSet("job-exec", flag.ContinueOnError)
 	accelFlag := fs.String("accel", "cpu", "accelerator for this job")
 	gpuSessions := fs.Int("gpu-sessions", 0, "renditions that may use the device's encoders (0: no cap)")
-	if _, err := parseCommand(fs, args, "job-exec [--accel A] [--gpu-sessions N] < job.json", 0); err != nil {
+	// --chunk-seconds and --worker-id come from the worker's flags; the
+	// Lambda's inline run passes --single-pass.
+	chunkSeconds := fs.Float64("chunk-seconds", job.DefaultChunkSeconds, "the worker's default chunk length for long VOD jobs (0: only jobs and ladders that ask are chunked)")
+	singlePass := fs.Bool("single-pass", false, "never split a job into chunk jobs")
+	workerID := fs.String("worker-id", "", "the worker's id, recorded in chunks.json")
+	if _, err := parseCommand(fs, args, "job-exec [--accel A] [--gpu-sessions N] [--chunk-seconds S] [--single-pass] [--worker-id ID] < job.json", 0); err != nil {
+		return err
+	}
+	if err := checkChunkSeconds(*chunkSeconds); err != nil {
 		return err
 	}
 	accel, err := parseAccelFlag(*accelFlag)
@@ -26,5 +35,16 @@ func runJobExec(args []string) error {
 	}
 	log := newLogger(os.Getenv("HLSFLEET_LOG_LEVEL"))
 	defer log.Sync() //nolint:errcheck
-	return jobexec.Main(jobexec.Config{Accel: accel, GPUSessions: *gpuSessions, Caps: jobexec.CapsFromEnv(), Logger: log}, os.Stdin, os.Stdout)
+	return jobexec.Main(jobexec.Config{Accel: accel, GPUSessions: *gpuSessions, Caps: jobexec.CapsFromEnv(),
+		ChunkSeconds: *chunkSeconds, SinglePass: *singlePass, WorkerID: *workerID, Logger: log}, os.Stdin, os.Stdout)
+}
+
+// checkChunkSeconds checks a --chunk-seconds value (a bad one is a usage
+// error): 0 (only jobs and ladders that ask are chunked) or in
+// (0, job.MaxChunkSeconds].
+func checkChunkSeconds(s float64) error {
+	if !(s == 0 || s > 0 && s <= job.MaxChunkSeconds) {
+		return usageErr("--chunk-seconds %v: want 0 (chunk only jobs and ladders that ask) or seconds in (0, %d]", s, job.MaxChunkSeconds)
+	}
+	return nil
 }

@@ -106,15 +106,20 @@ function renderJob(j) {
     const why = el('div', { class: 'reason' }, j.error || j.reason || 'failed');
     details.append(why);
     if (j.state === 'retrying' && j.retry_at) details.append(el('div', { class: 'muted' }, 'next try ' + fmtTime(j.retry_at)));
+    if (j.chunks) details.append(el('div', { class: 'muted chunks' }, j.chunks.text));
   } else if (j.state === 'published') {
     const bits = [];
     if (j.renditions) bits.push(`${j.renditions} renditions`);
     if (j.duration_seconds) bits.push(`${j.duration_seconds.toFixed(1)} s`);
     if (j.speed) bits.push(`${j.speed.toFixed(1)}× realtime`);
     if (j.bytes_out) bits.push(fmtBytes(j.bytes_out));
+    if (j.chunks) bits.push(`${j.chunks.total} chunks`);
     details.append(el('div', { class: 'muted' }, bits.join(' · ')));
     const q = qualitySummary(j.quality);
     if (q) details.append(el('div', { class: 'muted quality' }, q));
+  } else if (j.chunks) {
+    // A chunked job is one row; its chunks run on many workers.
+    details.append(el('div', { class: 'muted chunks' }, j.chunks.text));
   } else if (j.worker) {
     details.append(el('div', { class: 'muted' }, 'on ' + j.worker));
   }

@@ -12,7 +12,7 @@ const Module = "github.com/hlsfleet/hlsfleet"
 var Pure = []string{
 	"fault", "job", "ladders", "queue", "storage", "worker", "events", "dashboard",
 	"instance", "live", "scaling", "jobexec/protocol", "pipeline/hls", "internal/isolate",
-	"internal/awsconf", "jobexec/attempt", "internal/chunkcheck",
+	"internal/awsconf", "jobexec/attempt", "jobexec/chunks", "internal/chunkcheck",
 }
 
 // Libav are the only packages (besides tests, benchmarks and the Lambda's

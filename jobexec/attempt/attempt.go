@@ -16,6 +16,9 @@
 // loses the master's create deletes what it wrote; after a publish (and
 // whenever a run finds the output published) Clean deletes what other
 // attempts left in attempt folders the published master does not reach.
+// A chunked job's master (issue H) is its finishing attempt's, and its
+// media playlists name the segments of every chunk's attempt, each in a
+// folder of its own: those folders are reached too (Reached).
 //
 // Pure Go: the worker may call Clean without linking libav.
 package attempt
@@ -136,22 +139,84 @@ func PublishedBy(master []byte) string {
 	return ""
 }
 
-// Stale selects, from a listing of an output whose published master is
-// master, the objects of other attempts: keys in an attempt folder the
-// master does not reach. It never selects the published attempt's objects
-// (its poster, storyboard and MP4 too), master.m3u8 or job.json, nor
-// anything below a folder that is an output of its own (one holding a
-// master.m3u8, job.json or stream.json: another job's output nested in this
-// one, or a live stream).
-func Stale(master []byte, objs []storage.Attrs) ([]string, error) {
-	published, err := Published(master)
+// Reached returns the folders a published master reaches: the folders
+// of its playlists (Published) and the attempt folder of every object its
+// media playlists name (segments and EXT-X-MAP initialization sections,
+// resolved against the playlist's folder). A VOD attempt's playlists name
+// only its own folder; a chunked job's (issue H) are the finishing
+// attempt's, and name segments in every chunk attempt's folder, all of
+// which the master then reaches. read returns a stored object (the
+// output's media playlists); a playlist that does not exist reaches
+// nothing, any other read error is returned.
+func Reached(master []byte, read func(key string) ([]byte, error)) (map[string]bool, error) {
+	reached, err := Published(master)
 	if err != nil {
-		return nil, fmt.Errorf("reading the published master: %w", err)
+		return nil, err
 	}
+	m, _ := hls.ParseMaster(master) // Published parsed it
+	var lists []string
+	for _, v := range m.Variants {
+		lists = append(lists, v.URI)
+	}
+	for _, md := range m.Media {
+		if md.URI != "" {
+			lists = append(lists, md.URI)
+		}
+	}
+	for _, pl := range lists {
+		key := path.Clean(pl)
+		data, err := read(key)
+		if errors.Is(err, storage.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the media playlist %s: %w", key, err)
+		}
+		for _, u := range mediaURIs(data) {
+			if strings.Contains(u, "://") || strings.HasPrefix(u, "/") {
+				continue // not an object of this output
+			}
+			if id := Of(path.Join(path.Dir(key), u)); id != "" {
+				reached[id] = true
+			}
+		}
+	}
+	return reached, nil
+}
+
+// mediaURIs returns the URIs a media playlist names: every URI line and
+// every URI="..." attribute (EXT-X-MAP, wherever it stands).
+func mediaURIs(data []byte) []string {
+	var uris []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "":
+		case !strings.HasPrefix(line, "#"):
+			uris = append(uris, line)
+		default:
+			if _, rest, ok := strings.Cut(line, `URI="`); ok {
+				if u, _, ok := strings.Cut(rest, `"`); ok && u != "" {
+					uris = append(uris, u)
+				}
+			}
+		}
+	}
+	return uris
+}
+
+// Stale selects, from a listing of an output whose published master
+// reaches the folders reached (Reached), the objects of other attempts:
+// keys in an attempt folder the master does not reach. It never selects
+// the reached attempts' objects (their posters, storyboards and MP4s
+// too), master.m3u8 or job.json, nor anything below a folder that is an
+// output of its own (one holding a master.m3u8, job.json, chunks.json or
+// stream.json: another job's output nested in this one, or a live stream).
+func Stale(reached map[string]bool, objs []storage.Attrs) []string {
 	outputs := map[string]bool{}
 	for _, o := range objs {
 		switch dir, base := path.Split(o.Key); base {
-		case job.MasterName, job.StatusName, "stream.json":
+		case job.MasterName, job.StatusName, chunksName, "stream.json":
 			if dir != "" {
 				outputs[strings.TrimSuffix(dir, "/")] = true
 			}
@@ -160,7 +225,7 @@ func Stale(master []byte, objs []storage.Attrs) ([]string, error) {
 	var stale []string
 	for _, o := range objs {
 		id := Of(o.Key)
-		if id == "" || published[id] || underOutput(o.Key, outputs) {
+		if id == "" || reached[id] || underOutput(o.Key, outputs) {
 			continue
 		}
 		switch path.Base(o.Key) {
@@ -169,8 +234,11 @@ func Stale(master []byte, objs []storage.Attrs) ([]string, error) {
 		}
 		stale = append(stale, o.Key)
 	}
-	return stale, nil
+	return stale
 }
+
+// chunksName is jobexec/chunks.Name (that package imports this one).
+const chunksName = "chunks.json"
 
 // underOutput reports whether a folder above key is in outputs.
 func underOutput(key string, outputs map[string]bool) bool {
@@ -184,8 +252,10 @@ func underOutput(key string, outputs map[string]bool) bool {
 
 // Clean deletes what other attempts left in the output b once its master
 // is published, and returns the attempt that published it (PublishedBy)
-// and how many objects it deleted. Without a master it does nothing: the
-// attempts then running may still publish.
+// and how many objects it deleted. It keeps every attempt folder the
+// master reaches (Reached: a chunked job's chunk attempts too). Without a
+// master it does nothing: the attempts then running may still publish,
+// and a chunked job's done chunks wait there for its finish.
 func Clean(ctx context.Context, b *storage.Bucket) (by string, deleted int, err error) {
 	master, err := b.ReadAll(ctx, job.MasterName)
 	if errors.Is(err, storage.ErrNotExist) {
@@ -195,14 +265,15 @@ func Clean(ctx context.Context, b *storage.Bucket) (by string, deleted int, err 
 		return "", 0, err
 	}
 	by = PublishedBy(master)
+	reached, err := Reached(master, func(key string) ([]byte, error) { return b.ReadAll(ctx, key) })
+	if err != nil {
+		return by, 0, fmt.Errorf("reading the published master: %w", err)
+	}
 	objs, err := b.List(ctx, "")
 	if err != nil {
 		return by, 0, err
 	}
-	stale, err := Stale(master, objs)
-	if err != nil {
-		return by, 0, err
-	}
+	stale := Stale(reached, objs)
 	return by, len(stale), Delete(ctx, b, stale)
 }
 

@@ -2,6 +2,7 @@ package attempt
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"sort"
 	"testing"
@@ -91,8 +92,8 @@ func TestPublished(t *testing.T) {
 		if _, err := Published(bad); err == nil {
 			t.Errorf("Published(%q) took it", bad)
 		}
-		if _, err := Stale(bad, nil); err == nil {
-			t.Errorf("Stale(%q) selected without a readable master", bad)
+		if _, err := Reached(bad, nil); err == nil {
+			t.Errorf("Reached(%q) took it", bad)
 		}
 	}
 }
@@ -119,10 +120,11 @@ func TestStale(t *testing.T) {
 	for _, k := range keys {
 		objs = append(objs, storage.Attrs{Key: k})
 	}
-	got, err := Stale(masterOf(win), objs)
+	reached, err := Reached(masterOf(win), playlists(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := Stale(reached, objs)
 	want := []string{
 		"360p/" + lose + "/seg_00000.ts", "360p/" + lose + "/index.m3u8", lose + "/poster.jpg",
 		"1080p/" + dead + "/seg_00003.ts", dead + "/sprite-0.jpg",
@@ -134,7 +136,8 @@ func TestStale(t *testing.T) {
 	}
 	// Against a master of fixed names every attempt folder is stale.
 	fixed := []byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n360p/index.m3u8\n")
-	got, _ = Stale(fixed, []storage.Attrs{{Key: "360p/index.m3u8"}, {Key: "360p/seg_00000.ts"}, {Key: "360p/" + win + "/seg_00000.ts"}})
+	reached, _ = Reached(fixed, playlists(map[string]string{"360p/index.m3u8": "#EXTM3U\n#EXTINF:4,\nseg_00000.ts\n"}))
+	got = Stale(reached, []storage.Attrs{{Key: "360p/index.m3u8"}, {Key: "360p/seg_00000.ts"}, {Key: "360p/" + win + "/seg_00000.ts"}})
 	if !reflect.DeepEqual(got, []string{"360p/" + win + "/seg_00000.ts"}) {
 		t.Errorf("Stale under a fixed-name master selected %v", got)
 	}
@@ -156,7 +159,10 @@ func TestClean(t *testing.T) {
 			}
 		}
 	}
-	put("360p/"+win+"/index.m3u8", "360p/"+win+"/seg_00000.ts", win+"/poster.jpg", "360p/"+lose+"/seg_00000.ts", lose+"/poster.jpg", "job.json")
+	put("360p/"+win+"/seg_00000.ts", win+"/poster.jpg", "360p/"+lose+"/seg_00000.ts", lose+"/poster.jpg", "job.json")
+	if err := b.WriteAll(ctx, "360p/"+win+"/index.m3u8", []byte("#EXTM3U\n#EXTINF:4,\nseg_00000.ts\n"), storage.WriterOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if by, n, err := Clean(ctx, b); by != "" || n != 0 || err != nil {
 		t.Fatalf("Clean without a master = %q, %d, %v: want nothing done", by, n, err)
 	}
@@ -180,5 +186,86 @@ func TestClean(t *testing.T) {
 	sort.Strings(want)
 	if !reflect.DeepEqual(left, want) {
 		t.Errorf("left %v, want %v", left, want)
+	}
+}
+
+// playlists returns a read function over the given playlists (key →
+// text); any other key does not exist.
+func playlists(m map[string]string) func(string) ([]byte, error) {
+	return func(key string) ([]byte, error) {
+		if p, ok := m[key]; ok {
+			return []byte(p), nil
+		}
+		return nil, storage.ErrNotExist
+	}
+}
+
+// TestStaleChunked: a chunked job's master is the finishing attempt's, and
+// its media playlists name segments (and fMP4 initialization sections) in
+// the folder of every chunk's attempt: Clean keeps them all, and deletes
+// only a chunk attempt that lost its chunk's record and a dead finisher.
+func TestStaleChunked(t *testing.T) {
+	const (
+		fin    = "ffffffffff" // the finishing attempt: playlists, poster, storyboard
+		c0, c1 = "aaaaaaaaaa", "bbbbbbbbbb"
+		c1lost = "cccccccccc" // a second attempt of chunk 1 that lost MarkDone
+		deadF  = "eeeeeeeeee" // a finisher that lost the master's create and died
+	)
+	ctx := context.Background()
+	b, err := storage.Open(ctx, "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	media := map[string]string{
+		"360p/" + fin + "/index.m3u8": "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n" +
+			"#EXT-X-MAP:URI=\"../" + c0 + "/init.mp4\"\n#EXTINF:4.000,\n../" + c0 + "/seg_00000.m4s\n" +
+			"#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"../" + c1 + "/init.mp4\"\n#EXTINF:4.000,\n../" + c1 + "/seg_00001.m4s\n#EXT-X-ENDLIST\n",
+		"240p/" + fin + "/index.m3u8": "#EXTM3U\n#EXTINF:4.000,\n../" + c0 + "/seg_00000.ts\n#EXTINF:4.000,\n../" + c1 + "/seg_00001.ts\n" +
+			"#EXTINF:1,\nhttps://cdn.example/elsewhere.ts\n#EXTINF:1,\n../../../outside/" + deadF + "/x.ts\n",
+	}
+	keep := []string{
+		"master.m3u8", "job.json", "chunks.json",
+		"360p/" + fin + "/index.m3u8", "240p/" + fin + "/index.m3u8", fin + "/poster.jpg", fin + "/storyboard.vtt",
+		"360p/" + c0 + "/init.mp4", "360p/" + c0 + "/seg_00000.m4s", "240p/" + c0 + "/seg_00000.ts", c0 + "/strip.png",
+		"360p/" + c1 + "/init.mp4", "360p/" + c1 + "/seg_00001.m4s", "240p/" + c1 + "/seg_00001.ts",
+	}
+	stale := []string{"360p/" + c1lost + "/seg_00001.m4s", c1lost + "/strip.png", "360p/" + deadF + "/index.m3u8"}
+	for _, k := range append(append([]string{}, keep...), stale...) {
+		data := []byte(k)
+		if m, ok := media[k]; ok {
+			data = []byte(m)
+		}
+		if k == "master.m3u8" {
+			data = []byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n360p/" + fin + "/index.m3u8\n" +
+				"#EXT-X-STREAM-INF:BANDWIDTH=1\n240p/" + fin + "/index.m3u8\n")
+		}
+		if err := b.WriteAll(ctx, k, data, storage.WriterOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	master, _ := b.ReadAll(ctx, "master.m3u8")
+	reached, err := Reached(master, func(k string) ([]byte, error) { return b.ReadAll(ctx, k) })
+	if err != nil || !reflect.DeepEqual(reached, map[string]bool{fin: true, c0: true, c1: true}) {
+		t.Fatalf("Reached = %v, %v", reached, err)
+	}
+	by, n, err := Clean(ctx, b)
+	if by != fin || n != len(stale) || err != nil {
+		t.Fatalf("Clean = %q, %d, %v: want %s, %d deleted", by, n, err, fin, len(stale))
+	}
+	objs, _ := b.List(ctx, "")
+	var left []string
+	for _, o := range objs {
+		left = append(left, o.Key)
+	}
+	sort.Strings(left)
+	sort.Strings(keep)
+	if !reflect.DeepEqual(left, keep) {
+		t.Errorf("left\n%v\nwant\n%v", left, keep)
+	}
+	// A playlist read that fails (storage out) stops the cleanup.
+	boom := errors.New("storage out")
+	if _, err := Reached(master, func(string) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Errorf("Reached with a failing read: %v", err)
 	}
 }

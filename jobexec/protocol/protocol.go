@@ -85,6 +85,17 @@ type Event struct {
 	LiveLatency        float64 `json:"live_latency_seconds,omitempty"`
 	LiveRealtimeFactor float64 `json:"live_realtime_factor,omitempty"`
 	LiveSkipped        int     `json:"live_skipped,omitempty"`
+	// Chunked jobs (issue H). Planned is set on the done event of a VOD
+	// job whose run split it into that many chunks instead of
+	// transcoding it (chunks.json made, or found); Sent says the plan's
+	// chunk jobs were already sent (a redelivery: the parent sends
+	// nothing). Chunk is then the plan (id, round, done, pending), and
+	// on a chunk job's done event the chunk and what became of it;
+	// Published is set on a chunk job's event when its run finished the
+	// job and its master won.
+	Planned int              `json:"planned,omitempty"`
+	Sent    bool             `json:"sent,omitempty"`
+	Chunk   *job.ChunkReport `json:"chunk,omitempty"`
 	// Class (fault.Class's name) and Error are a failed event's.
 	Class string `json:"class,omitempty"`
 	Error string `json:"error,omitempty"`
