@@ -217,7 +217,7 @@ func transcodeChunk(ctx context.Context, cfg Config, j *job.Job, ladder *ladders
 	span := doc.Plan.Chunks[i]
 	opt := pipelineOptions(cfg, j, ladder, att, log)
 	opt.Input, opt.Reader, opt.InputSize = src.Path, src.Reader, src.Size
-	opt.Progress = chunkProgress(progress, span, doc.Plan.Duration)
+	opt.Progress = progress // TranscodeChunk reports progress through the chunk alone
 	sink := &StorageSink{Ctx: ctx, Bucket: out}
 	res, err := pipeline.TranscodeChunk(ctx, pipeline.ChunkOptions{Options: opt, Plan: doc.Plan, Span: span}, sink)
 	names, _ := sink.Written()
@@ -300,23 +300,6 @@ func finishChunks(ctx context.Context, cfg Config, j *job.Job, ladder *ladders.L
 	tidy(ctx, out, log)
 	log.Info("chunked job published", zap.Int("chunks", len(results)))
 	return done, nil
-}
-
-// chunkProgress turns the pipeline's progress through a chunk (media
-// time on the input's timeline, as TranscodeChunk keeps the single pass's
-// timestamps) into progress through the chunk alone.
-func chunkProgress(progress func(pipeline.Progress), span job.ChunkSpan, total float64) func(pipeline.Progress) {
-	if progress == nil {
-		return nil
-	}
-	end := span.End
-	if end <= 0 {
-		end = total
-	}
-	length := max(end-span.Start, 0)
-	return func(p pipeline.Progress) {
-		progress(pipeline.Progress{Seconds: min(max(p.Seconds-span.Start, 0), length), Duration: length, Frames: p.Frames})
-	}
 }
 
 // workerID is the worker named in chunks.json: Config.WorkerID, else the
