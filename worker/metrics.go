@@ -123,9 +123,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Chunk jobs sent by this worker for the long VOD jobs it planned.",
 		}),
 	}
+	m.exportZeros()
+	if reg != nil {
+		reg.MustRegister(m.Jobs, m.Duration, m.RealtimeFactor, m.InFlight, m.LeaseExtensions,
+			m.ReceiveLatency, m.OutputBytes, m.StatusWrites, m.InfraWaits,
+			m.LiveLatency, m.LiveRealtimeFactor, m.LiveSkipped, m.Chunks, m.ChunkJobsSent)
+	}
+	return m
+}
+
+// exportZeros creates every labelled series at 0, so that rates work from
+// the start.
+func (m *Metrics) exportZeros() {
 	for _, o := range []string{OutcomePublished, OutcomeDuplicate, OutcomeFailed, OutcomeRetried,
 		OutcomeCrashed, OutcomeDeadLettered, OutcomeIgnored, OutcomePlanned} {
-		m.Jobs.WithLabelValues(o) // export zeros, so rates work from the start
+		m.Jobs.WithLabelValues(o)
 	}
 	m.LeaseExtensions.WithLabelValues("ok")
 	m.LeaseExtensions.WithLabelValues("lost")
@@ -134,12 +146,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{ChunkTranscoded, ChunkDuplicate, ChunkSkipped, ChunkFinished, ChunkFailed, ChunkRetried, ChunkReleased} {
 		m.Chunks.WithLabelValues(o)
 	}
-	if reg != nil {
-		reg.MustRegister(m.Jobs, m.Duration, m.RealtimeFactor, m.InFlight, m.LeaseExtensions,
-			m.ReceiveLatency, m.OutputBytes, m.StatusWrites, m.InfraWaits,
-			m.LiveLatency, m.LiveRealtimeFactor, m.LiveSkipped, m.Chunks, m.ChunkJobsSent)
-	}
-	return m
 }
 
 // Handler serves /metrics from reg (nil: the default gatherer), /healthz

@@ -158,22 +158,13 @@ func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, l
 			return err
 		}
 	}
-	liveQ, err := openLiveQueue(ctx, f.liveQueue, qurl)
+	qs, closeQueues, err := openSideQueues(ctx, f, q, qurl)
 	if err != nil {
 		return err
 	}
-	if liveQ != nil {
-		defer liveQ.Close()
-	}
-	chunkQ, err := openChunkQueue(ctx, f.chunkQueue, qurl)
-	if err != nil {
-		return err
-	}
-	if chunkQ != nil {
-		defer chunkQ.Close()
-	}
+	defer closeQueues()
 	reg := prometheus.NewRegistry()
-	w, err := newFleetWorker(f, queues{q, liveQ, chunkQ}, runner, rules, events, log, reg)
+	w, err := newFleetWorker(f, qs, runner, rules, events, log, reg)
 	if err != nil {
 		return err
 	}
@@ -241,41 +232,43 @@ func workerRules(file string) (job.Rules, error) {
 	return job.ParseRules(data)
 }
 
-// openLiveQueue opens --live-queue (nil without it), which must differ from
-// the worker's queue.
-func openLiveQueue(ctx context.Context, flag, qurl string) (queue.Queue, error) {
-	if flag == "" {
-		return nil, nil
+// openSideQueues opens the queues a worker sends to besides its own:
+// --live-queue (which must differ from --queue) and --chunk-queue (nil
+// when absent or the worker's own: chunk jobs go back to the queue their
+// job came from). The returned func closes them.
+func openSideQueues(ctx context.Context, f workerFlags, q queue.Queue, qurl string) (queues, func(), error) {
+	qs := queues{work: q}
+	closeAll := func() {
+		for _, o := range []queue.Queue{qs.live, qs.chunks} {
+			if o != nil {
+				o.Close()
+			}
+		}
 	}
-	lurl, err := queueURL(flag)
-	if err != nil {
-		return nil, err
+	for _, side := range []struct {
+		flag, what string
+		into       *queue.Queue
+	}{{f.liveQueue, "live", &qs.live}, {f.chunkQueue, "chunk", &qs.chunks}} {
+		if side.flag == "" {
+			continue
+		}
+		u, err := queueURL(side.flag)
+		if err == nil && u == qurl && side.what == "live" {
+			err = usageErr("--live-queue must differ from --queue")
+		}
+		if err != nil {
+			closeAll()
+			return queues{}, nil, err
+		}
+		if u == qurl {
+			continue
+		}
+		if *side.into, err = queue.Open(ctx, u, queue.Options{}); err != nil {
+			closeAll()
+			return queues{}, nil, fmt.Errorf("opening %s queue %s: %w", side.what, u, err)
+		}
 	}
-	if lurl == qurl {
-		return nil, usageErr("--live-queue must differ from --queue")
-	}
-	liveQ, err := queue.Open(ctx, lurl, queue.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("opening live queue %s: %w", lurl, err)
-	}
-	return liveQ, nil
-}
-
-// openChunkQueue opens --chunk-queue (nil without it, or when it is the
-// worker's queue: chunk jobs go to the queue their job came from).
-func openChunkQueue(ctx context.Context, flag, qurl string) (queue.Queue, error) {
-	if flag == "" {
-		return nil, nil
-	}
-	curl, err := queueURL(flag)
-	if err != nil || curl == qurl {
-		return nil, err
-	}
-	q, err := queue.Open(ctx, curl, queue.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("opening chunk queue %s: %w", curl, err)
-	}
-	return q, nil
+	return qs, closeAll, nil
 }
 
 // queues are the worker's: the one it reads, where it forwards live
