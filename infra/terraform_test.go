@@ -1373,15 +1373,15 @@ func TestTerraformModuleShape(t *testing.T) {
 		f := flags(c)
 		n, _ := refTo(f["--queue"], "aws_sqs_queue")
 		queuesRead[n] = true
-		if f["--visibility"] != "300s" || f["--drain-timeout"] != "300s" {
-			t.Errorf("%s: --visibility %q --drain-timeout %q, want both 300s from the variables", short(c), f["--visibility"], f["--drain-timeout"])
+		if f["--visibility"] != "60s" || f["--drain-timeout"] != "300s" {
+			t.Errorf("%s: --visibility %q --drain-timeout %q, want 60s and 300s from the variables", short(c), f["--visibility"], f["--drain-timeout"])
 		}
 	}
 	if got := strings.Join(sortedKeys(queuesRead), " "); got != "gpu jobs live" {
 		t.Errorf("workers read queues %q, want \"gpu jobs live\"", got)
 	}
 	for name, want := range map[string]float64{
-		"heartbeat_interval_seconds":  100,
+		"heartbeat_interval_seconds":  20,
 		"lifecycle_heartbeat_seconds": 360,
 		"container_stop_seconds":      360,
 		"cpu_backlog_target":          10,

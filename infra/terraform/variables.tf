@@ -101,9 +101,9 @@ variable "source_expiration_days" {
 # --- queues and timing -------------------------------------------------------------
 
 variable "visibility_timeout_seconds" {
-  description = "SQS visibility timeout of every work queue AND the worker's --visibility flag (one value for both). The worker extends each lease every visibility/3, so the queue always holds at least 3 heartbeat intervals."
+  description = "SQS visibility timeout of every work queue AND the worker's --visibility flag (one value for both). The worker extends each lease every visibility/3, so the queue always holds at least 3 heartbeat intervals. 60 s (the worker's own default): a dead worker's job or chunk is visible again within a minute, for 3 ChangeMessageVisibility calls per running job per minute."
   type        = number
-  default     = 300
+  default     = 60
 
   validation {
     condition     = var.visibility_timeout_seconds >= 30 && var.visibility_timeout_seconds <= 43200
