@@ -44,6 +44,11 @@ type audioChain struct {
 	// output starts on the single pass's AAC frame grid a little before it
 	// (audioGridStart) instead of at 0, so the encoder is warm by then.
 	gridFrom float64
+	// srcShift, in a chunk, is what onSourceGrid moved the first decoded
+	// frame by (in input samples), applied to every later frame too.
+	srcShift    int64
+	srcShiftSet bool
+	srcNext     int64 // where the next frame is counted to start (samples)
 }
 
 func newAudioChain(s *astiav.Stream, a ladders.Audio, startMicros int64, globalHeader bool) (_ *audioChain, err error) {
@@ -162,11 +167,16 @@ func (c *audioChain) filterFrame(f *astiav.Frame) error {
 		return nil
 	}
 	ts -= c.startTS
-	f.SetPts(ts)
 	tb := c.stream.TimeBase()
 	if f.SampleRate() > 0 {
 		c.end = math.Max(c.end, float64(ts)*tb.Float64()+float64(f.NbSamples())/float64(f.SampleRate()))
 	}
+	if c.gridFrom > 0 && f.SampleRate() > 0 {
+		// A chunk's audio is timed in input samples, its first frame put
+		// where the single pass counts it (chunk.go, onSourceGrid).
+		ts, tb = c.onSourceGrid(f, ts), astiav.NewRational(1, f.SampleRate())
+	}
+	f.SetPts(ts)
 	if c.g == nil {
 		spec := c.spec
 		if c.gridFrom > 0 {

@@ -340,6 +340,57 @@ func (c *audioChain) singlePassLag() int64 {
 	return d
 }
 
+// onSourceGrid returns the timestamp of decoded frame f, at ts in the
+// stream's time base from the chunk's origin, in input samples. The first
+// frame of the chunk is put where the single pass, which counts samples
+// from the stream's start, has it: on the grid of the source's frames
+// (frame_size samples each, from the stream's start), the nearest grid
+// point to its timestamp. A container's coarse timestamps (Matroska's
+// milliseconds, truncated: up to 48 samples at 48 kHz off) would
+// otherwise move a chunk's audio against the single pass's by that much.
+// Later frames are counted on from it (the resampler of the single pass
+// ignores the timestamps' jitter, but a chunk's shifted jitter could reach
+// its 1 ms threshold and be stretched away, a sample a second); a jump of
+// a tenth of a second or more (a gap) keeps its timestamp. Without a constant frame size the timestamp is taken
+// as it is, and so it is when the nearest grid point is further from it
+// than the time base's rounding.
+func (c *audioChain) onSourceGrid(f *astiav.Frame, ts int64) int64 {
+	rate := astiav.NewRational(1, f.SampleRate())
+	at := astiav.RescaleQ(ts, c.stream.TimeBase(), rate)
+	if !c.srcShiftSet {
+		c.srcShiftSet = true
+		if n := int64(c.stream.CodecParameters().FrameSize()); n > 0 {
+			origin := int64(0)
+			if s := c.stream.StartTime(); s != noPTS {
+				origin = astiav.RescaleQ(s-c.startTS, c.stream.TimeBase(), rate)
+			}
+			k := int64(math.Round(float64(at-origin) / float64(n)))
+			// Only within the timestamps' own rounding: a grid that
+			// disagrees by more is not the source's (an edit list, a gap).
+			tb := c.stream.TimeBase()
+			limit := int64(math.Ceil(float64(f.SampleRate())*tb.Float64())) + 1 // rounded or truncated
+			if d := origin + k*n - at; d >= -limit && d <= limit {
+				c.srcShift = d
+			}
+		}
+	}
+	at += c.srcShift
+	if c.srcNext != 0 && abs64(at-c.srcNext) < int64(f.SampleRate())/10 {
+		// Timestamp jitter (a tenth of a second is the resampler's own
+		// threshold for a gap): counted, as the single pass counts it.
+		at = c.srcNext
+	}
+	c.srcNext = at + int64(f.NbSamples())
+	return at
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
 func gcd(a, b int64) int64 {
 	for b != 0 {
 		a, b = b, a%b

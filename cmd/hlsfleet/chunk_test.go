@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -85,6 +86,9 @@ func chunkStarts(t *testing.T, logs ...string) map[int][]time.Time {
 			}
 			starts[int(i)] = append(starts[int(i)], ts)
 		}
+	}
+	for _, ts := range starts {
+		slices.SortFunc(ts, time.Time.Compare)
 	}
 	return starts
 }
