@@ -177,36 +177,14 @@ func run(c config, w io.Writer) error {
 	load0 := loadAvg()
 
 	b := &bench{c: c, bin: bin, base: base, src: src}
-	single, err := b.runOne("single", c.workers, 0)
+	r, err := b.runAll(media)
 	if err != nil {
 		return err
 	}
-	chunked, err := b.runOne("chunked", c.workers, c.chunkSeconds)
-	if err != nil {
-		return err
-	}
-	if err := chunked.wasChunked(len(media)); err != nil {
-		return err
-	}
-	modelSrc, slots := chunked, c.workers
-	var seq *result
-	if c.modelRun {
-		if seq, err = b.runOne("model", 1, c.chunkSeconds); err != nil {
-			return err
-		}
-		if err := seq.wasChunked(len(media)); err != nil {
-			return err
-		}
-		modelSrc, slots = seq, 1
-	}
-	ph, err := measurePhases(modelSrc.jobs, modelSrc.jobID, modelSrc.sent, media, findChunkElapsed(modelSrc.out, len(media)), slots)
-	if err != nil {
-		return fmt.Errorf("%s run: %w (log: %s)", modelSrc.name, err, modelSrc.log)
-	}
-	rep := report{c: c, duration: duration, plan: plan, single: single, chunked: chunked, seq: seq, ph: ph, modelFrom: modelSrc.name}
+	rep := report{c: c, duration: duration, plan: plan, single: r.single, chunked: r.chunked, seq: r.seq, ph: r.ph, modelFrom: r.modelFrom}
 	rep.write(w)
 	if c.check {
-		cr, err := chunkcheck.Compare(single.out, chunked.out, chunkcheck.PlanJoins(*plan)...)
+		cr, err := chunkcheck.Compare(r.single.out, r.chunked.out, chunkcheck.PlanJoins(*plan)...)
 		if err != nil {
 			return fmt.Errorf("chunkcheck: %w", err)
 		}
@@ -217,6 +195,44 @@ func run(c config, w io.Writer) error {
 		fmt.Fprintf(w, "runs kept under %s\n", c.keep)
 	}
 	return nil
+}
+
+// runs are what runAll measured.
+type runs struct {
+	single, chunked, seq *result // seq: the one-slot model run (nil without -model-run)
+	ph                   phases
+	modelFrom            string
+}
+
+// runAll runs the single pass, the chunked run and (with -model-run) the
+// one-slot model run, and measures the model's phases from the last.
+func (b *bench) runAll(media []float64) (r runs, err error) {
+	c := b.c
+	if r.single, err = b.runOne("single", c.workers, 0); err != nil {
+		return r, err
+	}
+	if r.chunked, err = b.runOne("chunked", c.workers, c.chunkSeconds); err != nil {
+		return r, err
+	}
+	if err := r.chunked.wasChunked(len(media)); err != nil {
+		return r, err
+	}
+	modelSrc, slots := r.chunked, c.workers
+	if c.modelRun {
+		if r.seq, err = b.runOne("model", 1, c.chunkSeconds); err != nil {
+			return r, err
+		}
+		if err := r.seq.wasChunked(len(media)); err != nil {
+			return r, err
+		}
+		modelSrc, slots = r.seq, 1
+	}
+	r.modelFrom = modelSrc.name
+	r.ph, err = measurePhases(modelSrc.jobs, modelSrc.jobID, modelSrc.sent, media, findChunkElapsed(modelSrc.out, len(media)), slots)
+	if err != nil {
+		return r, fmt.Errorf("%s run: %w (log: %s)", modelSrc.name, err, modelSrc.log)
+	}
+	return r, nil
 }
 
 // source returns the source's path and duration (probed).
