@@ -123,18 +123,14 @@ func execChunk(ctx context.Context, cfg Config, j *job.Job, progress func(pipeli
 	rep := &job.ChunkReport{Index: ref.Index, Count: ref.Count, Result: job.ChunkSkipped}
 	done := protocol.Event{Event: protocol.EventDone, Chunk: rep}
 	log := cfg.Logger.With(zap.String("parent_job_id", ref.Parent), zap.Int("chunk", ref.Index), zap.Int("chunks", ref.Count))
-	ladder, err := ladders.Resolve(j.LadderName(), j.SegmentSeconds)
+	ladder, out, err := openJobOutput(ctx, j)
 	if err != nil {
-		return done, fmt.Errorf("%w: %w", job.ErrPermanent, err)
-	}
-	out, err := storage.Open(ctx, j.Output)
-	if err != nil {
-		return done, fmt.Errorf("opening the output %s: %w", j.Output, err)
+		return done, err
 	}
 	defer out.Close()
-	if ok, err := out.Exists(ctx, job.MasterName); err == nil && ok {
+	if by, ok := publishedBy(ctx, out, log); ok {
 		log.Info("already published: nothing to do for this chunk", zap.String("output", j.Output))
-		done.AttemptID = tidy(ctx, out, log)
+		done.AttemptID = by
 		return done, nil
 	}
 	store := chunks.Open(out)

@@ -23,18 +23,14 @@ import (
 func execVOD(ctx context.Context, cfg Config, j *job.Job, progress func(pipeline.Progress)) (protocol.Event, error) {
 	done := protocol.Event{Event: protocol.EventDone}
 	log := cfg.Logger
-	ladder, err := ladders.Resolve(j.LadderName(), j.SegmentSeconds)
+	ladder, out, err := openJobOutput(ctx, j)
 	if err != nil {
-		return done, fmt.Errorf("%w: %w", job.ErrPermanent, err)
-	}
-	out, err := storage.Open(ctx, j.Output)
-	if err != nil {
-		return done, fmt.Errorf("opening the output %s: %w", j.Output, err)
+		return done, err
 	}
 	defer out.Close()
-	if ok, err := out.Exists(ctx, job.MasterName); err == nil && ok {
+	if by, ok := publishedBy(ctx, out, log); ok {
 		log.Info("already published", zap.String("output", j.Output))
-		done.AttemptID = tidy(ctx, out, log)
+		done.AttemptID = by
 		return done, nil
 	}
 	src, err := OpenSource(ctx, j.Source)
@@ -95,6 +91,29 @@ func published(done *protocol.Event, res *pipeline.Result, att string) {
 		done.BytesOut += r.Bytes
 	}
 	done.Extras = extrasOf(res)
+}
+
+// openJobOutput resolves j's ladder (a bad one is the job's fault) and
+// opens its output; the caller closes it.
+func openJobOutput(ctx context.Context, j *job.Job) (*ladders.Ladder, *storage.Bucket, error) {
+	ladder, err := ladders.Resolve(j.LadderName(), j.SegmentSeconds)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", job.ErrPermanent, err)
+	}
+	out, err := storage.Open(ctx, j.Output)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the output %s: %w", j.Output, err)
+	}
+	return ladder, out, nil
+}
+
+// publishedBy reports whether out holds a master already and, if so,
+// tidies it and returns the attempt that published it.
+func publishedBy(ctx context.Context, out *storage.Bucket, log *zap.Logger) (string, bool) {
+	if ok, err := out.Exists(ctx, job.MasterName); err != nil || !ok {
+		return "", false
+	}
+	return tidy(ctx, out, log), true
 }
 
 // settle deletes what a run that did not publish wrote, when nothing can
