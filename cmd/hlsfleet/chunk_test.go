@@ -118,31 +118,40 @@ func waitPublished(t *testing.T, e fleetEnv, j *job.Job, d time.Duration) job.St
 	return st
 }
 
-// TestChunkedLocal: a 3-minute 29.97 fps 720p source through `hlsfleet
-// local --workers 3` is planned into 3 chunk jobs, each run once, and the
-// stitched output is what a single pass makes.
-func TestChunkedLocal(t *testing.T) {
-	needChunkMedia(t)
-	src := testmedia.ChunkSource(t, testmedia.ChunkNTSC)
+// submitToLocal starts `hlsfleet local` with workers workers and 60 s
+// chunks, and sends it one job of src with the chunked tests' ladder. It
+// returns the process, its queue folder and the job.
+func submitToLocal(t *testing.T, src string, workers int) (*proc, string, *job.Job) {
+	t.Helper()
 	data := t.TempDir()
-	out := filepath.Join(data, "out")
-	local := startHLSFleet(t, nil, "local", "--data", filepath.Join(data, "fleet"), "--workers", "3",
+	local := startHLSFleet(t, nil, "local", "--data", filepath.Join(data, "fleet"), "--workers", strconv.Itoa(workers),
 		"--metrics-addr", "", "--http", "", "--chunk-seconds", "60")
 	qdir := filepath.Join(data, "fleet", "queue")
 	waitFor(t, 20*time.Second, "the local queue to exist", func() bool {
 		_, err := os.Stat(qdir)
 		return err == nil
 	})
-	ctx := context.Background()
-	q, err := queue.Open(ctx, "local://"+qdir, queue.Options{})
+	q, err := queue.Open(context.Background(), "local://"+qdir, queue.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	j := job.New("file://"+src, "file://"+out, job.WithLadder(chunkLadder))
-	if _, err := queue.SendJob(ctx, q, j); err != nil {
+	j := job.New("file://"+src, "file://"+filepath.Join(data, "out"), job.WithLadder(chunkLadder))
+	if _, err := queue.SendJob(context.Background(), q, j); err != nil {
 		t.Fatal(err)
 	}
+	return local, qdir, j
+}
+
+// TestChunkedLocal: a 3-minute 29.97 fps 720p source through `hlsfleet
+// local --workers 3` is planned into 3 chunk jobs, each run once, and the
+// stitched output is what a single pass makes.
+func TestChunkedLocal(t *testing.T) {
+	needChunkMedia(t)
+	src := testmedia.ChunkSource(t, testmedia.ChunkNTSC)
+	local, _, j := submitToLocal(t, src, 3)
+	out := strings.TrimPrefix(j.Output, "file://")
+	ctx := context.Background()
 	e := fleetEnv{open: storage.Open}
 	sawRunning := 0
 	waitFor(t, 8*time.Minute, "the chunked job to be published", func() bool {
@@ -402,25 +411,9 @@ func reachedAttempts(t *testing.T, dir string) map[string]bool {
 func TestChunkedCorruptRegion(t *testing.T) {
 	needChunkMedia(t)
 	src := testmedia.ChunkCorruptSource(t)
-	data := t.TempDir()
-	out := filepath.Join(data, "out")
-	qdir := filepath.Join(data, "fleet", "queue")
-	startHLSFleet(t, nil, "local", "--data", filepath.Join(data, "fleet"), "--workers", "2",
-		"--metrics-addr", "", "--http", "", "--chunk-seconds", "60")
-	waitFor(t, 20*time.Second, "the local queue to exist", func() bool {
-		_, err := os.Stat(qdir)
-		return err == nil
-	})
+	_, qdir, j := submitToLocal(t, src, 2)
+	out := strings.TrimPrefix(j.Output, "file://")
 	ctx := context.Background()
-	q, err := queue.Open(ctx, "local://"+qdir, queue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	j := job.New("file://"+src, "file://"+out, job.WithLadder(chunkLadder))
-	if _, err := queue.SendJob(ctx, q, j); err != nil {
-		t.Fatal(err)
-	}
 	e := fleetEnv{open: storage.Open}
 	var st job.Status
 	waitFor(t, 6*time.Minute, "the chunked job to fail", func() bool {
