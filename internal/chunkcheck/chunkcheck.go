@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hlsfleet/hlsfleet/internal/hlscheck"
+
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 )
 
@@ -345,7 +347,7 @@ func (k *comparer) read(tag string, r *rend) (*media, error) {
 		ext = ".mp4"
 	}
 	joined := filepath.Join(k.tmp, tag+ext)
-	if err := concat(joined, files...); err != nil {
+	if err := hlscheck.Concat(joined, files...); err != nil {
 		return nil, err
 	}
 	defer os.Remove(joined)
@@ -418,7 +420,7 @@ func (k *comparer) firstPictures(tag string, r *rend) ([]firstPicture, error) {
 				file := s.path
 				if s.init != "" {
 					file = filepath.Join(k.tmp, fmt.Sprintf("%s-seg%d.mp4", tag, i))
-					if errs[i] = concat(file, s.init, s.path); errs[i] != nil {
+					if errs[i] = hlscheck.Concat(file, s.init, s.path); errs[i] != nil {
 						continue
 					}
 				}

@@ -7,9 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -47,29 +45,6 @@ func probeJSON(out any, args ...string) error {
 		return fmt.Errorf("ffprobe output: %w", err)
 	}
 	return nil
-}
-
-// concat writes the files one after the other into dst, as a player
-// joins a rendition's segments (an fMP4 initialization section first).
-func concat(dst string, files ...string) error {
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		in, err := os.Open(f)
-		if err != nil {
-			out.Close()
-			return err
-		}
-		_, err = io.Copy(out, in)
-		in.Close()
-		if err != nil {
-			out.Close()
-			return err
-		}
-	}
-	return out.Close()
 }
 
 // stream is the part of ffprobe's stream report used here.

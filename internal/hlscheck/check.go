@@ -378,7 +378,7 @@ func (c *checker) probe(rends []*rendition) {
 				if r.init != "" {
 					files = append([]string{r.init}, files...)
 				}
-				if err := concat(in, files...); err != nil {
+				if err := Concat(in, files...); err != nil {
 					r.wholeErr = err
 					return
 				}
@@ -399,7 +399,7 @@ func (c *checker) probe(rends []*rendition) {
 				in := p
 				if r.init != "" {
 					in = filepath.Join(c.tmp, fmt.Sprintf("r%d-s%d.mp4", ri, si))
-					if err := concat(in, r.init, p); err != nil {
+					if err := Concat(in, r.init, p); err != nil {
 						r.probeErrs[si] = err
 						return
 					}

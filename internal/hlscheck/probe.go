@@ -163,8 +163,9 @@ func parseTime(s string) float64 {
 	return f
 }
 
-// concat writes the files in order into a new file dst.
-func concat(dst string, srcs ...string) error {
+// Concat writes the files in order into a new file dst, as a player joins
+// a rendition's segments (an fMP4 initialization section first).
+func Concat(dst string, srcs ...string) error {
 	f, err := os.Create(dst)
 	if err != nil {
 		return err
