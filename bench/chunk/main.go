@@ -228,7 +228,7 @@ func (b *bench) runAll(media []float64) (r runs, err error) {
 		modelSrc, slots = r.seq, 1
 	}
 	r.modelFrom = modelSrc.name
-	r.ph, err = measurePhases(modelSrc.jobs, modelSrc.jobID, modelSrc.sent, media, findChunkElapsed(modelSrc.out, len(media)), slots)
+	r.ph, err = measurePhases(modelSrc.jobs, modelSrc.jobID, modelSrc.sent, media, findChunkElapsed(modelSrc.out, len(media)), slots, finishFromLog(modelSrc.log))
 	if err != nil {
 		return r, fmt.Errorf("%s run: %w (log: %s)", modelSrc.name, err, modelSrc.log)
 	}

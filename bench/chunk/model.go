@@ -223,8 +223,10 @@ type phases struct {
 // measurePhases derives the model's phases from one run's log: sent is
 // when the job was sent, parent its job id, media each chunk's media
 // seconds in plan order, elapsed each chunk's own transcode seconds from
-// the chunk results (nil when the run left none), slots the job slots.
-func measurePhases(jobs map[string]*jobSpan, parent string, sent time.Time, media, elapsed []float64, slots int) (phases, error) {
+// the chunk results (nil when the run left none), slots the job slots,
+// finish the finish's seconds as the job child logged them (below 0: not
+// logged, then it is told apart from the last chunk's busy time).
+func measurePhases(jobs map[string]*jobSpan, parent string, sent time.Time, media, elapsed []float64, slots int, finish float64) (phases, error) {
 	var ph phases
 	p, cs := split(jobs, parent)
 	if p == nil {
@@ -249,7 +251,11 @@ func measurePhases(jobs map[string]*jobSpan, parent string, sent time.Time, medi
 		}
 	}
 	var others []float64
-	if len(elapsed) == len(cs) {
+	switch {
+	case finish >= 0:
+		ph.finish = finish
+		ph.finishHow = "the finishing chunk's child log: \"every chunk done: finishing\" → \"chunked job published\""
+	case len(elapsed) == len(cs):
 		// Each chunk's fixed cost around its transcode (status, child
 		// start, results) from the others; what is left is the finish.
 		for i := range cs {
@@ -259,7 +265,7 @@ func measurePhases(jobs map[string]*jobSpan, parent string, sent time.Time, medi
 		}
 		ph.finish = ph.chunks[last] - elapsed[last] - median(others)
 		ph.finishHow = "last chunk's busy time - its transcode (chunk results' elapsed_seconds) - the other chunks' median overhead"
-	} else {
+	default:
 		for i := range cs {
 			if i != last && media[i] > 0 {
 				others = append(others, ph.chunks[i]/media[i])
@@ -274,6 +280,39 @@ func measurePhases(jobs map[string]*jobSpan, parent string, sent time.Time, medi
 	ph.finish = math.Max(ph.finish, 0)
 	ph.chunks[last] -= ph.finish
 	return ph, nil
+}
+
+// finishFromLog is the seconds from the job child's "every chunk done:
+// finishing" to its "chunked job published" in the worker log at path
+// (the child's lines go to the worker's stderr), or -1 when either is
+// missing.
+func finishFromLog(path string) float64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	var from, to time.Time
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var l struct{ Msg, TS string }
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			continue
+		}
+		at, err := time.Parse(zapTime, l.TS)
+		switch {
+		case err != nil:
+		case l.Msg == "every chunk done: finishing":
+			from = at
+		case l.Msg == "chunked job published" && !from.IsZero():
+			to = at
+		}
+	}
+	if from.IsZero() || to.Before(from) {
+		return -1
+	}
+	return to.Sub(from).Seconds()
 }
 
 // rate is the chunks' median busy seconds per media second.

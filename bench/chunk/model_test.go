@@ -102,7 +102,7 @@ func TestMeasurePhases(t *testing.T) {
 	media := []float64{60, 60, 60}
 	// Without chunk results: the finish is what the last chunk took
 	// beyond the others' median rate (31 s per 60 s of media).
-	ph, err := measurePhases(jobs, "parent", t0, media, nil, 1)
+	ph, err := measurePhases(jobs, "parent", t0, media, nil, 1, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestMeasurePhases(t *testing.T) {
 	near("c2", ph.chunks[2], 31)
 	// With them: each chunk's overhead is busy - elapsed (1 s), the
 	// finish what the last has beyond its transcode and that overhead.
-	ph, err = measurePhases(jobs, "parent", t0, media, []float64{29, 31, 31}, 1)
+	ph, err = measurePhases(jobs, "parent", t0, media, []float64{29, 31, 31}, 1, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,10 +128,10 @@ func TestMeasurePhases(t *testing.T) {
 	near("M(1)", ph.makespan(1), 2+(0.2+30)+(0.2+32)+(0.2+32)+5)
 	near("M(4)", ph.makespan(4), 2+0.2+32+5)
 	near("M(64)", ph.makespan(64), ph.makespan(4))
-	if _, err := measurePhases(jobs, "parent", t0, []float64{60, 60}, nil, 1); err == nil {
+	if _, err := measurePhases(jobs, "parent", t0, []float64{60, 60}, nil, 1, -1); err == nil {
 		t.Error("a plan of 2 chunks accepted for 3 chunk jobs")
 	}
-	if _, err := measurePhases(jobs, "nobody", t0, media, nil, 1); err == nil {
+	if _, err := measurePhases(jobs, "nobody", t0, media, nil, 1, -1); err == nil {
 		t.Error("a missing parent accepted")
 	}
 }
@@ -269,5 +269,32 @@ func TestCanChunk(t *testing.T) {
 	err := run(config{hlsfleet: without, seconds: 180, width: 64, height: 64, chunkSeconds: 60, workers: 2}, &out)
 	if err != errNoChunking || strings.Contains(err.Error(), "\n") {
 		t.Errorf("run on a binary without chunking: %v", err)
+	}
+}
+
+func TestFinishFromLog(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "local.log")
+	log := `{"level":"info","ts":"2026-12-08T01:00:00.000Z","msg":"chunk done","job_id":"p-c00002"}
+{"level":"info","ts":"2026-12-08T01:00:00.250Z","msg":"every chunk done: finishing","job_id":"p-c00002"}
+not json
+{"level":"info","ts":"2026-12-08T01:00:04.750Z","msg":"chunked job published","job_id":"p-c00002"}
+`
+	if err := os.WriteFile(p, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := finishFromLog(p); math.Abs(got-4.5) > 1e-9 {
+		t.Errorf("finishFromLog = %v, want 4.5", got)
+	}
+	if got := finishFromLog(filepath.Join(t.TempDir(), "none.log")); got != -1 {
+		t.Errorf("finishFromLog of a missing log = %v, want -1", got)
+	}
+	// A measured finish is taken as it is and off the last chunk's time.
+	jobs, _ := parseLog(oneWorkerLog())
+	ph, err := measurePhases(jobs, "parent", t0, []float64{60, 60, 60}, nil, 1, 4.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(ph.finish-4.5) > 1e-9 || math.Abs(ph.chunks[2]-(37-4.5)) > 0.005 {
+		t.Errorf("finish %v, c2 %v; want 4.5 and 32.5", ph.finish, ph.chunks[2])
 	}
 }
