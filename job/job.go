@@ -28,8 +28,23 @@ const MaxSize = 256 << 10
 // DefaultLadder is the ladder preset a job with no ladder uses.
 const DefaultLadder = "default"
 
-// MaxSegmentSeconds is the longest segment duration a job may ask for.
-const MaxSegmentSeconds = 60
+// MinSegmentSeconds and MaxSegmentSeconds bound the segment duration a job
+// (or a rule, a ladder, live push) may ask for: shorter segments cost an IDR
+// each (a 1e-9 s request once meant one segment per frame, ~44x the CPU),
+// and Apple's authoring rules target 6 s.
+const (
+	MinSegmentSeconds = 1
+	MaxSegmentSeconds = 20
+)
+
+// SegmentSecondsProblem says what is wrong with a segment duration s, or
+// "" when it is in [MinSegmentSeconds, MaxSegmentSeconds].
+func SegmentSecondsProblem(s float64) string {
+	if s >= MinSegmentSeconds && s <= MaxSegmentSeconds {
+		return ""
+	}
+	return fmt.Sprintf("%v is not in [%d, %d] seconds", s, MinSegmentSeconds, MaxSegmentSeconds)
+}
 
 // Segment types a job may ask for. An empty SegmentType means the pipeline's
 // default.
@@ -327,8 +342,10 @@ func (j *Job) problems() []string {
 			add("ladder %q %s", j.Ladder, why)
 		}
 	}
-	if s := j.SegmentSeconds; s != 0 && !(s > 0 && s <= MaxSegmentSeconds) {
-		add("segment_seconds %v is not in (0, %d]", s, MaxSegmentSeconds)
+	if s := j.SegmentSeconds; s != 0 {
+		if why := SegmentSecondsProblem(s); why != "" {
+			add("segment_seconds %s", why)
+		}
 	}
 	switch j.SegmentType {
 	case "", SegmentTS, SegmentFMP4:

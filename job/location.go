@@ -3,6 +3,7 @@ package job
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -50,7 +51,8 @@ func parseLocation(raw string) (Location, string) {
 		return Location{}, "is not valid UTF-8"
 	}
 	for _, r := range raw {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			// Bidi controls (U+202E ...) make a name read other than it is.
 			return Location{}, fmt.Sprintf("holds the control character %U", r)
 		}
 	}

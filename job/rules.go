@@ -156,8 +156,10 @@ func (rs Rules) Validate() error {
 		default:
 			add(i, "segment_type %q is not %q or %q", r.SegmentType, SegmentTS, SegmentFMP4)
 		}
-		if s := r.SegmentSeconds; s != 0 && !(s > 0 && s <= MaxSegmentSeconds) {
-			add(i, "segment_seconds %v is not in (0, %d]", s, MaxSegmentSeconds)
+		if s := r.SegmentSeconds; s != 0 {
+			if why := SegmentSecondsProblem(s); why != "" {
+				add(i, "segment_seconds %s", why)
+			}
 		}
 		if r.Output == "" {
 			add(i, "output is missing (an output URL template, e.g. s3://{bucket}/hls/{stem}/)")

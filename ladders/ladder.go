@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -140,7 +139,10 @@ type QualityGate struct {
 const (
 	minHeight       = 16
 	maxDimension    = 8192
-	maxSegment      = 60.0
+	minSegment      = 1.0  // seconds; job.MinSegmentSeconds
+	maxSegment      = 20.0 // seconds; job.MaxSegmentSeconds
+	maxRenditions   = 16
+	maxFPS          = 120.0
 	maxBitrate      = 1_000_000_000
 	minAudioBitrate = 16_000
 	maxAudioBitrate = 512_000
@@ -429,6 +431,8 @@ func (l *Ladder) Validate() error {
 	l.Audio.check(&ps)
 	if len(l.Renditions) == 0 {
 		ps.add("renditions", "at least one rendition is required")
+	} else if len(l.Renditions) > maxRenditions {
+		ps.add("renditions", "%d renditions: at most %d", len(l.Renditions), maxRenditions)
 	}
 	seen := make(map[string]int) // rendition name -> index of its first use
 	for i, r := range l.Renditions {
@@ -460,8 +464,8 @@ func (ps *problems) add(path, format string, args ...any) {
 
 // checkTiming checks segment_seconds and gop_seconds.
 func (l *Ladder) checkTiming(ps *problems) {
-	if !(l.SegmentSeconds > 0 && l.SegmentSeconds <= maxSegment) {
-		ps.add("segment_seconds", "%v is not in (0, %v]", l.SegmentSeconds, maxSegment)
+	if !(l.SegmentSeconds >= minSegment && l.SegmentSeconds <= maxSegment) {
+		ps.add("segment_seconds", "%v is not in [%v, %v]", l.SegmentSeconds, minSegment, maxSegment)
 	}
 	switch {
 	case !(l.GOPSeconds > 0):
@@ -540,8 +544,8 @@ func (r Rendition) checkRates(ps *problems, p string) {
 	if r.BufsizeBits < 0 || r.BufsizeBits == 0 && r.BitrateBPS > 0 {
 		ps.add(p+"bufsize_bits", "%d is not above 0", r.BufsizeBits)
 	}
-	if !(r.FPSMax >= 0) || math.IsInf(r.FPSMax, 0) {
-		ps.add(p+"fps_max", "%v is not a finite number >= 0", r.FPSMax)
+	if !(r.FPSMax >= 0 && r.FPSMax <= maxFPS) {
+		ps.add(p+"fps_max", "%v is not in [0, %v]", r.FPSMax, maxFPS)
 	}
 }
 

@@ -2,6 +2,7 @@ package ladders
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -304,9 +305,18 @@ func TestValidate(t *testing.T) {
 		{"rung preset", func(l *Ladder) { l.Renditions[2].Preset = "p7" }, []string{`renditions[2].preset: "p7" is not one of`}},
 		{"bad ladder preset reported once", func(l *Ladder) { l.Video.Preset = "x"; l.Renditions[0].Profile = "main" },
 			[]string{`video.preset: "x"`}},
-		{"zero segment", func(l *Ladder) { l.SegmentSeconds = 0 }, []string{"segment_seconds: 0 is not in (0, 60]", "gop_seconds: 2 is above segment_seconds 0"}},
-		{"long segment", func(l *Ladder) { l.SegmentSeconds = 61 }, []string{"segment_seconds: 61 is not in (0, 60]"}},
-		{"NaN segment", func(l *Ladder) { l.SegmentSeconds = math.NaN() }, []string{"segment_seconds: NaN is not in (0, 60]"}},
+		{"zero segment", func(l *Ladder) { l.SegmentSeconds = 0 }, []string{"segment_seconds: 0 is not in [1, 20]", "gop_seconds: 2 is above segment_seconds 0"}},
+		{"long segment", func(l *Ladder) { l.SegmentSeconds = 21 }, []string{"segment_seconds: 21 is not in [1, 20]"}},
+		{"sub-second segment", func(l *Ladder) { l.SegmentSeconds, l.GOPSeconds = 1e-9, 1e-9 }, []string{"segment_seconds: 1e-09 is not in [1, 20]"}},
+		{"fps_max above 120", func(l *Ladder) { l.Renditions[0].FPSMax = 1e9 }, []string{"renditions[0].fps_max: 1e+09 is not in [0, 120]"}},
+		{"17 renditions", func(l *Ladder) {
+			for len(l.Renditions) < 17 {
+				r := l.Renditions[len(l.Renditions)-1]
+				r.Name = fmt.Sprintf("r%d", len(l.Renditions))
+				l.Renditions = append(l.Renditions, r)
+			}
+		}, []string{"renditions: 17 renditions: at most 16"}},
+		{"NaN segment", func(l *Ladder) { l.SegmentSeconds = math.NaN() }, []string{"segment_seconds: NaN is not in [1, 20]"}},
 		{"zero gop", func(l *Ladder) { l.GOPSeconds = 0 }, []string{"gop_seconds: 0 is not above 0"}},
 		{"negative gop", func(l *Ladder) { l.GOPSeconds = -2 }, []string{"gop_seconds: -2 is not above 0"}},
 		{"gop above segment", func(l *Ladder) { l.GOPSeconds = 6 }, []string{"gop_seconds: 6 is above segment_seconds 4"}},
@@ -377,7 +387,7 @@ func TestValidateAccepts(t *testing.T) {
 			}
 		}},
 		{"bounds", func(l *Ladder) {
-			l.SegmentSeconds, l.GOPSeconds = 60, 60
+			l.SegmentSeconds, l.GOPSeconds = 20, 20
 			l.Audio.BitrateBPS, l.Audio.Channels = 16000, 1
 			l.Renditions[0].Height, l.Renditions[0].Width = 8192, 8192
 			l.Renditions[3].Height = 16

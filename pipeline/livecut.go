@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/ladders"
 )
 
@@ -42,8 +43,8 @@ const LiveSourceRendition = "source"
 // +10 s offset, like a live encoder's. With Pace set the input is consumed
 // at real-time speed.
 func CutLive(ctx context.Context, opt CutOptions, emit func(CutSegment) error) error {
-	if !(opt.SegmentSeconds > 0 && opt.SegmentSeconds <= 60) {
-		return fmt.Errorf("segment seconds %v: want (0, 60]", opt.SegmentSeconds)
+	if why := job.SegmentSecondsProblem(opt.SegmentSeconds); why != "" {
+		return fmt.Errorf("segment seconds %s", why)
 	}
 	info, err := Probe(opt.Input, opt.Limits)
 	if err != nil {

@@ -313,6 +313,9 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"worker-chunk-seconds", []string{"worker", "--queue", "local://OUT", "--metrics-addr", "", "--chunk-seconds", "-1"}},
 		{"job-exec-chunk-seconds", []string{"job-exec", "--chunk-seconds", "7200"}},
 		{"submit-chunk-seconds", []string{"submit", "--queue", "local://OUT", "--chunk-seconds", "-5", clip, "OUT"}},
+		// Issue N's bounds: one IDR per frame once cost 44x the CPU.
+		{"segment-seconds-tiny", []string{"transcode", "--segment-seconds", "1e-9", clip, "OUT"}},
+		{"segment-seconds-long", []string{"transcode", "--segment-seconds", "21", clip, "OUT"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,8 +59,8 @@ func runLivePush(args []string) error {
 	if job.CheckStreamName(*stream) != "" {
 		return usageErr("live push: --stream %q may hold only letters, digits, '-', '_' and '.', at most 64, not starting with '.' or '-'", *stream)
 	}
-	if !(*segSeconds > 0 && *segSeconds <= job.MaxSegmentSeconds) {
-		return usageErr("live push: --segment-seconds %v is not in (0, %d]", *segSeconds, job.MaxSegmentSeconds)
+	if why := job.SegmentSecondsProblem(*segSeconds); why != "" {
+		return usageErr("live push: --segment-seconds %s", why)
 	}
 	if *startSeq < 0 {
 		return usageErr("live push: --start-seq %d is negative", *startSeq)

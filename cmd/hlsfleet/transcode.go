@@ -72,8 +72,10 @@ func runTranscode(args []string) error {
 	if f.segType != string(pipeline.SegmentTS) && f.segType != string(pipeline.SegmentFMP4) {
 		return usageErr("--segment-type %q: want ts or fmp4", f.segType)
 	}
-	if f.segSeconds < 0 || f.segSeconds > 60 {
-		return usageErr("--segment-seconds %g: want a value in (0, 60]", f.segSeconds)
+	if f.segSeconds != 0 {
+		if why := job.SegmentSecondsProblem(f.segSeconds); why != "" {
+			return usageErr("--segment-seconds %s", why)
+		}
 	}
 	if f.qualityGate < 0 || f.qualityGate >= 1 {
 		return usageErr("--quality-gate %g: want a value in (0, 1)", f.qualityGate)

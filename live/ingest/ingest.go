@@ -31,7 +31,7 @@ const EndName = "END"
 type Config struct {
 	Input          string  // local path of the input
 	Stream         string  // the stream's name (a valid job.Live stream)
-	SegmentSeconds float64 // source segment duration, in (0, job.MaxSegmentSeconds]
+	SegmentSeconds float64 // source segment duration, in [job.MinSegmentSeconds, job.MaxSegmentSeconds]
 	StartSeq       int64   // sequence number of the first segment
 	Pace           bool    // hold the push to real time (else as fast as segments are made)
 
