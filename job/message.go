@@ -140,6 +140,10 @@ type s3Notification struct {
 	} `json:"Records"`
 }
 
+// MaxRecords is the most records one S3 event notification may hold; a
+// message with more is refused whole (dead-lettered with this reason).
+const MaxRecords = 100
+
 // parseS3Notification maps an S3 event notification's records to jobs.
 func parseS3Notification(body []byte, rules Rules, via string) ([]*Job, error) {
 	var n s3Notification
@@ -148,6 +152,11 @@ func parseS3Notification(body []byte, rules Rules, via string) ([]*Job, error) {
 	}
 	if len(n.Records) == 0 {
 		return nil, invalid("S3 event notification with no records")
+	}
+	if len(n.Records) > MaxRecords {
+		// S3 sends one record per object; thousands in one message are
+		// not S3's, and each would be a job (issue N).
+		return nil, invalid("S3 event notification with %d records: at most %d", len(n.Records), MaxRecords)
 	}
 	var jobs []*Job
 	var skipped []string

@@ -199,6 +199,17 @@ func TestParseMessageMultipleRecords(t *testing.T) {
 	if _, err := ParseMessage([]byte(body), nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "record 1") {
 		t.Errorf("bad second record: %v", err)
 	}
+	// Issue N: one notification of 5,000 records once made 5,000 jobs.
+	var recs []string
+	for i := range MaxRecords + 1 {
+		recs = append(recs, record("b", fmt.Sprintf("v%d.mp4", i), "ObjectCreated:Put", fmt.Sprintf("%02d", i)))
+	}
+	if jobs, err := ParseMessage([]byte(notification(recs[:MaxRecords]...)), nil); err != nil || len(jobs) != MaxRecords {
+		t.Errorf("%d records: %d jobs, %v; want %d jobs", MaxRecords, len(jobs), err, MaxRecords)
+	}
+	if _, err := ParseMessage([]byte(notification(recs...)), nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "101 records: at most 100") {
+		t.Errorf("%d records: %v; want refused with the limit named", MaxRecords+1, err)
+	}
 }
 
 func TestParseMessageEventBridge(t *testing.T) {
