@@ -123,7 +123,7 @@ func execChunk(ctx context.Context, cfg Config, j *job.Job, progress func(pipeli
 	rep := &job.ChunkReport{Index: ref.Index, Count: ref.Count, Result: job.ChunkSkipped}
 	done := protocol.Event{Event: protocol.EventDone, Chunk: rep}
 	log := cfg.Logger.With(zap.String("parent_job_id", ref.Parent), zap.Int("chunk", ref.Index), zap.Int("chunks", ref.Count))
-	ladder, out, err := openJobOutput(ctx, j)
+	ladder, out, err := openJobOutput(ctx, cfg, j)
 	if err != nil {
 		return done, err
 	}

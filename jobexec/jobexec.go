@@ -45,6 +45,9 @@ type Config struct {
 	// ladder asks: the Lambda's inline run, which has no queue to send
 	// chunk jobs to and no time to wait for them.
 	SinglePass bool
+	// LadderDir is the folder the worker allows ladder files from (its
+	// --ladder-dir); "" allows presets only. A job never names a path.
+	LadderDir string
 	// WorkerID names the worker in chunks.json; "" means the host name
 	// and the parent's process id (the worker's default id).
 	WorkerID string
@@ -95,7 +98,7 @@ func Exec(ctx context.Context, cfg Config, j *job.Job, progress func(pipeline.Pr
 	case job.KindVOD:
 		return execVOD(ctx, cfg, j, progress)
 	case job.KindLiveSegment:
-		return execLive(ctx, j, cfg.Logger)
+		return execLive(ctx, cfg, j, cfg.Logger)
 	case job.KindChunk:
 		return execChunk(ctx, cfg, j, progress)
 	}

@@ -20,12 +20,12 @@ import (
 // execLive runs one live-segment job: the END marker closes the stream;
 // a segment is transcoded into every rendition and published into the
 // stream's playlists, or recorded as skipped when the segment is at fault.
-func execLive(ctx context.Context, j *job.Job, log *zap.Logger) (protocol.Event, error) {
+func execLive(ctx context.Context, cfg Config, j *job.Job, log *zap.Logger) (protocol.Event, error) {
 	ev := protocol.Event{Event: protocol.EventDone}
 	if j.SegmentType != "" && j.SegmentType != job.SegmentTS {
 		return ev, fmt.Errorf("%w: live segments are written as MPEG-TS only, not %q", job.ErrPermanent, j.SegmentType)
 	}
-	ladder, err := ladders.Resolve(j.LadderName(), j.SegmentSeconds)
+	ladder, err := ladders.ResolveJob(j.LadderName(), cfg.LadderDir, j.SegmentSeconds)
 	if err != nil {
 		return ev, fmt.Errorf("%w: %w", job.ErrPermanent, err)
 	}

@@ -23,7 +23,7 @@ import (
 func execVOD(ctx context.Context, cfg Config, j *job.Job, progress func(pipeline.Progress)) (protocol.Event, error) {
 	done := protocol.Event{Event: protocol.EventDone}
 	log := cfg.Logger
-	ladder, out, err := openJobOutput(ctx, j)
+	ladder, out, err := openJobOutput(ctx, cfg, j)
 	if err != nil {
 		return done, err
 	}
@@ -95,8 +95,8 @@ func published(done *protocol.Event, res *pipeline.Result, att string) {
 
 // openJobOutput resolves j's ladder (a bad one is the job's fault) and
 // opens its output; the caller closes it.
-func openJobOutput(ctx context.Context, j *job.Job) (*ladders.Ladder, *storage.Bucket, error) {
-	ladder, err := ladders.Resolve(j.LadderName(), j.SegmentSeconds)
+func openJobOutput(ctx context.Context, cfg Config, j *job.Job) (*ladders.Ladder, *storage.Bucket, error) {
+	ladder, err := ladders.ResolveJob(j.LadderName(), cfg.LadderDir, j.SegmentSeconds)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", job.ErrPermanent, err)
 	}

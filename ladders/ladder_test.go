@@ -567,3 +567,33 @@ func TestChunkSeconds(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestResolveJob: a queued job names a preset or a file in the worker's
+// --ladder-dir, never a path (issue N: `creds.env` once put a secret's
+// first line into the failure reason).
+func TestResolveJob(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "creds.env"), []byte("DB_PASS=hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := `{"name": "ours", "renditions": [{"height": 360, "bitrate_bps": 800000}]}`
+	if err := os.WriteFile(filepath.Join(dir, "ours.json"), []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir) // a job's name must not be read from the working directory either
+	if l, err := ResolveJob("mobile", "", 0); err != nil || l.Name != "mobile" {
+		t.Errorf("preset: %v, %v", l, err)
+	}
+	for _, name := range []string{"creds.env", "ours.json", "../creds.env", ".creds", "sub/ours.json"} {
+		_, err := ResolveJob(name, "", 0)
+		if !errors.Is(err, ErrUnknownLadder) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("ResolveJob(%q) without --ladder-dir: %v; want ErrUnknownLadder naming no content", name, err)
+		}
+	}
+	if l, err := ResolveJob("ours.json", dir, 0); err != nil || l.Name != "ours" {
+		t.Errorf("ResolveJob(ours.json, dir): %v, %v", l, err)
+	}
+	if _, err := ResolveJob("../"+filepath.Base(dir)+"/ours.json", dir, 0); !errors.Is(err, ErrUnknownLadder) {
+		t.Errorf("a path out of --ladder-dir: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package ladders
 
 import (
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
@@ -75,6 +76,26 @@ func Load(nameOrPath string) (*Ladder, error) {
 		l.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
 	return l, nil
+}
+
+// ResolveJob is Resolve for the ladder a queued job names (issue N): a
+// preset, or a file in dir, the folder the operator allows (the worker's
+// --ladder-dir; "" allows none). A job never names a path of its own: a
+// name with a '/' or starting with '.' is refused, and so is a name that is
+// neither a preset nor a file in dir, without reading anything else.
+func ResolveJob(name, dir string, segSeconds float64) (*Ladder, error) {
+	if name == "" || slices.Contains(Names(), name) {
+		return Resolve(cmp.Or(name, "default"), segSeconds)
+	}
+	if strings.ContainsAny(name, "/\\") || strings.HasPrefix(name, ".") {
+		return nil, fmt.Errorf("%w %q: a job names a preset (%s) or a file in the worker's --ladder-dir, not a path",
+			ErrUnknownLadder, name, strings.Join(Names(), ", "))
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%w %q: not a preset (%s), and the worker allows no ladder files (--ladder-dir)",
+			ErrUnknownLadder, name, strings.Join(Names(), ", "))
+	}
+	return Resolve(filepath.Join(dir, name), segSeconds)
 }
 
 // Resolve loads a preset or ladder file (Load), applies a segment duration

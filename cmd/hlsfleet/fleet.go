@@ -59,6 +59,7 @@ type workerFlags struct {
 	liveQueue                                string
 	chunkQueue                               string
 	chunkSeconds                             float64
+	ladderDir                                string
 	concurrency                              int
 	visibility, drain                        time.Duration
 	maxMemoryMiB                             int64
@@ -80,6 +81,7 @@ func (f *workerFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.concurrency, "concurrency", 0, "jobs at once (default: half the cores, at least 1)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "127.0.0.1:9090", "address for /metrics, /healthz and /readyz (empty = off)")
 	fs.DurationVar(&f.visibility, "visibility", worker.DefaultVisibility, "lease per job, extended every third of it while the job runs")
+	fs.StringVar(&f.ladderDir, "ladder-dir", "", "folder of ladder files jobs may name by file name (default: presets only; a job never names a path)")
 	fs.Float64Var(&f.chunkSeconds, "chunk-seconds", job.DefaultChunkSeconds, "split VOD jobs longer than two chunks into chunk jobs of this many seconds, unless the job or its ladder says otherwise (0 = only jobs and ladders that ask)")
 	fs.StringVar(&f.chunkQueue, "chunk-queue", "", "send the chunk jobs of long VOD jobs to this queue (default: the queue the job came from)")
 	fs.DurationVar(&f.drain, "drain-timeout", 2*time.Minute, "on SIGTERM, how long running jobs may finish before they are released")
@@ -135,7 +137,8 @@ func serveWorker(f workerFlags, inbox func(ctx context.Context, q queue.Queue, l
 	defer q.Close()
 	// Each job's child gets the worker's chunking default and id (chunks.json).
 	base := &worker.ProcessRunner{MemoryLimit: f.maxMemoryMiB << 20, Args: []string{"job-exec",
-		"--chunk-seconds", strconv.FormatFloat(f.chunkSeconds, 'g', -1, 64), "--worker-id", fleetWorkerID()}}
+		"--chunk-seconds", strconv.FormatFloat(f.chunkSeconds, 'g', -1, 64), "--worker-id", fleetWorkerID(),
+		"--ladder-dir", f.ladderDir}}
 	runner, accelLine, err := workerAccel(ctx, f, base, log)
 	if err != nil {
 		return err

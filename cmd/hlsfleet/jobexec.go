@@ -23,7 +23,8 @@ func runJobExec(args []string) error {
 	chunkSeconds := fs.Float64("chunk-seconds", job.DefaultChunkSeconds, "the worker's default chunk length for long VOD jobs (0: only jobs and ladders that ask are chunked)")
 	singlePass := fs.Bool("single-pass", false, "never split a job into chunk jobs")
 	workerID := fs.String("worker-id", "", "the worker's id, recorded in chunks.json")
-	if _, err := parseCommand(fs, args, "job-exec [--accel A] [--gpu-sessions N] [--chunk-seconds S] [--single-pass] [--worker-id ID] < job.json", 0); err != nil {
+	ladderDir := fs.String("ladder-dir", "", "the folder ladder files may come from (the worker's --ladder-dir); empty: presets only")
+	if _, err := parseCommand(fs, args, "job-exec [--accel A] [--gpu-sessions N] [--chunk-seconds S] [--single-pass] [--worker-id ID] [--ladder-dir DIR] < job.json", 0); err != nil {
 		return err
 	}
 	if err := checkChunkSeconds(*chunkSeconds); err != nil {
@@ -36,7 +37,7 @@ func runJobExec(args []string) error {
 	log := newLogger(os.Getenv("HLSFLEET_LOG_LEVEL"))
 	defer log.Sync() //nolint:errcheck
 	return jobexec.Main(jobexec.Config{Accel: accel, GPUSessions: *gpuSessions, Caps: jobexec.CapsFromEnv(),
-		ChunkSeconds: *chunkSeconds, SinglePass: *singlePass, WorkerID: *workerID, Logger: log}, os.Stdin, os.Stdout)
+		ChunkSeconds: *chunkSeconds, SinglePass: *singlePass, WorkerID: *workerID, LadderDir: *ladderDir, Logger: log}, os.Stdin, os.Stdout)
 }
 
 // checkChunkSeconds checks a --chunk-seconds value (a bad one is a usage
