@@ -487,3 +487,32 @@ func TestSNSSink(t *testing.T) {
 		t.Errorf("account %q region %q, want the topic's", m.Account, m.Region)
 	}
 }
+
+// TestWebhookErrorsRedactTheURL: a delivery failure is logged with its
+// error; the webhook URL's token must not be in it (issue N).
+func TestWebhookErrorsRedactTheURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	var hooks []*events.Webhook
+	for _, u := range []string{srv.URL + "/hook?token=s3cret", "http://user:pw@127.0.0.1:1/hook?token=s3cret"} {
+		w, err := events.NewWebhook(u, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hooks = append(hooks, w)
+	}
+	for _, w := range hooks {
+		err := w.Deliver(context.Background(), &events.Record{ID: "e1", Type: "published", Body: []byte("{}")})
+		if err == nil {
+			t.Fatalf("%s: delivered", events.Redact(w.URL))
+		}
+		if msg := err.Error(); strings.Contains(msg, "s3cret") || strings.Contains(msg, "pw@") || !strings.Contains(msg, "/hook?…") {
+			t.Errorf("delivery error %q shows the URL's secrets (or not the redacted URL)", msg)
+		}
+	}
+	if got := events.Redact("https://h.example/p"); got != "https://h.example/p" {
+		t.Errorf("Redact of a plain URL = %q", got)
+	}
+}

@@ -58,7 +58,7 @@ type Webhook struct {
 func NewWebhook(rawURL, secret string) (*Webhook, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("events: webhook URL %q: want http(s)://host/path", rawURL)
+		return nil, fmt.Errorf("events: webhook URL %q: want http(s)://host/path", Redact(rawURL))
 	}
 	return &Webhook{
 		URL: rawURL, Secret: []byte(secret), now: time.Now,
@@ -100,14 +100,32 @@ func (w *Webhook) Deliver(ctx context.Context, r *Record) error {
 	}
 	resp, err := w.Client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = Redact(ue.URL) // the error is logged
+		}
 		return err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%w: %s answered %s", ErrDelivery, w.URL, resp.Status)
+		return fmt.Errorf("%w: %s answered %s", ErrDelivery, Redact(w.URL), resp.Status)
 	}
 	return nil
+}
+
+// Redact is a URL as logs may show it: without its query, fragment and
+// user info, which often carry a token (issue N).
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		u.User, u.RawQuery, u.Fragment, u.ForceQuery = nil, "", "", false
+		return u.String() + "?…"
+	}
+	return u.String()
 }
 
 // Sign is the hex HMAC-SHA256 of "<timestamp>.<body>".
