@@ -316,6 +316,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		// Issue N's bounds: one IDR per frame once cost 44x the CPU.
 		{"segment-seconds-tiny", []string{"transcode", "--segment-seconds", "1e-9", clip, "OUT"}},
 		{"segment-seconds-long", []string{"transcode", "--segment-seconds", "21", clip, "OUT"}},
+		{"webhook-secret-in-argv", []string{"worker", "--queue", "local://OUT", "--metrics-addr", "",
+			"--events-webhook", "http://127.0.0.1:1/h", "--events-webhook-secret", "k"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
