@@ -220,7 +220,12 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) hostAllowed(hostport string) bool {
+func (s *Server) hostAllowed(hostport string) bool { return hostAllowed(hostport, s.cfg.AllowedHosts) }
+
+// hostAllowed reports whether a request's Host is an IP literal, localhost
+// or one of allowed (DNS rebinding: a page of another site resolving its
+// own name to 127.0.0.1 sends that name).
+func hostAllowed(hostport string, allowed []string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
@@ -229,7 +234,7 @@ func (s *Server) hostAllowed(hostport string) bool {
 	if host == "" || strings.EqualFold(host, "localhost") || net.ParseIP(host) != nil {
 		return true
 	}
-	for _, a := range s.cfg.AllowedHosts {
+	for _, a := range allowed {
 		if strings.EqualFold(a, host) {
 			return true
 		}

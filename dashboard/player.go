@@ -1,8 +1,10 @@
 package dashboard
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"html/template"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -45,19 +47,36 @@ type playerPageData struct {
 	Masters         []string
 }
 
+// PlayerOptions configure NewPlayerHandler.
+type PlayerOptions struct {
+	// CORS is the Access-Control-Allow-Origin sent with files ("" sends
+	// none: only the player page itself, same origin, reads them).
+	CORS string
+	// AllowedHosts are the Host names answered besides IP literals and
+	// localhost (as the dashboard's Config.AllowedHosts).
+	AllowedHosts []string
+}
+
 // NewPlayerHandler is the static player of `hlsfleet serve DIR`: "/" is a
 // page listing every published master.m3u8 below dir and playing one
-// (?play=REL, default the first), and every other path is a file of dir,
-// served with CORS open and playlists not cached.
-func NewPlayerHandler(dir string) http.Handler {
-	files := http.FileServer(http.Dir(dir))
+// (?play=REL, default the first), and every other path is a file of dir:
+// read through an os.Root, so no symlink leads out of dir; no dot-file or
+// dot-folder, no folder listing; playlists not cached and gzipped for
+// clients that accept it; CORS only as opt.CORS says; a foreign Host gets
+// 421 (issue N).
+func NewPlayerHandler(dir string, opt PlayerOptions) (http.Handler, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if !hostAllowed(r.Host, opt.AllowedHosts) {
+			httpError(w, http.StatusMisdirectedRequest, "host %q is not served here (open it by its IP address or localhost)", r.Host)
+			return
+		}
 		if r.URL.Path != "/" {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-			if strings.HasSuffix(r.URL.Path, ".m3u8") {
-				w.Header().Set("Cache-Control", "no-cache")
-			}
-			files.ServeHTTP(w, r)
+			serveFile(w, r, root, opt.CORS)
 			return
 		}
 		masters := findMasters(dir)
@@ -76,8 +95,56 @@ func NewPlayerHandler(dir string) http.Handler {
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = playerPage.Execute(w, d)
-	})
+	}), nil
 }
+
+// serveFile answers GET or HEAD of one regular file of root.
+func serveFile(w http.ResponseWriter, r *http.Request, root *os.Root, cors string) {
+	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		httpError(w, http.StatusMethodNotAllowed, "%s is not allowed", r.Method)
+		return
+	}
+	if name == "" || hiddenKey(name) {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := root.Open(name) // refuses a symlink out of the root
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		http.NotFound(w, r) // no listings
+		return
+	}
+	if cors != "" {
+		w.Header().Set("Access-Control-Allow-Origin", cors)
+	}
+	if !strings.HasSuffix(name, ".m3u8") {
+		http.ServeContent(w, r, name, fi.ModTime(), f)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Vary", "Accept-Encoding")
+	if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") || fi.Size() > maxGzipPlaylist {
+		http.ServeContent(w, r, name, fi.ModTime(), f)
+		return
+	}
+	w.Header().Set("Content-Type", mime.TypeByExtension(".m3u8"))
+	w.Header().Set("Content-Encoding", "gzip")
+	if r.Method == http.MethodHead {
+		return
+	}
+	gz := gzip.NewWriter(w)
+	_, _ = io.Copy(gz, f)
+	_ = gz.Close()
+}
+
+// maxGzipPlaylist is the largest playlist gzipped on the fly.
+const maxGzipPlaylist = 8 << 20
 
 // posterOf is the poster of the presentation whose master is master
 // (slash-separated, relative to dir), or "": the one the job.json beside the

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,10 +40,15 @@ func TestPlayerHandler(t *testing.T) {
 	if got := strings.Join(findMasters(dir), ","); got != "a/master.m3u8,b/master.m3u8,c/master.m3u8,d/master.m3u8" {
 		t.Fatalf("findMasters = %s, want a, b, c and d", got)
 	}
-	h := NewPlayerHandler(dir)
+	h, err := NewPlayerHandler(dir, PlayerOptions{CORS: "*"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	get := func(target string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.Host = "127.0.0.1:8080"
+		h.ServeHTTP(rec, req)
 		return rec
 	}
 
@@ -105,10 +111,77 @@ func TestPlayerHandler(t *testing.T) {
 	if rec := get("/nothing.ts"); rec.Code != http.StatusNotFound {
 		t.Errorf("GET /nothing.ts: %d, want 404", rec.Code)
 	}
-	empty := NewPlayerHandler(t.TempDir())
+	empty, err := NewPlayerHandler(t.TempDir(), PlayerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
-	empty.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Host = "localhost"
+	empty.ServeHTTP(rec, req)
 	if !strings.Contains(rec.Body.String(), "No presentation (master.m3u8) found yet.") {
 		t.Errorf("empty dir page:\n%s", rec.Body.String())
+	}
+}
+
+// TestPlayerHardened: what `serve DIR` refused to do after issue N: follow
+// a symlink out of the root, serve dot-files or folder listings, send CORS
+// unless asked, answer a foreign Host.
+func TestPlayerHardened(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	write := func(p, body string) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(outside, "passwd"), "root:x:0:0")
+	write(filepath.Join(dir, "v", "master.m3u8"), "#EXTM3U\n"+strings.Repeat("#EXT-X-VERSION:3\n", 50))
+	write(filepath.Join(dir, ".git", "config"), "secret")
+	write(filepath.Join(dir, "v", ".env"), "secret")
+	if err := os.Symlink(filepath.Join(outside, "passwd"), filepath.Join(dir, "v", "p.ts")); err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewPlayerHandler(dir, PlayerOptions{AllowedHosts: []string{"media.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(target, host string, hdr ...string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.Host = host
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, target := range []string{"/v/p.ts", "/.git/config", "/v/.env", "/v/", "/v", "/../" + filepath.Base(outside) + "/passwd"} {
+		if rec := get(target, "127.0.0.1:8080"); rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "root:x") || strings.Contains(rec.Body.String(), "secret") {
+			t.Errorf("GET %s: %d %q, want 404", target, rec.Code, rec.Body.String())
+		}
+	}
+	rec := get("/v/master.m3u8", "localhost:8080")
+	if rec.Code != http.StatusOK || rec.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("GET master: %d, CORS %q; want 200 and no CORS without --cors", rec.Code, rec.Header().Get("Access-Control-Allow-Origin"))
+	}
+	if rec := get("/v/master.m3u8", "evil.example"); rec.Code != http.StatusMisdirectedRequest {
+		t.Errorf("GET with a foreign Host: %d, want 421", rec.Code)
+	}
+	if rec := get("/v/master.m3u8", "media.example"); rec.Code != http.StatusOK {
+		t.Errorf("GET with an allowed Host: %d, want 200", rec.Code)
+	}
+	rec = get("/v/master.m3u8", "127.0.0.1", "Accept-Encoding", "gzip")
+	if rec.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("playlist not gzipped: %v", rec.Header())
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := io.ReadAll(zr); !strings.HasPrefix(string(body), "#EXTM3U") {
+		t.Errorf("gzipped playlist reads %q", body)
 	}
 }

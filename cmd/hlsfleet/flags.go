@@ -88,3 +88,14 @@ func flagUsage(fs *flag.FlagSet, synopsis string) string {
 	fs.PrintDefaults()
 	return b.String()
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+// Set adds one value.
+func (l *stringList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}

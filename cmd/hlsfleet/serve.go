@@ -19,7 +19,7 @@ import (
 	"github.com/hlsfleet/hlsfleet/queue"
 )
 
-const serveSynopsis = "serve DIR [--addr 127.0.0.1:8080] | serve --output URL [--queue URL] [--dlq URL] [--sources URL] [--addr 127.0.0.1:8080]"
+const serveSynopsis = "serve DIR [--addr 127.0.0.1:8080] [--cors ORIGIN] [--allowed-host NAME] | serve --output URL [--queue URL] [--dlq URL] [--sources URL] [--addr 127.0.0.1:8080]"
 
 func runServe(args []string) error {
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -31,6 +31,9 @@ func runServe(args []string) error {
 	ladder := fset.String("ladder", "", "dashboard: ladder preset of jobs made from uploads")
 	maxUpload := fset.Int64("max-upload", dashboard.DefaultMaxUpload>>20, "dashboard: largest upload in MiB")
 	logLevel := fset.String("log-level", "info", "debug, info, warn or error")
+	cors := fset.String("cors", "", "serve DIR: the origin allowed to read the files from its own pages (Access-Control-Allow-Origin; default none)")
+	var allowedHosts stringList
+	fset.Var(&allowedHosts, "allowed-host", "serve DIR: a host name to answer besides IP addresses and localhost (e.g. a reverse proxy's; repeatable)")
 	want := 1
 	for _, a := range args {
 		if a == "--output" || a == "-output" || strings.HasPrefix(a, "--output=") || strings.HasPrefix(a, "-output=") {
@@ -61,7 +64,11 @@ func runServe(args []string) error {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return usageErr("%s is not a directory", dir)
 		}
-		web.Server, what = &http.Server{Handler: dashboard.NewPlayerHandler(dir)}, dir
+		h, err := dashboard.NewPlayerHandler(dir, dashboard.PlayerOptions{CORS: *cors, AllowedHosts: allowedHosts})
+		if err != nil {
+			return err
+		}
+		web.Server, what = &http.Server{Handler: h}, dir
 	} else {
 		dash, closeAll, err := openServeDashboard(ctx, *output, *qflag, *dlq, *sources, *ladder, *maxUpload<<20, log)
 		if err != nil {
