@@ -433,8 +433,14 @@ func TestChunkReleasedOnShutdown(t *testing.T) {
 				t.Fatalf("%s: %s with delay %v, want release at once", how, ev.op, ev.delay)
 			}
 			e.wait()
-			if got := e.metric("hlsfleet_chunks_total", "outcome", ChunkReleased); got != 1 {
-				t.Errorf("released chunks %v, want 1", got)
+			// At least once: a receive already in flight when receiving
+			// stopped may still hand the released message back, and it is
+			// released again at once without running (seen in CI).
+			if got := e.metric("hlsfleet_chunks_total", "outcome", ChunkReleased); got < 1 {
+				t.Errorf("released chunks %v, want at least 1", got)
+			}
+			if got := e.metric("hlsfleet_chunks_total", "outcome", ChunkTranscoded); got != 0 {
+				t.Errorf("transcoded chunks %v, want 0", got)
 			}
 			if st, _ := readJobJSON(t, parent); st.Chunks == nil || len(st.Chunks.Active) != 0 || st.State != job.StateRunning {
 				t.Errorf("job.json after the release: %+v (chunks %+v)", st, st.Chunks)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hlsfleet/hlsfleet/internal/faultproxy"
+	"github.com/hlsfleet/hlsfleet/internal/testmedia"
 	"github.com/hlsfleet/hlsfleet/job"
 	"github.com/hlsfleet/hlsfleet/queue"
 	"github.com/hlsfleet/hlsfleet/storage"
@@ -52,7 +53,11 @@ func TestFleetOutages(t *testing.T) {
 	if os.Getenv("AWS_ENDPOINT_URL_SQS") == "" || os.Getenv("AWS_ENDPOINT_URL_S3") == "" {
 		t.Skip("SQS and S3 peers not running: make test starts them (scripts/test.sh)")
 	}
-	clip, err := os.ReadFile(fleetClip(t))
+	fleetClip(t) // skips without ffmpeg
+	// Long enough (about 4 s of transcoding here) that the poll below sees
+	// a job of each batch running before it is published: the 6 s fleet
+	// clip took 0.9 s and was once missed.
+	clip, err := os.ReadFile(testmedia.Generate(t, testmedia.Spec{Width: 640, Height: 360, Duration: 30, Name: "outage"}))
 	if err != nil {
 		t.Fatal(err)
 	}
