@@ -47,8 +47,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,6 +56,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hlsfleet/hlsfleet/internal/peers"
 
 	"github.com/hlsfleet/hlsfleet/internal/chunkcheck"
 	"github.com/hlsfleet/hlsfleet/internal/testmedia"
@@ -345,7 +345,7 @@ func (b *bench) runOne(name string, workers int, chunkSeconds float64) (*result,
 		return nil, err
 	}
 	data, out := filepath.Join(dir, "data"), filepath.Join(dir, "out")
-	addr, err := freeAddr()
+	addr, err := peers.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -571,37 +571,9 @@ func (p *proc) stop() *os.ProcessState {
 	return p.cmd.ProcessState
 }
 
-// freeAddr returns a 127.0.0.1 address nothing listens on now.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // waitReady waits until addr's /readyz answers 200.
 func waitReady(ctx context.Context, p *proc, addr string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if p.exited() {
-			return fmt.Errorf("hlsfleet local exited before it was ready; its log: %s", p.log.Name())
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("hlsfleet local not ready on %s: %w (log: %s)", addr, ctx.Err(), p.log.Name())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return peers.WaitReady(ctx, addr, p.exited, p.log.Name())
 }
 
 // loadAvg returns the 1-minute load average, or "?" where /proc has none.

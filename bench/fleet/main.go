@@ -32,7 +32,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -191,7 +190,7 @@ func runLocal(o options, bin, src, dir string) (result, error) {
 	fmt.Fprintf(os.Stderr, "bench: local: hlsfleet local --workers 1, %d jobs\n", o.jobs)
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	addr, err := freeAddr()
+	addr, err := peers.FreeAddr()
 	if err != nil {
 		return result{}, err
 	}
@@ -255,7 +254,7 @@ func runSQS(o options, bin, src, dir string) (res result, err error) {
 		return result{}, fmt.Errorf("uploading the source: %w", err)
 	}
 
-	addr, err := freeAddr()
+	addr, err := peers.FreeAddr()
 	if err != nil {
 		return result{}, err
 	}
@@ -445,37 +444,9 @@ func (p *proc) stop() {
 	p.log.Close()
 }
 
-// freeAddr returns a 127.0.0.1 address nothing listens on now.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // waitReady waits until addr's /readyz answers 200.
 func waitReady(ctx context.Context, p *proc, addr string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if p.exited() {
-			return fmt.Errorf("hlsfleet exited before it was ready; its log: %s", p.logPath)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("hlsfleet not ready on %s: %w (log: %s)", addr, ctx.Err(), p.logPath)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return peers.WaitReady(ctx, addr, p.exited, p.logPath)
 }
 
 func scrape(ctx context.Context, addr string) (string, error) {

@@ -4,6 +4,7 @@
 package peers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -266,4 +267,39 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreeAddr returns a 127.0.0.1 address nothing listens on now.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// WaitReady waits up to 30 s until an hlsfleet process's /readyz on addr
+// answers 200; exited reports whether the process is gone (then it stops
+// at once), log names its log for the error.
+func WaitReady(ctx context.Context, addr string, exited func() bool, log string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if exited() {
+			return fmt.Errorf("hlsfleet exited before it was ready; its log: %s", log)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("hlsfleet not ready on %s: %w (log: %s)", addr, ctx.Err(), log)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
